@@ -1,0 +1,49 @@
+# pointea: set-up, tests and the main job. Every target sets up what it needs on a fresh machine.
+#   make test   set everything up, then run the test suite (what CI runs)
+#   make demo   set everything up, then train and test on the synthetic default data
+#   make bench  set everything up, then the external vs self-attention benchmark
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# torch is pinned: on these machines 2.13.0 is the local CPU build; an unpinned torch pulls CUDA.
+TORCH := torch==2.13.0
+TORCH_CLUSTER := torch-cluster==1.6.3
+# Debian libraries open3d needs to import (libusb) and to render headless (software Vulkan).
+SYSTEM_PACKAGES := libusb-1.0-0 libvulkan1 mesa-vulkan-drivers
+STAMP := $(VENV)/.installed
+
+.PHONY: setup test demo bench system-packages clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	$(MAKE) system-packages
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	# torch-cluster ships only as source: build it against the installed torch (pip caches the wheel).
+	$(BIN)/python -m pip install --quiet --no-build-isolation $(TORCH_CLUSTER)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+system-packages:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		echo "installing Debian packages: $$missing"; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+demo: $(STAMP)
+	$(BIN)/pointea fit --config configs/demo.yaml
+	$(BIN)/pointea test --config configs/demo.yaml --ckpt_path best
+
+bench: $(STAMP)
+	$(BIN)/pointea-bench
+
+clean:
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,57 @@
+"""LBR: the per-point Linear + BatchNorm + ReLU block that PCT builds everything from.
+
+Shape legend: B batch, N points, C channels; ``...`` any leading dimensions.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["LBR"]
+
+
+class LBR(nn.Module):
+    """Per-point ``Linear -> BatchNorm -> activation`` on channels-last features.
+
+    Equivalent to PCT's ``Conv1d(kernel_size=1) -> BatchNorm1d -> ReLU`` on ``(B, C, N)``. Batch
+    statistics are taken over every leading dimension, and with ``mask`` over valid points only,
+    so padding never shifts them.
+
+    Args:
+        in_channels: input channels.
+        out_channels: output channels.
+        activation: ``"relu"`` or PCT's ``"leaky_relu"`` (slope 0.2).
+
+    Shapes:
+        x: (..., C_in); mask: (...) bool, True for real points; returns (..., C_out), zero where masked.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        activation: Literal["relu", "leaky_relu"] = "relu",
+    ) -> None:
+        super().__init__()
+        self.linear = nn.Linear(in_channels, out_channels, bias=False)
+        self.norm = nn.BatchNorm1d(out_channels)
+        if activation == "relu":
+            self.activation: nn.Module = nn.ReLU()
+        elif activation == "leaky_relu":
+            self.activation = nn.LeakyReLU(0.2)
+        else:
+            raise ValueError(f"LBR: activation must be 'relu' or 'leaky_relu', got {activation!r}")
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        if mask is not None:
+            out = x.new_zeros(*x.shape[:-1], self.linear.out_features)
+            out[mask] = self._lbr(x[mask])  # (P_valid, C_in) -> (P_valid, C_out)
+            return out
+        flat = x.reshape(-1, x.shape[-1])  # (..., C_in) -> (P, C_in)
+        return self._lbr(flat).view(*x.shape[:-1], -1)  # (P, C_out) -> (..., C_out)
+
+    def _lbr(self, flat: Tensor) -> Tensor:
+        return self.activation(self.norm(self.linear(flat)))

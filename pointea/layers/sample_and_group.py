@@ -1,0 +1,49 @@
+"""PCT's neighbour embedding stage: sample centres, group their neighbours, pool local features.
+
+Shape legend: P points in the batch, B clouds, M centres per cloud, K neighbours, C channels.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from pointea.layers.lbr import LBR
+from pointea.layers.sampling import farthest_point_sampling, knn
+
+__all__ = ["SampleAndGroup"]
+
+
+class SampleAndGroup(nn.Module):
+    """Farthest-point-sample M centres per cloud, gather each one's K nearest points, and embed
+    ``concat(neighbour - centre, centre)`` with two LBRs and a max over the neighbours.
+
+    Works on PyG's flat layout, so clouds of different sizes batch together.
+
+    Args:
+        in_channels: feature channels C_in of the input points.
+        out_channels: feature channels C_out of the centres.
+        num_samples: centres M per cloud.
+        neighbours: neighbours K per centre (kNN in xyz; the centre is its own first neighbour).
+
+    Shapes:
+        pos: (P, 3); features: (P, C_in); batch: (P,) sorted cloud index
+        returns: pos (B * M, 3), features (B * M, C_out), batch (B * M,)
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, num_samples: int = 512, neighbours: int = 32) -> None:
+        super().__init__()
+        self.num_samples = num_samples
+        self.neighbours = neighbours
+        self.embed = nn.Sequential(LBR(2 * in_channels, out_channels), LBR(out_channels, out_channels))
+
+    def forward(self, pos: Tensor, features: Tensor, batch: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        with torch.no_grad():
+            centres = farthest_point_sampling(pos, batch, self.num_samples)  # (B * M,)
+            centre_pos, centre_batch = pos[centres], batch[centres]
+            neighbours = knn(pos, centre_pos, self.neighbours, batch, centre_batch)  # (B * M, K)
+        centre_features = features[centres].unsqueeze(1)  # (B * M, C_in) -> (B * M, 1, C_in)
+        offsets = features[neighbours] - centre_features  # (B * M, K, C_in)
+        grouped = torch.cat([offsets, centre_features.expand_as(offsets)], dim=-1)  # (B * M, K, 2 C_in)
+        pooled = self.embed(grouped).amax(dim=1)  # (B * M, K, C_out) -> (B * M, C_out)
+        return centre_pos, pooled, centre_batch

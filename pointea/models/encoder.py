@@ -1,0 +1,224 @@
+"""The PCT point encoder with external (or PCT's self-) attention.
+
+Pipeline (PCT, Guo et al. 2021, classification defaults)::
+
+    points -> LBR 3->64 -> LBR 64->64                                   input embedding, per point
+           -> SampleAndGroup 512 centres, k=32 -> 128 channels          neighbour embedding
+           -> SampleAndGroup 256 centres, k=32 -> 256 channels
+           -> LBR 256->256 -> LBR 256->256
+           -> 4 x OffsetAttentionLayer(256), outputs concatenated (1024)
+           -> concat with the stage input (1280) -> LBR to 1024 (LeakyReLU 0.2)    features
+           -> max (or mean, or both) over points                                   global feature
+
+With ``sample_sizes=()`` there is no downsampling: every input point goes through the attention
+layers (PCT's segmentation encoder).
+
+Shape legend: B clouds, N input points per cloud, P points of a flat batch, M encoded points per
+cloud, C channels, H heads, S memory slots, G global channels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Data
+from torch_geometric.utils import to_dense_batch
+
+from pointea.layers.lbr import LBR
+from pointea.layers.offset_attention import AttentionKind, OffsetAttentionLayer, check_attention_kind
+from pointea.layers.sample_and_group import SampleAndGroup
+
+__all__ = ["PointEncoder", "EncoderOutput", "Pooling"]
+
+Pooling = Literal["max", "mean", "max+mean"]
+
+
+@dataclass
+class EncoderOutput:
+    """What :class:`PointEncoder` returns.
+
+    Shapes:
+        features: (B, M, C) per-point features after fusion
+        positions: (B, M, 3) coordinates of those points
+        global_feature: (B, G), G = C for ``"max"``/``"mean"`` pooling, 2 C for ``"max+mean"``
+        mask: (B, M) bool, True for real points; ``None`` when every cloud has M points
+        attention: with ``return_attention=True``, one map per attention layer: (B, H, M, S) for
+            external attention, (B, H, M, M) for offset (self) attention; else ``None``
+    """
+
+    features: Tensor
+    positions: Tensor
+    global_feature: Tensor
+    mask: Tensor | None = None
+    attention: list[Tensor] | None = None
+
+
+class PointEncoder(nn.Module):
+    """PCT's point encoder whose offset-attention layers use external attention by default.
+
+    Args:
+        attention: ``"external"`` (linear in the number of points) or ``"offset"`` (PCT's
+            self-attention, quadratic).
+        embedding_channels: channels of the per-point input embedding.
+        sample_sizes: centres per cloud of each sample-and-group stage; ``()`` keeps all points.
+        stage_channels: output channels of each stage (one per entry of ``sample_sizes``).
+        neighbours: kNN neighbours per centre in the sample-and-group stages.
+        channels: channels of the attention layers.
+        num_layers: stacked offset-attention layers.
+        heads: attention heads; ``None`` takes each kind's reference (external 4, offset 1).
+        memory_slots: external attention's memory size S.
+        expansion: external attention's widening before the heads.
+        attention_dropout: dropout on the attention maps.
+        out_channels: channels of the fused per-point features.
+        pooling: how the global feature pools the points.
+
+    Shapes:
+        points: (B, N, 3) float tensor, or a PyG ``Data``/``Batch`` with ``pos`` (P, 3) and
+        ``batch`` (P,) (clouds may differ in size); returns :class:`EncoderOutput`.
+    """
+
+    def __init__(
+        self,
+        attention: AttentionKind = "external",
+        embedding_channels: int = 64,
+        sample_sizes: tuple[int, ...] = (512, 256),
+        stage_channels: tuple[int, ...] = (128, 256),
+        neighbours: int = 32,
+        channels: int = 256,
+        num_layers: int = 4,
+        heads: int | None = None,
+        memory_slots: int = 64,
+        expansion: int = 1,
+        attention_dropout: float = 0.0,
+        out_channels: int = 1024,
+        pooling: Pooling = "max",
+    ) -> None:
+        super().__init__()
+        check_attention_kind(attention)
+        sample_sizes, stage_channels = tuple(sample_sizes), tuple(stage_channels)
+        if len(sample_sizes) != len(stage_channels):
+            raise ValueError(
+                f"PointEncoder: sample_sizes {sample_sizes} and stage_channels {stage_channels} "
+                "need one entry per stage each"
+            )
+        if list(sample_sizes) != sorted(sample_sizes, reverse=True):
+            raise ValueError(f"PointEncoder: sample_sizes must not increase, got {sample_sizes}")
+        if sample_sizes and neighbours > sample_sizes[-1]:
+            raise ValueError(
+                f"PointEncoder: neighbours={neighbours} exceeds the smallest sample size {sample_sizes[-1]}"
+            )
+        if pooling not in ("max", "mean", "max+mean"):
+            raise ValueError(f"PointEncoder: pooling must be 'max', 'mean' or 'max+mean', got {pooling!r}")
+        self.attention = attention
+        self.sample_sizes = sample_sizes
+        self.pooling = pooling
+        self.out_channels = out_channels
+        self.global_channels = 2 * out_channels if pooling == "max+mean" else out_channels
+
+        self.embedding = nn.Sequential(LBR(3, embedding_channels), LBR(embedding_channels, embedding_channels))
+        widths = (embedding_channels, *stage_channels)
+        self.stages = nn.ModuleList(
+            SampleAndGroup(c_in, c_out, num_samples=m, neighbours=neighbours)
+            for c_in, c_out, m in zip(widths[:-1], widths[1:], sample_sizes)
+        )
+        self.pre_attention = nn.ModuleList([LBR(widths[-1], channels), LBR(channels, channels)])
+        self.layers = nn.ModuleList(
+            OffsetAttentionLayer(
+                channels,
+                attention=attention,
+                heads=heads,
+                memory_slots=memory_slots,
+                expansion=expansion,
+                dropout=attention_dropout,
+            )
+            for _ in range(num_layers)
+        )
+        self.fuse = LBR(channels * (num_layers + 1), out_channels, activation="leaky_relu")
+
+    @property
+    def min_points(self) -> int:
+        """Fewest points a cloud may have: the first stage's sample size (1 without stages)."""
+        return self.sample_sizes[0] if self.sample_sizes else 1
+
+    def forward(self, points: Tensor | Data, return_attention: bool = False) -> EncoderOutput:
+        pos, batch, num_clouds = _flatten(points)
+        sizes = torch.bincount(batch.cpu(), minlength=num_clouds)  # (B,) points per cloud
+        if int(sizes.min()) < self.min_points:
+            raise ValueError(
+                f"PointEncoder samples {self.min_points} points per cloud (sample_sizes[0]), but a cloud "
+                f"has {int(sizes.min())}; resample clouds to at least {self.min_points} points "
+                "(pointea.data transforms do) or lower sample_sizes"
+            )
+        features = self.embedding(pos)  # (P, C_embed)
+        for stage in self.stages:
+            pos, features, batch = stage(pos, features, batch)  # (B * M, 3), (B * M, C), (B * M,)
+
+        if self.stages or bool((sizes == sizes[0]).all()):
+            mask = None
+            positions = pos.view(num_clouds, -1, 3)  # (B * M, 3) -> (B, M, 3)
+            x = features.view(num_clouds, positions.shape[1], -1)  # (B * M, C) -> (B, M, C)
+        else:
+            x, mask = to_dense_batch(features, batch, batch_size=num_clouds)  # (B, M_max, C), (B, M_max)
+            positions, _ = to_dense_batch(pos, batch, batch_size=num_clouds)  # (B, M_max, 3)
+
+        for lbr in self.pre_attention:
+            x = lbr(x, mask=mask)
+        outputs, maps = [x], []
+        for layer in self.layers:
+            x, attention = layer(x, mask=mask, return_attention=return_attention)
+            outputs.append(x)
+            maps.append(attention)
+        features = self.fuse(torch.cat(outputs, dim=-1), mask=mask)  # (B, M, C (L + 1)) -> (B, M, C_out)
+        return EncoderOutput(
+            features=features,
+            positions=positions,
+            global_feature=self._pool(features, mask),
+            mask=mask,
+            attention=maps if return_attention else None,
+        )
+
+    def _pool(self, features: Tensor, mask: Tensor | None) -> Tensor:
+        """Shapes: features (B, M, C); mask (B, M); returns (B, G)."""
+        pooled = []
+        if self.pooling in ("max", "max+mean"):
+            masked = features if mask is None else features.masked_fill(~mask.unsqueeze(-1), float("-inf"))
+            pooled.append(masked.amax(dim=1))
+        if self.pooling in ("mean", "max+mean"):
+            if mask is None:
+                pooled.append(features.mean(dim=1))
+            else:
+                count = mask.sum(dim=1, keepdim=True).clamp_min(1)  # (B, 1)
+                pooled.append(features.masked_fill(~mask.unsqueeze(-1), 0.0).sum(dim=1) / count)
+        return torch.cat(pooled, dim=-1)
+
+
+def _flatten(points: Tensor | Data) -> tuple[Tensor, Tensor, int]:
+    """Bring a dense batch or a PyG batch to PyG's flat layout.
+
+    Shapes:
+        points: (B, N, 3), or Data/Batch with pos (P, 3); returns pos (P, 3), batch (P,), B
+    """
+    if isinstance(points, Tensor):
+        if points.dim() != 3 or points.shape[-1] != 3 or not points.is_floating_point():
+            raise ValueError(
+                f"PointEncoder expects a float tensor of shape (B, N, 3), got {tuple(points.shape)} "
+                f"{points.dtype}"
+            )
+        num_clouds, num_points, _ = points.shape
+        batch = torch.arange(num_clouds, device=points.device).repeat_interleave(num_points)  # (B * N,)
+        return points.reshape(-1, 3), batch, num_clouds  # (B, N, 3) -> (B * N, 3)
+    pos = getattr(points, "pos", None)
+    if pos is None or pos.dim() != 2 or pos.shape[-1] != 3:
+        raise ValueError(
+            "PointEncoder expects a (B, N, 3) tensor or a PyG Data/Batch with `pos` of shape (P, 3); "
+            f"got {type(points).__name__} with pos {None if pos is None else tuple(pos.shape)}"
+        )
+    batch = getattr(points, "batch", None)
+    if batch is None:
+        return pos, torch.zeros(pos.shape[0], dtype=torch.long, device=pos.device), 1
+    if batch.numel() > 1 and bool((batch[1:] < batch[:-1]).any()):
+        raise ValueError("PointEncoder: the PyG `batch` vector must be sorted, as Batch.from_data_list makes it")
+    return pos, batch, int(points.num_graphs)

@@ -1,0 +1,96 @@
+"""PCT's part segmenter: full-resolution encoder, global features and a category embedding.
+
+Shape legend: B clouds, N points, C channels, G global channels, E category embedding channels,
+K parts.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from pointea.layers.lbr import LBR
+from pointea.layers.offset_attention import AttentionKind
+from pointea.models.encoder import EncoderOutput, PointEncoder
+from pointea.models.resolve_encoder import resolve_encoder
+
+__all__ = ["PCTPartSegmenter"]
+
+# PCT's segmentation encoder: no downsampling, 128-channel attention, max and mean pooling.
+SEGMENTATION_ENCODER = dict(embedding_channels=128, sample_sizes=(), stage_channels=(), channels=128, pooling="max+mean")
+
+
+class PCTPartSegmenter(nn.Module):
+    """Per-point part logits: every point's fused feature, the cloud's max and mean features and
+    an embedding of the object category, through PCT's per-point MLP.
+
+    The default encoder keeps every point (``sample_sizes=()``), with 128-channel attention layers
+    and max+mean pooling, as in PCT's segmentation network. One difference from PCT: the fusion
+    LBR also sees the attention stack's input (as PCT's classifier does), for one encoder design.
+
+    Args:
+        num_parts: part labels over all categories (ShapeNetPart: 50).
+        num_categories: object categories (ShapeNetPart: 16).
+        attention: ``"external"`` or ``"offset"``, for the default encoder; ``None`` means external.
+        encoder: a configured :class:`PointEncoder` to use instead of the default one.
+        category_channels: channels E of the category embedding.
+        hidden_channels: widths of the per-point MLP's hidden layers.
+        dropout: dropout after the first hidden layer (as PCT).
+
+    Shapes:
+        points: (B, N, 3); category: (B,) long in [0, num_categories)
+        returns logits (B, N, K), or with ``return_encoding=True`` (logits, :class:`EncoderOutput`).
+    """
+
+    def __init__(
+        self,
+        num_parts: int = 50,
+        num_categories: int = 16,
+        attention: AttentionKind | None = None,
+        encoder: PointEncoder | None = None,
+        category_channels: int = 64,
+        hidden_channels: tuple[int, ...] = (512, 256),
+        dropout: float = 0.5,
+    ) -> None:
+        super().__init__()
+        self.num_parts = num_parts
+        self.num_categories = num_categories
+        self.encoder = resolve_encoder(attention, encoder, PointEncoder, **SEGMENTATION_ENCODER)
+        if self.encoder.sample_sizes:
+            raise ValueError(
+                "PCTPartSegmenter needs a full-resolution encoder (sample_sizes=()), got "
+                f"sample_sizes={self.encoder.sample_sizes}"
+            )
+        self.category_embedding = LBR(num_categories, category_channels, activation="leaky_relu")
+        in_channels = self.encoder.out_channels + self.encoder.global_channels + category_channels
+        widths = (in_channels, *hidden_channels)
+        self.hidden = nn.ModuleList(LBR(c_in, c_out) for c_in, c_out in zip(widths[:-1], widths[1:]))
+        self.dropout = nn.Dropout(dropout)
+        self.classify = nn.Linear(widths[-1], num_parts)
+
+    def forward(
+        self, points: Tensor, category: Tensor, return_encoding: bool = False, return_attention: bool = False
+    ) -> Tensor | tuple[Tensor, EncoderOutput]:
+        if category.dim() != 1 or category.shape[0] != points.shape[0] or category.is_floating_point():
+            raise ValueError(
+                f"PCTPartSegmenter: category must be a (B,) integer tensor for B={points.shape[0]} "
+                f"clouds, got {tuple(category.shape)} {category.dtype}"
+            )
+        if category.numel() and not (0 <= int(category.min()) and int(category.max()) < self.num_categories):
+            raise ValueError(
+                f"PCTPartSegmenter: category ids must lie in [0, {self.num_categories}), got "
+                f"[{int(category.min())}, {int(category.max())}]"
+            )
+        encoding = self.encoder(points, return_attention=return_attention)
+        num_points = encoding.features.shape[1]
+        one_hot = F.one_hot(category, self.num_categories).to(points.dtype)  # (B,) -> (B, num_categories)
+        context = torch.cat([encoding.global_feature, self.category_embedding(one_hot)], dim=-1)  # (B, G + E)
+        context = context.unsqueeze(1).expand(-1, num_points, -1)  # (B, G + E) -> (B, N, G + E)
+        x = torch.cat([encoding.features, context], dim=-1)  # (B, N, C + G + E)
+        for i, lbr in enumerate(self.hidden):
+            x = lbr(x, mask=encoding.mask)
+            if i == 0:
+                x = self.dropout(x)
+        logits = self.classify(x)  # (B, N, K)
+        return (logits, encoding) if return_encoding or return_attention else logits
