@@ -53,7 +53,7 @@ def _cloud_sizes(batch: Tensor | None, num_points: int) -> Tensor:
     """Points per cloud, ``(B,)`` long; ``batch`` must be sorted, as PyG's is."""
     if batch is None:
         return torch.tensor([num_points])
-    return torch.bincount(batch.cpu())
+    return torch.bincount(batch)  # on the points' device: only the checks' scalars cross to the host
 
 
 def farthest_point_sampling(pos: Tensor, batch: Tensor | None, num_samples: int) -> Tensor:

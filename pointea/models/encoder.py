@@ -145,7 +145,7 @@ class PointEncoder(nn.Module):
 
     def forward(self, points: Tensor | Data, return_attention: bool = False) -> EncoderOutput:
         pos, batch, num_clouds = _flatten(points)
-        sizes = torch.bincount(batch.cpu(), minlength=num_clouds)  # (B,) points per cloud
+        sizes = torch.bincount(batch, minlength=num_clouds)  # (B,) points per cloud
         if int(sizes.min()) < self.min_points:
             raise ValueError(
                 f"PointEncoder samples {self.min_points} points per cloud (sample_sizes[0]), but a cloud "
