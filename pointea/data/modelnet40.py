@@ -1,0 +1,144 @@
+"""ModelNet40 from the published HDF5 archive ``modelnet40_ply_hdf5_2048/``.
+
+Layout (read exactly as published)::
+
+    modelnet40_ply_hdf5_2048/
+        shape_names.txt                 40 class names, one per line, label order
+        train_files.txt, test_files.txt lines like data/modelnet40_ply_hdf5_2048/ply_data_train0.h5
+        ply_data_train{0..4}.h5         data (M, 2048, 3) float32, label (M, 1) uint8, [normal]
+        ply_data_test{0,1}.h5
+
+The file lists carry the authors' relative prefix; files are resolved by base name. ``normal``
+(unit normals) is optional; the loaders serve xyz only and ``pointea-data verify`` checks it.
+
+Shape legend: M shapes, N points per shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pointea.data.dataset import PointCloudDataset
+from pointea.data.errors import DataError
+from pointea.data.h5 import read_h5
+from pointea.data.layout import find_archive_dir, read_file_list, read_lines
+from pointea.data.transforms import Transform
+from pointea.data.validation import check_points, check_shape_labels
+
+__all__ = ["ModelNet40", "ClassificationFile"]
+
+
+@dataclass(frozen=True)
+class ClassificationFile:
+    """The validated arrays of one classification ``.h5`` file.
+
+    Shapes:
+        points: (M, N, 3) float32; labels: (M,) int64; normals: (M, N, 3) float32 or None
+    """
+
+    path: Path
+    points: np.ndarray
+    labels: np.ndarray
+    normals: np.ndarray | None
+
+
+class ModelNet40(PointCloudDataset):
+    """One split of ModelNet40 (or any folder in its layout, such as the synthetic set).
+
+    Args:
+        root: the archive folder, or a folder containing ``modelnet40_ply_hdf5_2048/``.
+        split: ``"train"`` or ``"test"``.
+        transform: per-shape transform (see :mod:`pointea.data.transforms`).
+
+    Items: ``{"points": float32 (K, 3), "label": int, "index": int}``.
+
+    Raises:
+        DataError: missing folder or files, corrupt files, wrong keys, shapes or values.
+    """
+
+    ARCHIVE_DIR = "modelnet40_ply_hdf5_2048"
+    SPLITS = ("train", "test")
+    NAMES_FILE = "shape_names.txt"
+    CLASS_NAMES = (
+        "airplane", "bathtub", "bed", "bench", "bookshelf", "bottle", "bowl", "car", "chair",
+        "cone", "cup", "curtain", "desk", "door", "dresser", "flower_pot", "glass_box", "guitar",
+        "keyboard", "lamp", "laptop", "mantel", "monitor", "night_stand", "person", "piano",
+        "plant", "radio", "range_hood", "sink", "sofa", "stairs", "stool", "table", "tent",
+        "toilet", "tv_stand", "vase", "wardrobe", "xbox",
+    )  # fmt: skip
+
+    def __init__(
+        self, root: str | Path, split: str = "train", transform: Transform | None = None
+    ) -> None:
+        if split not in self.SPLITS:
+            raise DataError(f"ModelNet40: split must be one of {self.SPLITS}, got {split!r}")
+        self.archive_dir = self.locate(root)
+        self.split = split
+        self.class_names = self.read_class_names(self.archive_dir)
+        num_classes = len(self.class_names)
+        paths = self.split_files(self.archive_dir, split)
+        files = [self.read_file(path, num_classes) for path in paths]
+        super().__init__(
+            points=np.concatenate([f.points for f in files]),  # (M, N, 3), M summed over files
+            shape_labels={"label": np.concatenate([f.labels for f in files])},
+            transform=transform,
+        )
+        self.files = tuple(f.path for f in files)
+
+    @classmethod
+    def find(cls, root: str | Path) -> Path | None:
+        """The archive folder under ``root``, or ``None`` when there is none."""
+        return find_archive_dir(Path(root).expanduser(), (cls.ARCHIVE_DIR,), cls.NAMES_FILE)
+
+    @classmethod
+    def locate(cls, root: str | Path) -> Path:
+        """Like :meth:`find`, but a :class:`DataError` explaining how to get the data when absent."""
+        found = cls.find(root)
+        if found is None:
+            root = Path(root).expanduser()
+            state = "does not exist" if not root.exists() else f"has no {cls.NAMES_FILE}"
+            raise DataError(
+                f"ModelNet40 data not found: {root} {state}. Expected the archive folder at "
+                f"{root / cls.ARCHIVE_DIR} (or {root} itself) with {cls.NAMES_FILE}, "
+                "train_files.txt, test_files.txt and ply_data_*.h5. Get it with "
+                f"`pointea-data download modelnet40 --root {root}`, or use the synthetic stand-in: "
+                f"`pointea-data synth --root {root}` or `synthetic: true` on the data module."
+            )
+        return found
+
+    @classmethod
+    def read_class_names(cls, archive_dir: Path) -> list[str]:
+        """Class names in label order from ``shape_names.txt``."""
+        names = read_lines(archive_dir / cls.NAMES_FILE)
+        if not names:
+            raise DataError(f"{archive_dir / cls.NAMES_FILE}: no class names, expected one per line")
+        if len(set(names)) != len(names):
+            raise DataError(f"{archive_dir / cls.NAMES_FILE}: class names repeat")
+        return names
+
+    @classmethod
+    def split_files(cls, archive_dir: Path, split: str) -> list[Path]:
+        """The ``.h5`` files of a split, from ``{split}_files.txt``."""
+        return read_file_list(archive_dir / f"{split}_files.txt")
+
+    @staticmethod
+    def read_file(path: Path, num_classes: int, normals: bool = False) -> ClassificationFile:
+        """Read and validate one classification file (keys, shapes, dtypes, ranges, NaN/Inf).
+
+        ``normal`` is read and checked only when ``normals`` is True (the loaders serve xyz).
+        """
+        arrays = read_h5(path, required=("data", "label"), optional=("normal",) if normals else ())
+        points = check_points(path, arrays["data"])
+        labels = check_shape_labels(path, arrays["label"], "label", points.shape[0], num_classes)
+        normal = arrays.get("normal")
+        if normal is not None:
+            if normal.shape != points.shape:
+                raise DataError(
+                    f"{path}: 'normal' has shape {normal.shape}, expected {points.shape} like 'data'"
+                )
+            if not np.isfinite(normal).all():
+                raise DataError(f"{path}: 'normal' has NaN/Inf values")
+        return ClassificationFile(path=path, points=points, labels=labels, normals=normal)

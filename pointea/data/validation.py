@@ -1,0 +1,128 @@
+"""Checks on the arrays of one archive file: shapes, dtypes, value ranges, finiteness.
+
+Each check raises :class:`DataError` naming the file, the dataset key and, for value problems, the
+first offending shape, so a broken archive is reported once and precisely. The loaders and
+``pointea-data verify`` run the same checks.
+
+Shape legend: M shapes in the file, N points per shape.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pointea.data.errors import DataError
+
+__all__ = ["check_points", "check_shape_labels", "check_point_labels", "check_parts_match_category"]
+
+
+def check_points(path: Path, array: np.ndarray, key: str = "data") -> np.ndarray:
+    """Validate point coordinates and return them as float32.
+
+    Rejects: wrong rank or channel count, no shapes, empty clouds (no points), non-float dtypes,
+    NaN/Inf, and degenerate clouds whose points all coincide (zero padding).
+
+    Shapes:
+        array: (M, N, 3) floating; returns (M, N, 3) float32
+    """
+    if array.ndim != 3 or array.shape[-1] != 3:
+        raise DataError(f"{path}: {key!r} has shape {array.shape}, expected (shapes, points, 3)")
+    if array.shape[0] == 0:
+        raise DataError(f"{path}: {key!r} holds no shapes, expected at least one")
+    if array.shape[1] == 0:
+        raise DataError(f"{path}: {key!r} has shape {array.shape}: every cloud is empty (0 points)")
+    if not np.issubdtype(array.dtype, np.floating):
+        raise DataError(f"{path}: {key!r} has dtype {array.dtype}, expected float32 coordinates")
+    points = array.astype(np.float32, copy=False)
+    finite = np.isfinite(points).all(axis=(1, 2))  # (M,)
+    if not finite.all():
+        bad = np.flatnonzero(~finite)
+        raise DataError(
+            f"{path}: {key!r} has NaN/Inf coordinates in {bad.size} shape(s), first at shape {bad[0]}"
+        )
+    extent = np.ptp(points, axis=1).max(axis=-1)  # (M,)
+    if (extent == 0).any():
+        bad = np.flatnonzero(extent == 0)
+        raise DataError(
+            f"{path}: {key!r} shape {bad[0]} is an empty cloud (all {points.shape[1]} points "
+            f"coincide, e.g. zero padding); {bad.size} such shape(s)"
+        )
+    return points
+
+
+def check_shape_labels(
+    path: Path, array: np.ndarray, key: str, num_shapes: int, num_values: int
+) -> np.ndarray:
+    """Validate one integer label per shape (``(M, 1)`` as published, or ``(M,)``); return int64.
+
+    Shapes:
+        array: (M, 1) or (M,) integer; returns (M,) int64
+    """
+    if array.shape not in {(num_shapes, 1), (num_shapes,)}:
+        raise DataError(
+            f"{path}: {key!r} has shape {array.shape}, expected ({num_shapes}, 1) to match 'data'"
+        )
+    if not np.issubdtype(array.dtype, np.integer):
+        raise DataError(f"{path}: {key!r} has dtype {array.dtype}, expected integers (uint8)")
+    labels = array.reshape(num_shapes).astype(np.int64)  # (M, 1) -> (M,)
+    out_of_range = (labels < 0) | (labels >= num_values)
+    if out_of_range.any():
+        first = int(np.flatnonzero(out_of_range)[0])
+        raise DataError(
+            f"{path}: {key!r} of shape {first} is {labels[first]}, expected 0..{num_values - 1}"
+        )
+    return labels
+
+
+def check_point_labels(
+    path: Path, array: np.ndarray, key: str, points_shape: tuple[int, ...], num_values: int
+) -> np.ndarray:
+    """Validate one integer label per point; return int64.
+
+    Shapes:
+        array: (M, N) integer; returns (M, N) int64
+    """
+    if array.shape != tuple(points_shape[:2]):
+        raise DataError(
+            f"{path}: {key!r} has shape {array.shape}, expected {tuple(points_shape[:2])} "
+            "(one label per point of 'data')"
+        )
+    if not np.issubdtype(array.dtype, np.integer):
+        raise DataError(f"{path}: {key!r} has dtype {array.dtype}, expected integers (uint8)")
+    labels = array.astype(np.int64)
+    out_of_range = ((labels < 0) | (labels >= num_values)).any(axis=1)  # (M,)
+    if out_of_range.any():
+        first = int(np.flatnonzero(out_of_range)[0])
+        bad = labels[first][(labels[first] < 0) | (labels[first] >= num_values)]
+        raise DataError(
+            f"{path}: {key!r} of shape {first} holds {int(bad[0])}, expected 0..{num_values - 1}"
+        )
+    return labels
+
+
+def check_parts_match_category(
+    path: Path,
+    parts: np.ndarray,
+    categories: np.ndarray,
+    first_part: np.ndarray,
+    last_part: np.ndarray,
+) -> None:
+    """Every point's part id must lie in its shape's category range ``first..last``.
+
+    Shapes:
+        parts: (M, N) int64; categories: (M,) int64; first_part, last_part: (C,) int64
+    """
+    low = first_part[categories][:, None]  # (M, 1)
+    high = last_part[categories][:, None]  # (M, 1)
+    wrong = ((parts < low) | (parts > high)).any(axis=1)  # (M,)
+    if wrong.any():
+        shape = int(np.flatnonzero(wrong)[0])
+        category = int(categories[shape])
+        row = parts[shape]
+        bad = int(row[(row < first_part[category]) | (row > last_part[category])][0])
+        raise DataError(
+            f"{path}: 'pid' of shape {shape} holds part {bad}, but its category {category} owns "
+            f"parts {first_part[category]}..{last_part[category]}"
+        )

@@ -1,0 +1,83 @@
+"""The ``pointea-data`` command: synth, verify (accepting and rejecting), download errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pointea.data.cli import main
+from pointea.data.h5 import write_h5
+
+SMALL = ["--train-per-class", "2", "--test-per-class", "1", "--train-per-category", "2",
+         "--val-per-category", "1", "--test-per-category", "1"]  # fmt: skip
+
+
+def test_synth_then_verify_accepts_both_sets(tmp_path: Path, capsys) -> None:
+    assert main(["synth", "--root", str(tmp_path), "--seed", "1", *SMALL]) == 0
+    assert (tmp_path / "modelnet40_ply_hdf5_2048" / "shape_names.txt").is_file()
+    assert (tmp_path / "shapenet_part_seg_hdf5_data" / "all_object_categories.txt").is_file()
+    capsys.readouterr()
+    assert main(["verify", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "ModelNet40 layout" in out and "ShapeNetPart layout" in out and "verdict: OK" in out
+    assert "all within their category" in out and "checksums:" in out
+    # a second synth into the same root refuses to overwrite
+    assert main(["synth", "--root", str(tmp_path), "--only", "modelnet40", *SMALL]) == 1
+    assert "already holds a ModelNet40 layout" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        ("truncate", "cannot read this HDF5 file"),
+        ("delete", "does not exist"),
+        ("nan", "NaN/Inf coordinates"),
+        ("label", "expected 0..11"),
+        ("keys", "missing dataset(s) 'label'"),
+    ],
+)
+def test_verify_rejects_each_broken_case_and_names_the_file(tmp_path: Path, capsys, damage: str, expected: str) -> None:
+    main(["synth", "--root", str(tmp_path), "--only", "modelnet40", *SMALL])
+    path = tmp_path / "modelnet40_ply_hdf5_2048" / "ply_data_test0.h5"
+    points = np.random.default_rng(0).uniform(-1, 1, (12, 64, 3)).astype(np.float32)
+    labels = np.zeros((12, 1), np.uint8)
+    if damage == "truncate":
+        path.write_bytes(path.read_bytes()[:4096])
+    elif damage == "delete":
+        path.unlink()
+    elif damage == "nan":
+        points[4, 0] = np.nan
+        write_h5(path, {"data": points, "label": labels})
+    elif damage == "label":
+        write_h5(path, {"data": points, "label": labels + 12})
+    else:
+        write_h5(path, {"data": points})
+    capsys.readouterr()
+    assert main(["verify", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    problems = [line for line in out.splitlines() if "PROBLEM" in line]
+    assert len(problems) == 1 and expected in problems[0] and "ply_data_test0.h5" in problems[0]
+    assert "train: ply_data_train0.h5" in out  # the good split is still reported
+    assert "verdict: FAILED (1 problem(s))" in out
+
+
+def test_verify_of_a_folder_without_data(tmp_path: Path, capsys) -> None:
+    assert main(["verify", str(tmp_path)]) == 1
+    assert "no ModelNet40 layout" in capsys.readouterr().out
+
+
+def test_download_error_is_one_line_and_exit_1(tmp_path: Path, capsys) -> None:
+    code = main(["download", "modelnet40", "--root", str(tmp_path), "--url", "http://127.0.0.1:9/x.zip",
+                 "--timeout", "2"])  # fmt: skip
+    assert code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: download of http://127.0.0.1:9/x.zip failed")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_usage_errors_exit_2() -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["download", "imagenet", "--root", "x"])
+    assert info.value.code == 2
