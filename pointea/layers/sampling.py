@@ -162,7 +162,9 @@ def fallback_knn(
     """
     points, point_mask = to_dense_batch(pos, batch)  # (B, N_max, 3), (B, N_max)
     queries, query_mask = to_dense_batch(query, query_batch)  # (B, Q_max, 3), (B, Q_max)
-    distance = torch.cdist(queries, points).masked_fill(~point_mask.unsqueeze(1), float("inf"))  # (B, Q_max, N_max)
+    # Exact differences, not the matrix-product shortcut, so near-ties order as torch_cluster does.
+    distance = torch.cdist(queries, points, compute_mode="donot_use_mm_for_euclid_dist")  # (B, Q_max, N_max)
+    distance = distance.masked_fill(~point_mask.unsqueeze(1), float("inf"))
     local = distance.topk(k, dim=-1, largest=False).indices  # (B, Q_max, K), nearest first
     offsets = torch.cumsum(point_mask.sum(dim=1), dim=0) - point_mask.sum(dim=1)  # (B,)
     flat = local + offsets.view(-1, 1, 1)  # (B, Q_max, K) indices into pos
