@@ -26,7 +26,8 @@ class LBR(nn.Module):
         activation: ``"relu"`` or PCT's ``"leaky_relu"`` (slope 0.2).
 
     Shapes:
-        x: (..., C_in); mask: (...) bool, True for real points; returns (..., C_out), zero where masked.
+        x: (..., C_in); mask: (...) bool, True for real points; shift: broadcastable to (..., C_out)
+        returns (..., C_out), zero where masked.
     """
 
     def __init__(
@@ -45,13 +46,15 @@ class LBR(nn.Module):
         else:
             raise ValueError(f"LBR: activation must be 'relu' or 'leaky_relu', got {activation!r}")
 
-    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, mask: Tensor | None = None, shift: Tensor | None = None) -> Tensor:
+        """``shift``, broadcast against the linear map's output and added before BatchNorm, carries
+        a term shared by many points (a per-cloud context) computed once instead of per point."""
+        y = self.linear(x)  # (..., C_out)
+        if shift is not None:
+            y = y + shift
         if mask is not None:
-            out = x.new_zeros(*x.shape[:-1], self.linear.out_features)
-            out[mask] = self._lbr(x[mask])  # (P_valid, C_in) -> (P_valid, C_out)
+            out = torch.zeros_like(y)
+            out[mask] = self.activation(self.norm(y[mask]))  # (P_valid, C_out)
             return out
-        flat = x.reshape(-1, x.shape[-1])  # (..., C_in) -> (P, C_in)
-        return self._lbr(flat).view(*x.shape[:-1], -1)  # (P, C_out) -> (..., C_out)
-
-    def _lbr(self, flat: Tensor) -> Tensor:
-        return self.activation(self.norm(self.linear(flat)))
+        flat = y.reshape(-1, y.shape[-1])  # (..., C_out) -> (P, C_out)
+        return self.activation(self.norm(flat)).view(y.shape)  # (P, C_out) -> (..., C_out)

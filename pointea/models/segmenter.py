@@ -62,9 +62,16 @@ class PCTPartSegmenter(nn.Module):
                 "PCTPartSegmenter needs a full-resolution encoder (sample_sizes=()), got "
                 f"sample_sizes={self.encoder.sample_sizes}"
             )
+        if not hidden_channels:
+            raise ValueError("PCTPartSegmenter: hidden_channels needs at least one width")
         self.category_embedding = LBR(num_categories, category_channels, activation="leaky_relu")
-        in_channels = self.encoder.out_channels + self.encoder.global_channels + category_channels
-        widths = (in_channels, *hidden_channels)
+        # PCT's first head layer maps concat(point feature, global feature, category embedding)
+        # per point. Its weight splits into a point part and a context part; the context part is
+        # the same for every point of a cloud, so it is applied once per cloud (same function,
+        # same parameter count, no (B, N, C + G + E) concatenation).
+        context_channels = self.encoder.global_channels + category_channels
+        self.context_projection = nn.Linear(context_channels, hidden_channels[0], bias=False)
+        widths = (self.encoder.out_channels, *hidden_channels)
         self.hidden = nn.ModuleList(LBR(c_in, c_out) for c_in, c_out in zip(widths[:-1], widths[1:]))
         self.dropout = nn.Dropout(dropout)
         self.classify = nn.Linear(widths[-1], num_parts)
@@ -83,14 +90,11 @@ class PCTPartSegmenter(nn.Module):
                 f"[{int(category.min())}, {int(category.max())}]"
             )
         encoding = self.encoder(points, return_attention=return_attention)
-        num_points = encoding.features.shape[1]
         one_hot = F.one_hot(category, self.num_categories).to(points.dtype)  # (B,) -> (B, num_categories)
         context = torch.cat([encoding.global_feature, self.category_embedding(one_hot)], dim=-1)  # (B, G + E)
-        context = context.unsqueeze(1).expand(-1, num_points, -1)  # (B, G + E) -> (B, N, G + E)
-        x = torch.cat([encoding.features, context], dim=-1)  # (B, N, C + G + E)
-        for i, lbr in enumerate(self.hidden):
+        context_term = self.context_projection(context).unsqueeze(1)  # (B, H_0) -> (B, 1, H_0)
+        x = self.dropout(self.hidden[0](encoding.features, mask=encoding.mask, shift=context_term))  # (B, N, H_0)
+        for lbr in self.hidden[1:]:
             x = lbr(x, mask=encoding.mask)
-            if i == 0:
-                x = self.dropout(x)
         logits = self.classify(x)  # (B, N, K)
         return (logits, encoding) if return_encoding or return_attention else logits

@@ -48,3 +48,20 @@ def test_bad_category_is_a_clear_error():
 def test_downsampling_encoder_is_rejected():
     with pytest.raises(ValueError, match="full-resolution encoder"):
         PCTPartSegmenter(encoder=PointEncoder(**TINY_ENCODER))
+
+
+def test_context_applied_once_per_cloud_equals_pct_concatenation():
+    """The first head layer equals PCT's LBR over concat(point feature, global, category embedding)."""
+    model = PCTPartSegmenter(num_parts=6, num_categories=3, encoder=PointEncoder(**TINY_SEGMENTATION)).eval()
+    points, category = torch.rand(2, 40, 3), torch.tensor([0, 2])
+    encoding = model.encoder(points)
+    embedding = model.category_embedding(torch.nn.functional.one_hot(category, 3).float())
+    context = torch.cat([encoding.global_feature, embedding], dim=-1).unsqueeze(1).expand(-1, 40, -1)
+    concatenated = torch.cat([encoding.features, context], dim=-1)  # (B, N, C + G + E), as in PCT
+    first = model.hidden[0]
+    weight = torch.cat([first.linear.weight, model.context_projection.weight], dim=1)
+    pct_first = first.activation(first.norm((concatenated @ weight.T).reshape(-1, weight.shape[0])))
+    x = pct_first.view(2, 40, -1)
+    for lbr in model.hidden[1:]:
+        x = lbr(x)
+    assert torch.allclose(model(points, category), model.classify(x), atol=1e-5)
