@@ -16,6 +16,8 @@ __version__ = "0.1.0"
 _LAZY_EXPORTS = {
     "ModelNet40DataModule": "pointea.data",
     "ShapeNetPartDataModule": "pointea.data",
+    "PointCloudClassifier": "pointea.training",
+    "PartSegmentation": "pointea.training",
 }
 
 __all__ = [

@@ -10,13 +10,14 @@ from torch_geometric.data import Data
 
 from pointea.layers.lbr import LBR
 from pointea.layers.offset_attention import AttentionKind
+from pointea.models.checkpoint import FromCheckpoint
 from pointea.models.encoder import EncoderOutput, PointEncoder
 from pointea.models.resolve_encoder import resolve_encoder
 
 __all__ = ["PCTClassifier"]
 
 
-class PCTClassifier(nn.Module):
+class PCTClassifier(FromCheckpoint, nn.Module):
     """Point encoder, global pooling, and PCT's MLP head (G -> 512 -> 256 -> classes, BN,
     LeakyReLU 0.2, dropout).
 

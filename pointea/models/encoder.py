@@ -30,6 +30,7 @@ from torch_geometric.utils import to_dense_batch
 from pointea.layers.lbr import LBR
 from pointea.layers.offset_attention import AttentionKind, OffsetAttentionLayer, check_attention_kind
 from pointea.layers.sample_and_group import SampleAndGroup
+from pointea.models.checkpoint import FromCheckpoint
 
 __all__ = ["PointEncoder", "EncoderOutput", "Pooling"]
 
@@ -56,7 +57,7 @@ class EncoderOutput:
     attention: list[Tensor] | None = None
 
 
-class PointEncoder(nn.Module):
+class PointEncoder(FromCheckpoint, nn.Module):
     """PCT's point encoder whose offset-attention layers use external attention by default.
 
     Args:

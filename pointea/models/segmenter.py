@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from pointea.layers.lbr import LBR
 from pointea.layers.offset_attention import AttentionKind
+from pointea.models.checkpoint import FromCheckpoint
 from pointea.models.encoder import EncoderOutput, PointEncoder
 from pointea.models.resolve_encoder import resolve_encoder
 
@@ -21,7 +22,7 @@ __all__ = ["PCTPartSegmenter"]
 SEGMENTATION_ENCODER = dict(embedding_channels=128, sample_sizes=(), stage_channels=(), channels=128, pooling="max+mean")
 
 
-class PCTPartSegmenter(nn.Module):
+class PCTPartSegmenter(FromCheckpoint, nn.Module):
     """Per-point part logits: every point's fused feature, the cloud's max and mean features and
     an embedding of the object category, through PCT's per-point MLP.
 

@@ -1,0 +1,247 @@
+"""Networks that rebuild themselves from a Lightning checkpoint, loaded with ``weights_only=True``.
+
+A network class that mixes in :class:`FromCheckpoint` records the arguments it was constructed with
+as plain Python values (numbers, strings, tuples, nested pointea networks as records). The
+training modules (:mod:`pointea.training`) store that record in every checkpoint under
+``checkpoint["pointea"]``::
+
+    {"format": 1, "task": "classification",
+     "network": {"class": "pointea.models.classifier.PCTClassifier", "args": {...}, "prefix": "network."},
+     "encoder": {"class": "pointea.models.encoder.PointEncoder", "args": {...}, "prefix": "network.encoder."}}
+
+so ``PCTClassifier.from_checkpoint(path)`` (or ``PointEncoder.from_checkpoint(path)``) rebuilds the
+architecture from the record and loads its weights from ``state_dict`` (keys under ``prefix``).
+Nothing but tensors and plain values is unpickled, and only registered pointea network classes are
+ever constructed from a record. Every problem is a one-line :class:`CheckpointError`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import pickle
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from torch import nn
+
+__all__ = [
+    "CHECKPOINT_KEY",
+    "RECORD_FORMAT",
+    "CheckpointError",
+    "FromCheckpoint",
+    "read_checkpoint",
+    "network_record",
+    "record_differences",
+]
+
+#: Key of pointea's record in a Lightning checkpoint dict.
+CHECKPOINT_KEY = "pointea"
+#: Version of the record layout; bump when it changes incompatibly.
+RECORD_FORMAT = 1
+
+_NESTED = "__network__"
+_REGISTRY: dict[str, type[FromCheckpoint]] = {}
+
+Net = TypeVar("Net", bound="FromCheckpoint")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, unreadable, or does not hold the network asked for."""
+
+
+def _qualified_name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _short_name(qualified: str) -> str:
+    return qualified.rsplit(".", 1)[-1]
+
+
+def _plain(value: Any, where: str) -> Any:
+    """``value`` as plain Python data (nested pointea networks as records), or raise."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (tuple, list)):
+        return type(value)(_plain(v, f"{where}[{i}]") for i, v in enumerate(value))
+    if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
+        return {k: _plain(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, FromCheckpoint):
+        return {_NESTED: value.constructor_record()}
+    raise CheckpointError(
+        f"cannot record constructor argument {where}={value!r} ({type(value).__name__}) in a "
+        "checkpoint: only numbers, strings, tuples, lists, dicts and pointea networks can be rebuilt"
+    )
+
+
+class FromCheckpoint:
+    """Mixin for :class:`torch.nn.Module` networks: records constructor arguments, rebuilds from them.
+
+    The arguments are captured in ``__new__``, so the network's ``__init__`` and its signature stay
+    untouched. Subclasses register themselves; only registered classes are rebuilt from records.
+    """
+
+    _constructor_args: dict[str, Any] | None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _REGISTRY[_qualified_name(cls)] = cls
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> FromCheckpoint:
+        self = super().__new__(cls)
+        try:
+            bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs)
+        except TypeError:  # __init__ reports the bad call itself
+            arguments = None
+        else:
+            bound.apply_defaults()
+            arguments = dict(list(bound.arguments.items())[1:])  # drop `self`
+        object.__setattr__(self, "_constructor_args", arguments)
+        return self
+
+    def constructor_record(self) -> dict[str, Any]:
+        """``{"class": qualified name, "args": plain constructor arguments}``.
+
+        Raises:
+            CheckpointError: an argument is not plain data (e.g. a custom module object).
+        """
+        if self._constructor_args is None:
+            raise CheckpointError(f"{type(self).__name__} was not constructed through its class")
+        name = type(self).__name__
+        return {
+            "class": _qualified_name(type(self)),
+            "args": {k: _plain(v, f"{name}.{k}") for k, v in self._constructor_args.items()},
+        }
+
+    @classmethod
+    def from_record(cls: type[Net], record: Mapping[str, Any]) -> Net:
+        """Construct the network a :meth:`constructor_record` describes (untrained weights)."""
+        network = _build(record)
+        if not isinstance(network, cls):
+            raise CheckpointError(
+                f"the record describes a {_short_name(record['class'])}, not a {cls.__name__}"
+            )
+        return network
+
+    @classmethod
+    def from_checkpoint(cls: type[Net], path: str | Path, map_location: str | torch.device = "cpu") -> Net:
+        """Rebuild this network from a pointea Lightning checkpoint and load its trained weights.
+
+        ``PointEncoder.from_checkpoint`` takes the encoder of a classifier's or part segmenter's
+        checkpoint; ``PCTClassifier`` / ``PCTPartSegmenter`` need a checkpoint of their own task.
+        The file is read with ``torch.load(..., weights_only=True)``. Returns the network in eval
+        mode.
+
+        Raises:
+            CheckpointError: missing or corrupt file, no pointea record, a checkpoint of another
+                network (wrong task), or weights that do not fit the recorded architecture.
+        """
+        checkpoint = read_checkpoint(path, map_location)
+        entry = network_record(checkpoint, path, cls)
+        network = cls.from_record(entry)
+        prefix = entry["prefix"]
+        state = {k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
+        _load_weights(network, state, path)
+        return network.eval()
+
+
+def _build(record: Mapping[str, Any]) -> Any:
+    cls = _REGISTRY.get(record.get("class", ""))
+    if cls is None:
+        raise CheckpointError(f"the record names {record.get('class')!r}, which is not a pointea network class")
+    args = {k: _build(v[_NESTED]) if isinstance(v, Mapping) and _NESTED in v else v for k, v in record["args"].items()}
+    try:
+        return cls(**args)
+    except (TypeError, ValueError) as error:  # a record from another pointea version, or edited
+        raise CheckpointError(f"cannot rebuild {cls.__name__} from the checkpoint's record: {error}") from error
+
+
+def _load_weights(network: nn.Module, state: dict[str, torch.Tensor], path: str | Path) -> None:
+    expected = network.state_dict()
+    missing = sorted(expected.keys() - state.keys())
+    unexpected = sorted(state.keys() - expected.keys())
+    resized = sorted(k for k in expected.keys() & state.keys() if expected[k].shape != state[k].shape)
+    found = {"missing weights": missing, "unexpected weights": unexpected, "resized weights": resized}
+    problems = [f"{len(keys)} {what} (e.g. {keys[0]})" for what, keys in found.items() if keys]
+    if problems:
+        raise CheckpointError(
+            f"{path}: its weights do not fit the recorded {type(network).__name__} architecture: "
+            + ", ".join(problems)
+        )
+    network.load_state_dict(state)
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a Lightning checkpoint with ``weights_only=True``; a one-line error when that fails.
+
+    Raises:
+        CheckpointError: the file is missing, unreadable (truncated, corrupt, not a torch file, or
+            holding objects other than tensors and plain data), or has no ``state_dict``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
+        raise CheckpointError(
+            f"cannot read checkpoint {path}: the file is truncated, corrupt or not a PyTorch checkpoint "
+            f"({_one_line(error)})"
+        ) from error
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise CheckpointError(f"{path} is not a Lightning checkpoint: it has no 'state_dict'")
+    return checkpoint
+
+
+def network_record(checkpoint: Mapping[str, Any], path: str | Path, cls: type) -> dict[str, Any]:
+    """The record in ``checkpoint`` that ``cls`` can be rebuilt from (the network, or its encoder).
+
+    Raises:
+        CheckpointError: no pointea record, or a record of another network class (wrong task).
+    """
+    record = checkpoint.get(CHECKPOINT_KEY)
+    if not isinstance(record, Mapping) or "network" not in record:
+        raise CheckpointError(
+            f"{path} has no pointea network record: it was not written by a pointea training module "
+            "(pointea.training), so its architecture is unknown"
+        )
+    if record.get("format") != RECORD_FORMAT:
+        raise CheckpointError(
+            f"{path} has pointea record format {record.get('format')!r}; this version reads format {RECORD_FORMAT}"
+        )
+    for key in ("network", "encoder"):
+        entry = record.get(key)
+        if isinstance(entry, Mapping) and _REGISTRY.get(entry.get("class")) is not None:
+            if issubclass(_REGISTRY[entry["class"]], cls):
+                return dict(entry)
+    held = _short_name(record["network"]["class"])
+    raise CheckpointError(
+        f"{path} is a {record.get('task', 'unknown')} checkpoint of a {held}, not of a {cls.__name__}: "
+        f"load it with {held}.from_checkpoint, or its encoder with PointEncoder.from_checkpoint"
+    )
+
+
+def record_differences(expected: Any, found: Any, where: str = "") -> list[str]:
+    """Human-readable differences between two constructor records, e.g. ``["encoder.channels: 32 != 64"]``."""
+    if isinstance(expected, Mapping) and isinstance(found, Mapping):
+        if _NESTED in expected and _NESTED in found:
+            return record_differences(expected[_NESTED], found[_NESTED], where)
+        if "class" in expected and "args" in expected and "class" in found and "args" in found:
+            if expected["class"] != found["class"]:
+                return [f"{where or 'network'}: {_short_name(expected['class'])} != {_short_name(found['class'])}"]
+            return record_differences(expected["args"], found["args"], where)
+        differences = []
+        for key in sorted(expected.keys() | found.keys()):
+            name = f"{where}.{key}" if where else key
+            differences += record_differences(expected.get(key), found.get(key), name)
+        return differences
+    if isinstance(expected, (tuple, list)) and isinstance(found, (tuple, list)):
+        expected, found = list(expected), list(found)
+    return [] if expected == found else [f"{where}: {expected!r} != {found!r}"]

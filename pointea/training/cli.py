@@ -1,0 +1,155 @@
+"""The ``pointea`` command: Lightning's CLI with pointea's defaults.
+
+    pointea fit      --config configs/modelnet40.yaml
+    pointea test     --config configs/modelnet40.yaml --ckpt_path best
+    pointea predict  --config configs/modelnet40.yaml --ckpt_path best
+    pointea validate --config configs/modelnet40.yaml --ckpt_path last
+    pointea fit      --config configs/modelnet40.yaml --ckpt_path last      # resume
+
+What it adds to :class:`~pytorch_lightning.cli.LightningCLI`:
+
+- The model (``PointCloudClassifier`` or ``PartSegmentation``) and the data module are chosen by
+  ``class_path`` in the config. The data module's label-space facts are linked into the model on
+  instantiation, never repeated in YAML: ``num_classes`` and ``class_names`` (ModelNet40),
+  ``num_parts``, ``num_categories`` and ``parts_per_category`` (ShapeNetPart).
+- Checkpoints in ``<trainer.default_root_dir>/checkpoints``: ``best-epoch=NNN.ckpt`` by the
+  model's validation metric (``checkpoint.*``) and ``last.ckpt``, the latest state, rewritten at
+  every epoch end (``last_checkpoint.*``; set ``last_checkpoint.every_n_train_steps`` to also save
+  within long epochs). ``--ckpt_path best`` and ``last`` work in a fresh process (see
+  :mod:`pointea.training.checkpoint_path`); Ctrl-C during ``fit`` saves ``last.ckpt``
+  (:class:`InterruptCheckpoint`), so ``fit --ckpt_path last`` resumes where it stopped.
+- Logging: a CSV logger (and TensorBoard when it is installed) under
+  ``<trainer.default_root_dir>``, unless ``trainer.logger`` is set.
+- ``predict`` writes ``<trainer.default_root_dir>/predictions/predictions.csv`` (and ``.npz`` for
+  per-point parts), see :class:`PredictionWriter`.
+- ``seed_everything`` defaults to 0.
+- Data, checkpoint and architecture problems end with one ``pointea: error: ...`` line.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.cli import ArgsType, LightningArgumentParser, LightningCLI
+from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
+
+from pointea.data.errors import DataError
+from pointea.models.checkpoint import CheckpointError, read_checkpoint
+from pointea.training.checkpoint_path import last_checkpoint_path, resolve_checkpoint_path
+from pointea.training.interrupt_checkpoint import InterruptCheckpoint
+from pointea.training.module import PointCloudModule
+from pointea.training.predictions import PredictionWriter
+
+__all__ = ["PointeaCLI", "cli_main"]
+
+# data module attribute -> model argument it is linked to (links whose source or target the chosen
+# classes lack are skipped by jsonargparse, so one CLI serves both tasks).
+DATA_LINKS = {
+    "num_classes": "network.init_args.num_classes",
+    "class_names": "class_names",
+    "num_parts": "network.init_args.num_parts",
+    "num_categories": "network.init_args.num_categories",
+    "parts_per_category": "parts_per_category",
+}
+
+
+LAST = ModelCheckpoint.CHECKPOINT_NAME_LAST
+
+
+def _checkpoint_dir(default_root_dir: str | None) -> str:
+    return str(Path(default_root_dir or os.getcwd()) / "checkpoints")
+
+
+def default_loggers(save_dir: str) -> list[Logger]:
+    """A CSV logger, and a TensorBoard logger when ``tensorboard`` is installed."""
+    loggers: list[Logger] = [CSVLogger(save_dir, name="csv")]
+    if find_spec("tensorboard") is not None or find_spec("tensorboardX") is not None:
+        loggers.append(TensorBoardLogger(save_dir, name="tensorboard"))
+    return loggers
+
+
+class PointeaCLI(LightningCLI):
+    """LightningCLI for pointea's modules and data modules (see the module docstring)."""
+
+    def __init__(self, args: ArgsType = None, run: bool = True) -> None:
+        super().__init__(
+            model_class=PointCloudModule,
+            datamodule_class=pl.LightningDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            seed_everything_default=0,
+            auto_configure_optimizers=False,
+            trainer_defaults={"callbacks": [InterruptCheckpoint()]},
+            parser_kwargs={"description": "pointea: train and evaluate point transformers with external attention"},
+            args=args,
+            run=run,
+        )
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        # Two checkpoints in one folder: the best by the model's validation metric, and the latest
+        # state as last.ckpt at every epoch end (Lightning's own save_last only follows new bests).
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(ModelCheckpoint, "last_checkpoint")
+        parser.set_defaults(
+            {
+                "checkpoint.mode": "max",
+                "checkpoint.save_top_k": 1,
+                "checkpoint.filename": "best-{epoch:03d}",
+                "last_checkpoint.filename": LAST,
+                "last_checkpoint.save_top_k": 1,
+                "last_checkpoint.enable_version_counter": False,
+            }
+        )
+        for key in ("checkpoint", "last_checkpoint"):
+            parser.link_arguments("trainer.default_root_dir", f"{key}.dirpath", compute_fn=_checkpoint_dir)
+        parser.link_arguments("model.monitor", "checkpoint.monitor", apply_on="instantiate")
+        parser.add_lightning_class_args(PredictionWriter, "prediction_writer")
+        for source, target in DATA_LINKS.items():
+            parser.link_arguments(f"data.{source}", f"model.init_args.{target}", apply_on="instantiate")
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
+        super().parse_arguments(parser, args)
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if ckpt_path and Path(ckpt_path).is_file():
+            read_checkpoint(ckpt_path)  # Lightning's CLI loads it next: a corrupt file fails here in one line
+
+    def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
+        config = self._get(self.config_init, "trainer", default={})
+        if config.get("logger") in (None, True):
+            kwargs["logger"] = default_loggers(config.get("default_root_dir") or os.getcwd())
+        return super().instantiate_trainer(**kwargs)
+
+    def _checked_ckpt_path(self) -> None:
+        """Resolve ``best``/``last`` and check the file holds this model's task and architecture."""
+        config = self.config_init[self.subcommand]
+        ckpt_path = config.get("ckpt_path")
+        if ckpt_path is None:
+            return
+        callback = self.trainer.checkpoint_callback
+        no_last = callback is None or callback.dirpath is None or not last_checkpoint_path(callback).is_file()
+        if self.subcommand == "fit" and ckpt_path == "last" and no_last:
+            return  # Lightning's behaviour: resume if there is a last checkpoint, else start afresh
+        path = resolve_checkpoint_path(ckpt_path, callback)
+        self.model.check_checkpoint(read_checkpoint(path), path)
+        config["ckpt_path"] = path
+
+    before_fit = before_validate = before_test = before_predict = _checked_ckpt_path
+
+
+def cli_main(args: ArgsType = None) -> None:
+    """Run the ``pointea`` command (``args=None`` reads ``sys.argv``)."""
+    try:
+        PointeaCLI(args=args)
+    except (DataError, CheckpointError) as error:
+        sys.exit(f"pointea: error: {error}")
+
+
+if __name__ == "__main__":
+    cli_main()

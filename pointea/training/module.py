@@ -1,0 +1,154 @@
+"""What pointea's two LightningModules share: the network, PCT's optimisation recipe, test-time
+voting, and the network record that makes checkpoints rebuildable.
+
+Every checkpoint a pointea module writes carries ``checkpoint["pointea"]`` (see
+:mod:`pointea.models.checkpoint`): the task and the network's constructor arguments as plain
+Python values. That is what ``PCTClassifier.from_checkpoint`` / ``PointEncoder.from_checkpoint``
+rebuild from, and what loading a checkpoint into a module checks first, so a checkpoint of another
+task or architecture fails with one clear line instead of a wall of missing state-dict keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
+from torch import Tensor, nn
+
+from pointea.models.checkpoint import (
+    CHECKPOINT_KEY,
+    RECORD_FORMAT,
+    CheckpointError,
+    FromCheckpoint,
+    record_differences,
+)
+from pointea.training.voting import ScaleVoting
+
+__all__ = ["PointCloudModule", "PCT_SGD", "PCT_MIN_LR"]
+
+#: PCT's optimiser: SGD, lr 0.01, momentum 0.9, weight decay 5e-4.
+PCT_SGD = dict(lr=0.01, momentum=0.9, weight_decay=5e-4)
+#: PCT's cosine schedule ends at lr 1e-4 (its ``eta_min``).
+PCT_MIN_LR = 1e-4
+
+
+class PointCloudModule(pl.LightningModule):
+    """Base of :class:`~pointea.training.PointCloudClassifier` and
+    :class:`~pointea.training.PartSegmentation`.
+
+    Args:
+        network: the pointea network to train (a :class:`~pointea.models.checkpoint.FromCheckpoint`
+            network, so checkpoints can rebuild it).
+        optimizer: builds the optimiser from the parameters; ``None`` is PCT's SGD (lr 0.01,
+            momentum 0.9, weight decay 5e-4).
+        scheduler: builds an epoch-wise learning-rate scheduler from the optimiser; ``None`` is
+            PCT's cosine annealing over the trainer's ``max_epochs`` down to ``min_lr``.
+        min_lr: the floor of the default cosine schedule.
+        label_smoothing: label smoothing of the training cross-entropy (PCT: 0.2).
+        votes: test-time voting passes for ``test`` and ``predict`` (1: no voting), see
+            :class:`~pointea.training.voting.ScaleVoting`.
+    """
+
+    #: Task name stored in checkpoints, checked on load.
+    TASK: ClassVar[str]
+    #: Validation metric that selects the best checkpoint (maximised).
+    MONITOR: ClassVar[str]
+
+    def __init__(
+        self,
+        network: nn.Module,
+        optimizer: OptimizerCallable | None = None,
+        scheduler: LRSchedulerCallable | None = None,
+        min_lr: float = PCT_MIN_LR,
+        label_smoothing: float = 0.2,
+        votes: int = 1,
+    ) -> None:
+        super().__init__()
+        if not isinstance(network, FromCheckpoint):
+            raise TypeError(f"{type(self).__name__}: network must be a pointea network, got {type(network).__name__}")
+        network.constructor_record()  # fail now, not at the first checkpoint, if it cannot be recorded
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        self.network = network
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.min_lr = min_lr
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        self.voting = ScaleVoting(votes)
+
+    @property
+    def monitor(self) -> str:
+        """The validation metric the CLI's best checkpoint is chosen by (higher is better)."""
+        return self.MONITOR
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        if self.optimizer_factory is None:
+            optimizer = torch.optim.SGD(self.parameters(), **PCT_SGD)
+        else:
+            optimizer = self.optimizer_factory(self.parameters())
+        if self.scheduler_factory is not None:
+            scheduler = self.scheduler_factory(optimizer)
+        else:
+            epochs = self.trainer.max_epochs
+            if epochs is None or epochs < 1:
+                raise ValueError(
+                    "the default cosine schedule runs over trainer.max_epochs, which is not set; set "
+                    "max_epochs or give a scheduler"
+                )
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs, eta_min=self.min_lr)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+
+    def vote(self, *inputs: Tensor) -> Tensor:
+        """Class probabilities averaged over the voting passes.
+
+        Shapes:
+            inputs: points (B, N, 3) and the network's other inputs; returns (B, K) or (B, N, K)
+        """
+        points, *rest = inputs
+        return self.voting(lambda p: self.network(p, *rest), points)
+
+    def label_names(self) -> dict[str, list[str]]:
+        """Names of the labels in integer prediction columns, e.g. ``{"prediction": class names}``;
+        the prediction writer adds them beside the ids."""
+        return {}
+
+    # Checkpoints ---------------------------------------------------------------------------------
+
+    def network_record(self) -> dict[str, Any]:
+        """What ``checkpoint["pointea"]`` holds for this module."""
+        return {
+            "format": RECORD_FORMAT,
+            "task": self.TASK,
+            "network": {**self.network.constructor_record(), "prefix": "network."},
+            "encoder": {**self.network.encoder.constructor_record(), "prefix": "network.encoder."},
+        }
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[CHECKPOINT_KEY] = self.network_record()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.check_checkpoint(checkpoint)
+
+    def check_checkpoint(self, checkpoint: Mapping[str, Any], path: str | Path = "the checkpoint") -> None:
+        """Raise a one-line :class:`CheckpointError` unless ``checkpoint`` holds this task and architecture."""
+        record = checkpoint.get(CHECKPOINT_KEY)
+        if not isinstance(record, Mapping) or "network" not in record:
+            raise CheckpointError(f"{path} was not written by a pointea training module: it has no network record")
+        if record.get("task") != self.TASK:
+            raise CheckpointError(
+                f"{path} is a {record.get('task')!r} checkpoint, but the configured model is {type(self).__name__} "
+                f"({self.TASK!r}): use the config of the task it was trained for"
+            )
+        expected = {k: v for k, v in self.network_record()["network"].items() if k != "prefix"}
+        found = {k: v for k, v in record["network"].items() if k != "prefix"}
+        differences = record_differences(found, expected)
+        if differences:
+            raise CheckpointError(
+                f"{path} holds a different architecture than the configured model (checkpoint != config): "
+                + "; ".join(differences[:5])
+                + (f"; and {len(differences) - 5} more" if len(differences) > 5 else "")
+            )

@@ -1,0 +1,104 @@
+"""Networks rebuilt from pointea's Lightning checkpoints (weights_only), and the errors when they cannot be."""
+
+import numpy as np
+import pytest
+import torch
+
+from pointea import PCTClassifier, PCTPartSegmenter, PointEncoder
+from pointea.data import ModelNet40
+from pointea.models.checkpoint import CheckpointError, read_checkpoint
+from pointea.training import PointCloudClassifier
+from tests.conftest import TINY_ENCODER
+
+
+def checkpoints(config):
+    return config.parent / "run" / "checkpoints"
+
+
+def test_classifier_from_checkpoint_reproduces_the_written_predictions(classification_run, classification_root):
+    from pointea.training import cli_main
+
+    cli_main(["predict", "--config", str(classification_run), "--ckpt_path", "best"])
+    rows = np.genfromtxt(classification_run.parent / "run" / "predictions" / "predictions.csv",
+                         delimiter=",", names=True, dtype=None, encoding=None)  # fmt: skip
+    network = PCTClassifier.from_checkpoint(sorted(checkpoints(classification_run).glob("best-*.ckpt"))[0])
+    assert not network.training
+    test_set = ModelNet40(classification_root, "test")
+    points = torch.from_numpy(test_set.points[rows["index"]])  # (M, 128, 3): the eval pipeline serves them as stored
+    with torch.no_grad():
+        probabilities = network(points).softmax(-1)
+    assert probabilities.argmax(-1).tolist() == rows["prediction"].tolist()
+    assert np.allclose(probabilities.max(-1).values.numpy(), rows["confidence"], atol=1e-5)
+    assert rows["label"].tolist() == test_set.shape_labels["label"][rows["index"]].tolist()
+
+
+def test_encoder_from_checkpoint_holds_the_trained_weights(classification_run, segmentation_run):
+    for config in (classification_run, segmentation_run):
+        path = checkpoints(config) / "last.ckpt"
+        state = torch.load(path, weights_only=True)["state_dict"]
+        encoder = PointEncoder.from_checkpoint(path)
+        for name, value in encoder.state_dict().items():
+            assert torch.equal(value, state[f"network.encoder.{name}"]), name
+        assert encoder.attention == "external" and encoder.out_channels == TINY_ENCODER["out_channels"]
+
+
+def test_part_segmenter_from_checkpoint(segmentation_run):
+    network = PCTPartSegmenter.from_checkpoint(checkpoints(segmentation_run) / "last.ckpt")
+    assert network.num_parts == 50 and network.num_categories == 16
+    assert network(torch.rand(2, 128, 3), torch.tensor([0, 15])).shape == (2, 128, 50)
+
+
+def test_checkpoint_of_the_other_task_is_a_clear_error(classification_run, segmentation_run):
+    with pytest.raises(CheckpointError, match="part_segmentation checkpoint of a PCTPartSegmenter, not of a PCTCl"):
+        PCTClassifier.from_checkpoint(checkpoints(segmentation_run) / "last.ckpt")
+    with pytest.raises(CheckpointError, match="classification checkpoint of a PCTClassifier"):
+        PCTPartSegmenter.from_checkpoint(checkpoints(classification_run) / "last.ckpt")
+
+
+def test_corrupt_missing_and_foreign_files(tmp_path, classification_run):
+    good = (checkpoints(classification_run) / "last.ckpt").read_bytes()
+    truncated = tmp_path / "truncated.ckpt"
+    truncated.write_bytes(good[: len(good) // 2])
+    garbage = tmp_path / "garbage.ckpt"
+    garbage.write_bytes(b"not a checkpoint at all")
+    for path in (truncated, garbage):
+        with pytest.raises(CheckpointError, match="truncated, corrupt or not a PyTorch checkpoint") as error:
+            PointEncoder.from_checkpoint(path)
+        assert "\n" not in str(error.value)
+    with pytest.raises(CheckpointError, match="checkpoint not found"):
+        PointEncoder.from_checkpoint(tmp_path / "absent.ckpt")
+    foreign = tmp_path / "foreign.ckpt"
+    torch.save({"state_dict": {"layer.weight": torch.zeros(2)}}, foreign)
+    with pytest.raises(CheckpointError, match="no pointea network record"):
+        PCTClassifier.from_checkpoint(foreign)
+    pickled = tmp_path / "pickled.ckpt"
+    torch.save({"state_dict": {}, "object": torch.nn.Linear(1, 1)}, pickled)  # not loadable with weights_only
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        read_checkpoint(pickled)
+
+
+def test_weights_that_do_not_fit_the_record(tmp_path, classification_run):
+    checkpoint = torch.load(checkpoints(classification_run) / "last.ckpt", weights_only=True)
+    checkpoint["pointea"]["network"]["args"]["hidden_channels"] = (48,)  # record no longer matches the weights
+    edited = tmp_path / "edited.ckpt"
+    torch.save(checkpoint, edited)
+    with pytest.raises(CheckpointError, match="weights do not fit the recorded PCTClassifier architecture: .*resized"):
+        PCTClassifier.from_checkpoint(edited)
+
+
+def test_module_refuses_a_checkpoint_of_another_architecture(classification_run):
+    checkpoint = read_checkpoint(checkpoints(classification_run) / "last.ckpt")
+    wider = PointCloudClassifier(PCTClassifier(num_classes=12, encoder=PointEncoder(**{**TINY_ENCODER, "channels": 48}),
+                                               hidden_channels=(32,)))  # fmt: skip
+    with pytest.raises(CheckpointError, match=r"different architecture .*encoder\.channels: 32 != 48"):
+        wider.check_checkpoint(checkpoint)
+
+
+def test_unrecordable_constructor_argument_fails_when_the_module_is_built():
+    class Custom(PointEncoder):
+        pass
+
+    odd = PCTClassifier(num_classes=3, encoder=PointEncoder(**TINY_ENCODER), dropout=np.float32(0.5))
+    with pytest.raises(CheckpointError, match="cannot record constructor argument PCTClassifier.dropout"):
+        PointCloudClassifier(odd)
+    assert isinstance(Custom.from_record(Custom(**TINY_ENCODER).constructor_record()), Custom)
