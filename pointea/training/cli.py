@@ -77,7 +77,9 @@ def default_loggers(save_dir: str) -> list[Logger]:
 class PointeaCLI(LightningCLI):
     """LightningCLI for pointea's modules and data modules (see the module docstring)."""
 
-    def __init__(self, args: ArgsType = None, run: bool = True) -> None:
+    def __init__(self, args: ArgsType = None, run: bool = True, exit_on_error: bool = True) -> None:
+        """``run=False, exit_on_error=False`` parses and instantiates without running, raising
+        ``argparse.ArgumentError`` on a bad config (for tools such as the viewers)."""
         super().__init__(
             model_class=PointCloudModule,
             datamodule_class=pl.LightningDataModule,
@@ -86,7 +88,10 @@ class PointeaCLI(LightningCLI):
             seed_everything_default=0,
             auto_configure_optimizers=False,
             trainer_defaults={"callbacks": [InterruptCheckpoint()]},
-            parser_kwargs={"description": "pointea: train and evaluate point transformers with external attention"},
+            parser_kwargs={
+                "description": "pointea: train and evaluate point transformers with external attention",
+                "exit_on_error": exit_on_error,
+            },
             args=args,
             run=run,
         )
