@@ -1,6 +1,7 @@
 # pointea: set-up, tests and the main job. Every target sets up what it needs on a fresh machine.
 #   make test   set everything up, then run the test suite (what CI runs)
 #   make demo   set everything up, then train and test on the synthetic default data
+#   make demo-partseg   the same for part segmentation
 #   make bench  set everything up, then the external vs self-attention benchmark
 
 PYTHON ?= python3
@@ -13,7 +14,7 @@ TORCH_CLUSTER := torch-cluster==1.6.3
 SYSTEM_PACKAGES := libusb-1.0-0 libvulkan1 mesa-vulkan-drivers
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test demo bench system-packages clean
+.PHONY: setup test demo demo-partseg bench system-packages clean
 
 setup: $(STAMP)
 
@@ -41,6 +42,10 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/pointea fit --config configs/demo.yaml
 	$(BIN)/pointea test --config configs/demo.yaml --ckpt_path best
+
+demo-partseg: $(STAMP)
+	$(BIN)/pointea fit --config configs/demo_partseg.yaml
+	$(BIN)/pointea test --config configs/demo_partseg.yaml --ckpt_path best
 
 bench: $(STAMP)
 	$(BIN)/pointea-bench

@@ -18,7 +18,5 @@ def test_readme_snippet_runs_and_prints_the_shapes_it_promises(snippet, tmp_path
     monkeypatch.chdir(tmp_path)
     exec(compile(snippet, str(README), "exec"), {"__name__": "__readme__"})
     promised = re.findall(r"^print\(.*\)\s*# (\([\d, ]+\))", snippet, flags=re.MULTILINE)
-    printed = capsys.readouterr().out.splitlines()
-    for shape, line in zip(promised, printed):
-        assert line == f"torch.Size([{shape.strip('()')}])"
-    assert len(printed) >= len(promised)
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("torch.Size")]
+    assert printed == [f"torch.Size([{shape.strip('()')}])" for shape in promised]
