@@ -39,10 +39,12 @@ class LBR(nn.Module):
         super().__init__()
         self.linear = nn.Linear(in_channels, out_channels, bias=False)
         self.norm = nn.BatchNorm1d(out_channels)
+        # In place: BatchNorm's backward needs its input, not its output, so the activation may
+        # overwrite it; that saves one (..., C_out) tensor per block for the backward pass.
         if activation == "relu":
-            self.activation: nn.Module = nn.ReLU()
+            self.activation: nn.Module = nn.ReLU(inplace=True)
         elif activation == "leaky_relu":
-            self.activation = nn.LeakyReLU(0.2)
+            self.activation = nn.LeakyReLU(0.2, inplace=True)
         else:
             raise ValueError(f"LBR: activation must be 'relu' or 'leaky_relu', got {activation!r}")
 
