@@ -1,0 +1,102 @@
+"""What one attention tile shows, and the attention viewer over a split."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.visualize.records import make_record
+from visualize.attention_view import attention_cloud, attention_values, limits_of, strongest_slot, tile_title
+from visualize.attention_viewer import AttentionViewer
+from visualize.colors import categorical_palette, scalar_colors
+from visualize.state import ViewState
+
+
+def test_external_weight_tile_colours_the_sampled_points_by_the_slot_column() -> None:
+    record = make_record("external")
+    state = ViewState(layer=1, head=2, slot=3)
+    cloud = attention_cloud(record, state)
+    np.testing.assert_array_equal(cloud.points, record.positions)
+    np.testing.assert_allclose(cloud.colors, scalar_colors(record.attention[1][2][:, 3]))
+    assert cloud.marked.size == 0
+    # The point with the largest weight gets the top (yellow) colour of viridis.
+    top = int(record.attention[1][2][:, 3].argmax())
+    np.testing.assert_allclose(cloud.colors[top], scalar_colors(np.array([0.0, 1.0]))[1])
+
+
+def test_external_argmax_tile_colours_each_point_by_its_strongest_slot() -> None:
+    record = make_record("external")
+    cloud = attention_cloud(record, ViewState(head=1, colour_by="argmax"))
+    slots = record.attention[0][1].argmax(axis=1)
+    np.testing.assert_array_equal(cloud.colors, categorical_palette(record.num_slots)[slots])
+    assert strongest_slot(record, 0, 1, 4) == slots[4]
+
+
+def test_offset_tile_shows_the_query_row_and_marks_the_query() -> None:
+    record = make_record("offset")
+    state = ViewState(layer=1, query=6)
+    values = attention_values(record, 1, 0, "weight", 0, 6)
+    np.testing.assert_array_equal(values, record.attention[1][0][6])
+    cloud = attention_cloud(record, state)
+    np.testing.assert_array_equal(cloud.marked, [6])
+    assert tile_title(record, state) == "layer 2 · head 1 · query 7"
+    with pytest.raises(ValueError, match="memory slots"):
+        strongest_slot(record, 0, 0, 0)
+
+
+def test_full_cloud_propagates_colours_to_every_input_point() -> None:
+    record = make_record("offset", points=60, sampled=12)
+    sampled = attention_cloud(record, ViewState(query=2))
+    full = attention_cloud(record, ViewState(query=2, full_cloud=True))
+    assert full.points.shape == (60, 3)
+    # Sampled points (the first 12 input points) keep their colour; others copy their nearest.
+    np.testing.assert_allclose(full.colors[:12], sampled.colors)
+    nearest = np.linalg.norm(record.points[:, None] - record.positions[None], axis=-1).argmin(axis=1)
+    np.testing.assert_allclose(full.colors, sampled.colors[nearest])
+    np.testing.assert_array_equal(full.points[full.marked], record.positions[[2]])
+
+
+def test_heads_give_different_tiles() -> None:
+    record = make_record("external")
+    a = attention_cloud(record, ViewState(head=0, colour_by="argmax")).colors
+    b = attention_cloud(record, ViewState(head=1, colour_by="argmax")).colors
+    assert not np.array_equal(a, b)
+
+
+def test_viewer_steps_samples_loading_each_once_and_keeps_indices_in_range() -> None:
+    loads: list[int] = []
+
+    def load(index: int):  # noqa: ANN202
+        loads.append(index)
+        return make_record("external", heads=4 if index == 0 else 2, seed=index)
+
+    viewer = AttentionViewer(load, samples=3, model_note="random init (seed 0)", state=ViewState(head=3))
+    assert viewer.frame().title.startswith("pointea attention (external) | random init (seed 0) | sample 1/3")
+    assert viewer.press("N")
+    assert viewer.state.sample == 1 and viewer.state.head == 1  # clamped to 2 heads
+    assert "test #1" in viewer.frame().status
+    viewer.press("P")
+    viewer.press("N")
+    assert loads == [0, 1]  # cached
+    assert not viewer.press("Q")  # unbound key: nothing changes
+
+
+def test_viewer_pick_selects_query_or_strongest_slot() -> None:
+    offset = AttentionViewer(lambda i: make_record("offset"), samples=1, model_note="m")
+    record = offset.current
+    assert offset.pick(record.positions[7] + 1e-3)
+    assert offset.state.query == 7 and offset.frame().clouds[0].marked.tolist() == [7]
+    external = AttentionViewer(lambda i: make_record("external"), samples=1, model_note="m", state=ViewState(colour_by="argmax", head=2))
+    external.pick(external.current.positions[4])
+    assert external.state.colour_by == "weight"
+    assert external.state.slot == int(external.current.attention[0][2][4].argmax())
+
+
+def test_viewer_rejects_a_start_outside_the_split() -> None:
+    with pytest.raises(IndexError, match="the split has 3 samples"):
+        AttentionViewer(lambda i: make_record(), samples=3, model_note="m", state=ViewState(sample=3))
+
+
+def test_limits_of_a_record() -> None:
+    limits = limits_of(make_record("offset", sampled=9, layers=3, heads=2), samples=5)
+    assert (limits.kind, limits.samples, limits.layers, limits.heads, limits.slots, limits.points) == ("offset", 5, 3, 2, 0, 9)

@@ -1,0 +1,59 @@
+"""The command-line options the viewer commands share, and how they report bad input.
+
+Every command takes a training config (for the data, and the architecture when there is no
+checkpoint), an optional checkpoint, a split and a sample index; ``--save`` renders headless
+instead of opening a window. Bad input ends the command with argparse's one-line ``error:`` and
+exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+
+from pointea.data import DataError
+from visualize.errors import InputError
+from visualize.window import NO_DISPLAY, has_display
+
+__all__ = ["add_model_arguments", "add_sample_arguments", "check_index", "run_command"]
+
+
+def add_sample_arguments(parser: argparse.ArgumentParser, splits: Sequence[str] = ("train", "val", "test")) -> None:
+    """``--config``, ``--split``, ``--index``, ``--data-root``, ``--save``, ``--tile-size``."""
+    parser.add_argument("--config", required=True, help="training config (YAML), e.g. configs/modelnet40.yaml")
+    parser.add_argument("--split", default="test", choices=splits, help="split to show (default: test)")
+    parser.add_argument("--index", type=int, default=0, help="sample index in the split (default: 0)")
+    parser.add_argument("--data-root", help="data folder, overriding the config's (any folder in the same layout)")
+    parser.add_argument("--save", metavar="PNG", help="render headless to this PNG instead of opening a window")
+    parser.add_argument("--tile-size", type=int, default=256, help="pixels per picture tile (default: 256)")
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--ckpt``, ``--seed``, ``--device``."""
+    parser.add_argument(
+        "--ckpt", help="Lightning checkpoint of the model; without one, a randomly initialised model (see --seed)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random model without --ckpt (default: 0)")
+    parser.add_argument("--device", default="cpu", help="torch device for the forward pass (default: cpu)")
+
+
+def check_index(index: int, size: int, split: str, what: str) -> None:
+    """Raise :class:`InputError` unless ``0 <= index < size``."""
+    if not 0 <= index < size:
+        raise InputError(f"--index {index} is out of range: the {split} split of {what} has {size} samples (0..{size - 1})")
+
+
+def run_command(parser: argparse.ArgumentParser, command: Callable[[argparse.Namespace], int], argv: Sequence[str] | None) -> int:
+    """Parse ``argv`` and run ``command``; user errors (:class:`InputError`, the data loaders'
+    ``DataError``, asking for a window without a display) become ``parser.error`` (one line on
+    stderr, exit status 2)."""
+    args = parser.parse_args(argv)
+    if getattr(args, "tile_size", 1) < 32:
+        parser.error(f"--tile-size must be at least 32 pixels, got {args.tile_size}")
+    if hasattr(args, "save") and args.save is None and not has_display():
+        parser.error(NO_DISPLAY)  # before loading anything
+    try:
+        return command(args)
+    except (InputError, DataError) as error:
+        parser.error(str(error).replace("\n", " "))
+    return 2  # not reached: parser.error exits

@@ -1,0 +1,104 @@
+"""Dataset browser: samples coloured by their class (ModelNet40) or parts (ShapeNetPart).
+
+Usage (from the repository root)::
+
+    python -m visualize.dataset --config CONFIG [--split test] [--index I] [--count K] [--save out.png]
+
+The window shows one sample at a time (N / P step). ``--save`` renders ``K`` samples from ``I`` on
+in a grid (``--cols`` per row), each seen by its own fixed camera and titled with its label.
+The served clouds are the evaluation pipeline's (the config's ``num_points``, no augmentation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from visualize.arguments import add_sample_arguments, check_index, run_command
+from visualize.camera import fixed_camera
+from visualize.cloud import Cloud
+from visualize.colors import label_colors
+from visualize.errors import InputError
+from visualize.grid import GridLayout
+from visualize.inference import category_parts, local_parts
+from visualize.loading import DataSplit, load_data
+from visualize.picture import Tile, point_size_for
+from visualize.viewer import Frame
+
+__all__ = ["main", "sample_cloud", "sample_title"]
+
+
+def sample_cloud(item: Mapping[str, Any], data: DataSplit) -> Cloud:
+    """One dataset item coloured by its class (every point alike) or by its parts (each category's
+    parts in the palette's first colours, see :func:`~visualize.inference.local_parts`)."""
+    points = np.asarray(item["points"], dtype=np.float64)
+    if data.task == "segmentation":
+        category = int(item["category"])
+        parts = local_parts(item["parts"], category)  # coloured as the parts viewer colours them
+        return Cloud(points, label_colors(parts, len(category_parts(category))))
+    labels = np.full(points.shape[0], int(item["label"]), dtype=np.int64)
+    return Cloud(points, label_colors(labels, len(data.label_names)))
+
+
+def sample_title(item: Mapping[str, Any], data: DataSplit) -> str:
+    """``#index name``: the class, or the category of a part-segmentation sample."""
+    label = int(item["category"] if data.task == "segmentation" else item["label"])
+    return f"#{int(item['index'])} {data.label_names[label]}"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m visualize.dataset",
+        description="Browse a data set coloured by class or parts: open3d window, or --save a PNG grid.",
+    )
+    add_sample_arguments(parser)
+    parser.add_argument("--count", type=int, default=1, help="samples in the --save picture, from --index on (default: 1)")
+    parser.add_argument("--cols", type=int, default=4, help="tiles per row of the --save picture (default: 4)")
+    return parser
+
+
+def _command(args: argparse.Namespace) -> int:
+    data = load_data(args.config, args.split, args.data_root)
+    size = len(data.dataset)
+    check_index(args.index, size, args.split, data.description)
+    if args.save:
+        from visualize.picture import render_picture, save_png
+
+        if args.count < 1 or args.cols < 1:
+            raise InputError(f"--count and --cols must be at least 1, got {args.count} and {args.cols}")
+        indices = range(args.index, min(args.index + args.count, size))
+        cols = min(args.cols, len(indices))
+        layout = GridLayout(rows=math.ceil(len(indices) / cols), cols=cols, tile_width=args.tile_size, tile_height=args.tile_size)
+        tiles = {}
+        for position, index in enumerate(indices):
+            item = data.dataset[index]
+            cloud = sample_cloud(item, data)
+            size_px = point_size_for(cloud.points.shape[0], args.tile_size)
+            tiles[divmod(position, cols)] = Tile(cloud, fixed_camera(cloud.points), sample_title(item, data), size_px)
+        image = render_picture(layout, tiles, header=f"{data.description} | {args.split} split")
+        print(f"wrote {save_png(image, args.save)}: {len(indices)} samples of {data.description}")
+        return 0
+    from visualize.browser import SampleBrowser
+    from visualize.window import run_window
+
+    def frame(index: int) -> Frame:
+        item = data.dataset[index]
+        title = sample_title(item, data)
+        return Frame((sample_cloud(item, data),), f"pointea data | {data.description} | {title}", f"{data.description}\n{args.split} {title}")
+
+    run_window(SampleBrowser(frame, size, start=args.index))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m visualize.dataset``."""
+    return run_command(_parser(), _command, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

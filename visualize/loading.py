@@ -1,0 +1,193 @@
+"""The data split and the model a viewer command shows, from a training config and a checkpoint.
+
+The config is parsed by ``pointea``'s own CLI (:class:`~pointea.training.cli.PointeaCLI`, which
+instantiates its classes and runs nothing), so it means what it means to ``pointea fit``, data-to-
+model links included (e.g. the classifier gets the data set's number of classes). Its ``data``
+section gives the data module (``--data-root`` overrides its ``root``); its ``model`` section, a
+pointea training module (``PointCloudClassifier`` or ``PartSegmentation``), gives the network when
+there is no checkpoint, its parameters drawn afresh from a seed. A checkpoint rebuilds its own
+network from the architecture record pointea's training modules store in it
+(``PCTClassifier.from_checkpoint``, read with ``weights_only=True``); that network must fit the
+config's data (task and number of labels).
+
+Every problem the user can fix (a missing file, a config ``pointea`` rejects, a checkpoint of the
+other task or of another label set) is an :class:`~visualize.errors.InputError` with a one-line
+message.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from pointea.data import ModelNet40, ModelNet40DataModule, ShapeNetPart, ShapeNetPartDataModule
+from pointea.models import PCTClassifier, PCTPartSegmenter
+from pointea.models.checkpoint import CHECKPOINT_KEY, CheckpointError, read_checkpoint
+from visualize.errors import InputError
+
+__all__ = ["DataSplit", "LoadedModel", "load_data", "load_model", "reinitialise"]
+
+Task = Literal["classification", "segmentation"]
+
+
+@dataclass(frozen=True)
+class DataSplit:
+    """One split of the config's data set, served by its evaluation pipeline.
+
+    Args:
+        dataset: items as the data modules serve them (``points``, ``label`` or ``category`` and
+            ``parts``, ``index``).
+        task: ``"classification"`` (ModelNet40 layout) or ``"segmentation"`` (ShapeNetPart).
+        label_names: class names, or ShapeNetPart category names.
+        description: e.g. ``"ModelNet40 at data/modelnet40_ply_hdf5_2048"``.
+    """
+
+    dataset: Dataset
+    task: Task
+    label_names: Sequence[str]
+    description: str
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """The network (eval mode) and a note saying what it is, for titles."""
+
+    network: nn.Module
+    note: str
+
+
+def _parse_config(config: str | Path, overrides: Sequence[str] = ()) -> Any:
+    """Instantiate the config's classes with pointea's CLI (nothing is run)."""
+    from argparse import ArgumentError
+
+    from pointea.training.cli import PointeaCLI
+
+    path = Path(config)
+    if not path.is_file():
+        raise InputError(f"config not found: {path}")
+    # The trainer is built too (nothing runs): no logger, and none of its start-up chatter
+    # ("Seed set to 0", the accelerator summary).
+    quiet = [logging.getLogger(name) for name in ("pytorch_lightning", "lightning_fabric")]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:
+        logger.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            # The CLI is driven with ``args`` from inside another command (so sys.argv differs),
+            # and Lightning's own use of jsonargparse raises deprecation notices: neither is the
+            # user's concern.
+            warnings.filterwarnings("ignore", message="(?s).*args parameter is intended to run from within Python.*")
+            warnings.filterwarnings("ignore", message="(?s).*deprecated in v4.*")
+            warnings.filterwarnings("ignore", message="(?s).*JsonargparseDeprecationWarning.*")
+            return PointeaCLI(
+                args=["--config", str(path), "--trainer.logger", "false", *overrides],
+                run=False,
+                exit_on_error=False,
+            )
+    except ArgumentError as error:
+        raise InputError(f"cannot use config {path}: {_one_line(error)}") from error
+    finally:
+        for logger, level in zip(quiet, levels):
+            logger.setLevel(level)
+
+
+def _one_line(error: Exception, limit: int = 400) -> str:
+    """jsonargparse's indented, multi-line report on one line, without its echo of the given value
+    (which can be the whole model section)."""
+    lines = [line.strip() for line in str(error).splitlines()]
+    text = " ".join(line for line in lines if line and not line.startswith("Given value")) or type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def load_data(config: str | Path, split: str, data_root: str | Path | None = None) -> DataSplit:
+    """The ``split`` of the config's data set (``data_root`` replacing the config's folder).
+
+    A synthetic data module (``synthetic: true``) writes its set first when the folder is empty,
+    as ``pointea fit`` would.
+    """
+    overrides = ["--data.init_args.root", str(data_root)] if data_root is not None else []
+    datamodule = _parse_config(config, overrides).datamodule
+    if isinstance(datamodule, ModelNet40DataModule):
+        datamodule.prepare_data()
+        dataset: Dataset = ModelNet40(datamodule.root, split, datamodule.eval_transform)
+        names = list(dataset.class_names)  # type: ignore[attr-defined]
+        return DataSplit(dataset, "classification", names, f"ModelNet40 at {dataset.archive_dir}")  # type: ignore[attr-defined]
+    if isinstance(datamodule, ShapeNetPartDataModule):
+        datamodule.prepare_data()
+        dataset = ShapeNetPart(datamodule.root, split, datamodule.eval_transform)
+        description = f"ShapeNetPart at {dataset.archive_dir}"  # type: ignore[attr-defined]
+        return DataSplit(dataset, "segmentation", list(ShapeNetPart.CATEGORIES), description)
+    raise InputError(f"{config}: data is a {type(datamodule).__name__}; the viewers read ModelNet40 or ShapeNetPart data modules")
+
+
+_NETWORKS: dict[Task, type[nn.Module]] = {"classification": PCTClassifier, "segmentation": PCTPartSegmenter}
+
+
+def reinitialise(network: nn.Module, seed: int) -> nn.Module:
+    """Draw every parameter afresh from ``seed`` (each layer's own ``reset_parameters``), so a
+    random model depends on the architecture and ``seed`` only."""
+    torch.manual_seed(seed)
+    for module in network.modules():
+        reset = getattr(module, "reset_parameters", None)
+        if callable(reset):
+            reset()
+    return network
+
+
+def _config_network(config: str | Path, task: Task) -> nn.Module:
+    """The network of the config's training module (a ``PointCloudModule``; the CLI checks that)."""
+    network = _parse_config(config).model.network
+    wanted = _NETWORKS[task]
+    if not isinstance(network, wanted):
+        raise InputError(f"{config}: its model trains a {type(network).__name__}, but its {task} data needs a {wanted.__name__}")
+    return network
+
+
+def load_model(
+    config: str | Path, ckpt: str | Path | None, data: DataSplit, seed: int = 0, device: str = "cpu"
+) -> LoadedModel:
+    """The network to show: from ``ckpt``, or the config's architecture randomly initialised
+    from ``seed``; it must fit ``data`` (task and label count)."""
+    wanted = _NETWORKS[data.task]
+    if ckpt is None:
+        network = reinitialise(_config_network(config, data.task), seed)
+        note = f"random init (seed {seed}), untrained"
+    else:
+        network = _from_checkpoint(Path(ckpt), wanted, data)
+        note = f"checkpoint {Path(ckpt).name}"
+    labels = network.num_classes if isinstance(network, PCTClassifier) else network.num_categories
+    expected = len(data.label_names)
+    if labels != expected:
+        raise InputError(
+            f"{ckpt or config}: the {type(network).__name__} has {labels} "
+            f"{'classes' if data.task == 'classification' else 'categories'}, the data {expected} ({data.description})"
+        )
+    try:
+        network = network.to(device)
+    except (RuntimeError, AssertionError) as error:
+        raise InputError(f"--device {device}: {str(error).splitlines()[0]}") from error
+    return LoadedModel(network.eval(), note)
+
+
+def _from_checkpoint(path: Path, wanted: type[nn.Module], data: DataSplit) -> nn.Module:
+    try:
+        record = read_checkpoint(path).get(CHECKPOINT_KEY)
+        network = record.get("network") if isinstance(record, dict) else None
+        held = str(network.get("class", "")).rsplit(".", 1)[-1] if isinstance(network, dict) else ""
+        if held and held != wanted.__name__:
+            raise InputError(
+                f"{path} is a {record.get('task', 'another task')} checkpoint of a {held}, but the config's "
+                f"data ({data.description}) is for {data.task}, which needs a {wanted.__name__}: pass the "
+                "config the checkpoint was trained with"
+            )
+        return wanted.from_checkpoint(path)  # type: ignore[attr-defined]
+    except CheckpointError as error:
+        raise InputError(str(error)) from error

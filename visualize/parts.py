@@ -1,0 +1,104 @@
+"""Part segmentation: ground truth next to the prediction, in a window or a headless picture.
+
+Usage (from the repository root)::
+
+    python -m visualize.parts --config configs/demo_partseg.yaml [--ckpt CKPT] --index I [--save out.png]
+
+The picture shows three tiles of one sample, seen by one camera: the true parts, the predicted
+parts (argmax over the sample's category's parts, the ShapeNetPart convention), and the errors
+(wrong points red, right ones grey). The window shows truth and prediction side by side; N / P
+step through the split. Without ``--ckpt`` the model is randomly initialised and the title says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+
+from visualize.arguments import add_model_arguments, add_sample_arguments, check_index, run_command
+from visualize.camera import fixed_camera
+from visualize.cloud import Cloud, side_by_side
+from visualize.colors import label_colors
+from visualize.errors import InputError
+from visualize.grid import GridLayout
+from visualize.inference import record_attention
+from visualize.loading import load_data, load_model
+from visualize.picture import Tile, point_size_for
+from visualize.record import AttentionRecord
+from visualize.viewer import Frame
+
+__all__ = ["ERROR_COLORS", "main", "parts_clouds", "parts_tiles"]
+
+# Error tile: right points light grey, wrong points red.
+ERROR_COLORS = np.array([[0.8, 0.8, 0.8], [0.86, 0.08, 0.24]])
+
+
+def parts_clouds(record: AttentionRecord) -> tuple[Cloud, Cloud, Cloud]:
+    """Truth, prediction and errors of one sample, on the input points."""
+    truth = Cloud(record.points, label_colors(record.truth, record.num_labels))
+    prediction = Cloud(record.points, label_colors(record.prediction, record.num_labels))
+    wrong = (record.truth != record.prediction).astype(np.int64)  # (N,) 1 where wrong
+    return truth, prediction, Cloud(record.points, ERROR_COLORS[wrong])
+
+
+def parts_tiles(record: AttentionRecord, tile_size: int) -> tuple[GridLayout, dict[tuple[int, int], Tile]]:
+    """The picture's layout (1 x 3) and tiles."""
+    camera = fixed_camera(record.points)
+    size = point_size_for(record.points.shape[0], tile_size)
+    wrong = int((record.truth != record.prediction).sum())
+    titles = (record.truth_title, record.prediction_title, f"errors: {wrong} of {record.points.shape[0]} points")
+    tiles = {(0, col): Tile(cloud, camera, title, size) for col, (cloud, title) in enumerate(zip(parts_clouds(record), titles))}
+    return GridLayout(rows=1, cols=3, tile_width=tile_size, tile_height=tile_size), tiles
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m visualize.parts",
+        description="Part segmentation, ground truth vs prediction: open3d window, or --save a PNG.",
+    )
+    add_sample_arguments(parser)
+    add_model_arguments(parser)
+    return parser
+
+
+def _command(args: argparse.Namespace) -> int:
+    data = load_data(args.config, args.split, args.data_root)
+    if data.task != "segmentation":
+        raise InputError(f"{args.config} is a {data.task} config; visualize.parts needs a part segmentation config")
+    check_index(args.index, len(data.dataset), args.split, data.description)
+    model = load_model(args.config, args.ckpt, data, seed=args.seed, device=args.device)
+
+    def record(index: int) -> AttentionRecord:
+        return record_attention(model.network, data.dataset[index], data.label_names, args.split)
+
+    if args.save:
+        from visualize.picture import render_picture, save_png
+
+        sample = record(args.index)
+        layout, tiles = parts_tiles(sample, args.tile_size)
+        image = render_picture(layout, tiles, header=f"{model.note}\n{sample.caption}")
+        print(f"wrote {save_png(image, args.save)}: {model.note} | {sample.caption}")
+        return 0
+    from visualize.browser import SampleBrowser
+    from visualize.window import run_window
+
+    def frame(index: int) -> Frame:
+        sample = record(index)
+        truth, prediction, _ = parts_clouds(sample)
+        clouds = tuple(side_by_side([truth, prediction]))
+        return Frame(clouds, f"pointea parts | {model.note} | {sample.caption}", f"{model.note}\n{sample.caption}\nleft: truth, right: prediction")
+
+    run_window(SampleBrowser(frame, len(data.dataset), start=args.index))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m visualize.parts``."""
+    return run_command(_parser(), _command, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

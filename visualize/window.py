@@ -1,0 +1,180 @@
+"""The interactive open3d window: a thin shell over a :class:`~visualize.viewer.Viewer`.
+
+It forwards key presses (by ``gui.KeyName`` member name) and Ctrl+clicked scene points to the
+viewer and draws the viewer's frames; every decision about what is shown lives in the viewer,
+which is tested without a display. Needs a display (X11/Wayland): on a headless machine use the
+commands' ``--save`` instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+from visualize.camera import fixed_camera
+from visualize.cloud import MARKER_COLOR
+from visualize.errors import InputError
+from visualize.viewer import Frame, Viewer
+
+__all__ = ["NO_DISPLAY", "ViewerWindow", "has_display", "key_name", "run_window"]
+
+NO_DISPLAY = "no display (DISPLAY/WAYLAND_DISPLAY unset): use --save out.png for a headless picture"
+
+
+def has_display() -> bool:
+    """Whether a window can be opened here (an X11 or Wayland display is set, or not Linux)."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def key_name(code: int) -> str | None:
+    """The ``gui.KeyName`` member name of an open3d key code (``None`` for an unknown code)."""
+    from open3d.visualization import gui
+
+    try:
+        return gui.KeyName(int(code)).name
+    except ValueError:
+        return None
+
+
+class ViewerWindow:
+    """An open3d window showing ``viewer``'s frames. Create it after
+    ``gui.Application.instance.initialize()``; :func:`run_window` does both and runs the loop.
+
+    Args:
+        viewer: what to show.
+        width, height: window size in pixels.
+        point_size: rendered point size (scaled by the screen's scaling).
+    """
+
+    def __init__(self, viewer: Viewer, width: int = 1024, height: int = 768, point_size: float = 6.0) -> None:
+        from open3d.visualization import gui, rendering
+
+        self.viewer = viewer
+        self._gui = gui
+        self._rendering = rendering
+        self.window = gui.Application.instance.create_window("pointea", width, height)
+        self.point_size = point_size * self.window.scaling
+        self.scene = gui.SceneWidget()
+        self.scene.scene = rendering.Open3DScene(self.window.renderer)
+        self.scene.scene.set_background([1.0, 1.0, 1.0, 1.0])
+        self.status = gui.Label("")
+        self.status.text_color = gui.Color(0.1, 0.1, 0.1)
+        self.status.background_color = gui.Color(1.0, 1.0, 1.0, 0.8)
+        self.legend = gui.Label(viewer.legend())
+        self.legend.text_color = gui.Color(0.25, 0.25, 0.25)
+        self.legend.background_color = gui.Color(1.0, 1.0, 1.0, 0.8)
+        for widget in (self.scene, self.status, self.legend):
+            self.window.add_child(widget)
+        self.window.set_on_layout(self._on_layout)
+        self.window.set_on_key(self._on_key)
+        self.scene.set_on_mouse(self._on_mouse)
+        self._bounds: np.ndarray | None = None
+        self.show(viewer.frame())
+
+    def show(self, frame: Frame) -> None:
+        """Draw a frame; the camera is reset when the clouds' extent changes (a new sample)."""
+        rendering, o3d = self._rendering, _open3d()
+        scene = self.scene.scene
+        scene.clear_geometry()
+        material = rendering.MaterialRecord()
+        material.shader = "defaultUnlit"
+        material.point_size = self.point_size
+        marker = rendering.MaterialRecord()
+        marker.shader = "defaultUnlit"
+        marker.point_size = self.point_size * 2.5
+        for i, cloud in enumerate(frame.clouds):
+            geometry = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(cloud.points.astype(np.float64)))
+            geometry.colors = o3d.utility.Vector3dVector(cloud.colors.astype(np.float64))
+            scene.add_geometry(f"cloud{i}", geometry, material)
+            if cloud.marked.size:
+                marked = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(cloud.points[cloud.marked].astype(np.float64)))
+                marked.paint_uniform_color(list(MARKER_COLOR))
+                scene.add_geometry(f"marked{i}", marked, marker)
+        points = np.concatenate([cloud.points for cloud in frame.clouds])
+        bounds = np.stack([points.min(axis=0), points.max(axis=0)])
+        if self._bounds is None or not np.allclose(bounds, self._bounds, atol=1e-6):
+            self._bounds = bounds
+            box = o3d.geometry.AxisAlignedBoundingBox(bounds[0], bounds[1])
+            camera = fixed_camera(points)
+            self.scene.setup_camera(camera.fov_deg, box, np.asarray(camera.center, dtype=np.float32))
+            self.scene.look_at(
+                np.asarray(camera.center, dtype=np.float32),
+                np.asarray(camera.eye, dtype=np.float32),
+                np.asarray(camera.up, dtype=np.float32),
+            )
+        self.window.title = frame.title
+        self.status.text = frame.status
+        self.window.set_needs_layout()
+        self.window.post_redraw()
+
+    def _on_layout(self, context: object) -> None:
+        gui = self._gui
+        rect = self.window.content_rect
+        self.scene.frame = rect
+        status = self.status.calc_preferred_size(context, gui.Widget.Constraints())
+        self.status.frame = gui.Rect(rect.x, rect.y, status.width, status.height)
+        legend = self.legend.calc_preferred_size(context, gui.Widget.Constraints())
+        self.legend.frame = gui.Rect(rect.x, rect.get_bottom() - legend.height, legend.width, legend.height)
+
+    def _on_key(self, event: object) -> bool:
+        if event.type != self._gui.KeyEvent.Type.DOWN:  # type: ignore[attr-defined]
+            return False
+        name = key_name(event.key)  # type: ignore[attr-defined]
+        if name is None:
+            return False
+        if self.viewer.press(name):
+            self.show(self.viewer.frame())
+            return True
+        return False
+
+    def _on_mouse(self, event: object) -> object:
+        gui = self._gui
+        result = gui.Widget.EventCallbackResult
+        if not (
+            event.type == gui.MouseEvent.Type.BUTTON_DOWN  # type: ignore[attr-defined]
+            and event.is_modifier_down(gui.KeyModifier.CTRL)  # type: ignore[attr-defined]
+        ):
+            return result.IGNORED
+        x = event.x - self.scene.frame.x  # type: ignore[attr-defined]
+        y = event.y - self.scene.frame.y  # type: ignore[attr-defined]
+
+        def on_depth(depth_image: object) -> None:
+            depth = float(np.asarray(depth_image)[y, x])
+            if depth >= 1.0:  # the far plane: nothing was clicked
+                return
+            world = self.scene.scene.camera.unproject(x, y, depth, self.scene.frame.width, self.scene.frame.height)
+
+            def apply() -> None:
+                if self.viewer.pick(np.asarray(world, dtype=np.float64)):
+                    self.show(self.viewer.frame())
+
+            gui.Application.instance.post_to_main_thread(self.window, apply)
+
+        self.scene.scene.scene.render_to_depth_image(on_depth)
+        return result.HANDLED
+
+
+def _open3d():  # noqa: ANN202 - the module, imported late so the pure modules never load open3d
+    import open3d
+
+    return open3d
+
+
+def run_window(viewer: Viewer) -> None:
+    """Print the key map, open the window and run until it is closed.
+
+    Raises:
+        InputError: no display here (say ``--save out.png`` for a headless picture).
+    """
+    if not has_display():
+        raise InputError(NO_DISPLAY)
+    from open3d.visualization import gui
+
+    print(viewer.legend(), flush=True)
+    gui.Application.instance.initialize()
+    ViewerWindow(viewer)
+    gui.Application.instance.run()
