@@ -9,11 +9,51 @@ resolved by base name inside the archive folder, so the folder can live anywhere
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from pointea.data.errors import DataError
 
-__all__ = ["find_archive_dir", "read_lines", "read_file_list"]
+__all__ = ["ArchiveLayout", "find_archive_dir", "read_lines", "read_file_list"]
+
+
+@dataclass(frozen=True)
+class ArchiveLayout:
+    """Where a published archive's folder sits under a root, and how to say it is missing.
+
+    Args:
+        dataset: name in messages, e.g. ``"ModelNet40"``.
+        download_name: the archive's name for ``pointea-data download``.
+        folder_names: the archive folder's names, preferred first.
+        marker: the file that identifies the folder (its names list).
+        contents: the rest of what the folder holds, for the error message.
+    """
+
+    dataset: str
+    download_name: str
+    folder_names: tuple[str, ...]
+    marker: str
+    contents: str
+
+    def find(self, root: str | Path) -> Path | None:
+        """The archive folder under ``root``, or ``None`` when there is none."""
+        return find_archive_dir(Path(root).expanduser(), self.folder_names, self.marker)
+
+    def locate(self, root: str | Path) -> Path:
+        """Like :meth:`find`, but a :class:`DataError` explaining how to get the data when absent."""
+        found = self.find(root)
+        if found is not None:
+            return found
+        root = Path(root).expanduser()
+        state = "does not exist" if not root.exists() else f"has no {self.marker}"
+        places = ", ".join(str(root / name) for name in self.folder_names[1:])
+        alternatives = f"{places}, or {root} itself" if places else f"{root} itself"
+        raise DataError(
+            f"{self.dataset} data not found: {root} {state}. Expected the archive folder at "
+            f"{root / self.folder_names[0]} (or {alternatives}) with {self.marker}, {self.contents}. "
+            f"Get it with `pointea-data download {self.download_name} --root {root}`, or use the "
+            f"synthetic stand-in: `pointea-data synth --root {root}` or `synthetic: true` on the data module."
+        )
 
 
 def find_archive_dir(root: Path, folder_names: Sequence[str], marker: str) -> Path | None:

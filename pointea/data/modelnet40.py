@@ -24,7 +24,7 @@ import numpy as np
 from pointea.data.dataset import PointCloudDataset
 from pointea.data.errors import DataError
 from pointea.data.h5 import read_h5
-from pointea.data.layout import find_archive_dir, read_file_list, read_lines
+from pointea.data.layout import ArchiveLayout, read_file_list, read_lines
 from pointea.data.transforms import Transform
 from pointea.data.validation import check_points, check_shape_labels
 
@@ -88,26 +88,23 @@ class ModelNet40(PointCloudDataset):
         )
         self.files = tuple(f.path for f in files)
 
+    LAYOUT = ArchiveLayout(
+        dataset="ModelNet40",
+        download_name="modelnet40",
+        folder_names=(ARCHIVE_DIR,),
+        marker=NAMES_FILE,
+        contents="train_files.txt, test_files.txt and ply_data_*.h5",
+    )
+
     @classmethod
     def find(cls, root: str | Path) -> Path | None:
         """The archive folder under ``root``, or ``None`` when there is none."""
-        return find_archive_dir(Path(root).expanduser(), (cls.ARCHIVE_DIR,), cls.NAMES_FILE)
+        return cls.LAYOUT.find(root)
 
     @classmethod
     def locate(cls, root: str | Path) -> Path:
         """Like :meth:`find`, but a :class:`DataError` explaining how to get the data when absent."""
-        found = cls.find(root)
-        if found is None:
-            root = Path(root).expanduser()
-            state = "does not exist" if not root.exists() else f"has no {cls.NAMES_FILE}"
-            raise DataError(
-                f"ModelNet40 data not found: {root} {state}. Expected the archive folder at "
-                f"{root / cls.ARCHIVE_DIR} (or {root} itself) with {cls.NAMES_FILE}, "
-                "train_files.txt, test_files.txt and ply_data_*.h5. Get it with "
-                f"`pointea-data download modelnet40 --root {root}`, or use the synthetic stand-in: "
-                f"`pointea-data synth --root {root}` or `synthetic: true` on the data module."
-            )
-        return found
+        return cls.LAYOUT.locate(root)
 
     @classmethod
     def read_class_names(cls, archive_dir: Path) -> list[str]:

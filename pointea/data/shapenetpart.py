@@ -26,7 +26,7 @@ import numpy as np
 from pointea.data.dataset import PointCloudDataset
 from pointea.data.errors import DataError
 from pointea.data.h5 import read_h5
-from pointea.data.layout import find_archive_dir, read_file_list, read_lines
+from pointea.data.layout import ArchiveLayout, read_file_list, read_lines
 from pointea.data.transforms import Transform
 from pointea.data.validation import (
     check_parts_match_category,
@@ -118,27 +118,23 @@ class ShapeNetPart(PointCloudDataset):
         )
         self.files = tuple(f.path for f in files)
 
+    LAYOUT = ArchiveLayout(
+        dataset="ShapeNetPart",
+        download_name="shapenetpart",
+        folder_names=ARCHIVE_DIRS,
+        marker=CATEGORIES_FILE,
+        contents="train/val/test_hdf5_file_list.txt and ply_data_*.h5",
+    )
+
     @classmethod
     def find(cls, root: str | Path) -> Path | None:
         """The archive folder under ``root``, or ``None`` when there is none."""
-        return find_archive_dir(Path(root).expanduser(), cls.ARCHIVE_DIRS, cls.CATEGORIES_FILE)
+        return cls.LAYOUT.find(root)
 
     @classmethod
     def locate(cls, root: str | Path) -> Path:
         """Like :meth:`find`, but a :class:`DataError` explaining how to get the data when absent."""
-        found = cls.find(root)
-        if found is None:
-            root = Path(root).expanduser()
-            state = "does not exist" if not root.exists() else f"has no {cls.CATEGORIES_FILE}"
-            raise DataError(
-                f"ShapeNetPart data not found: {root} {state}. Expected the archive folder at "
-                f"{root / cls.ARCHIVE_DIRS[0]} (or {root / cls.ARCHIVE_DIRS[1]}, or {root} itself) "
-                f"with {cls.CATEGORIES_FILE}, train/val/test_hdf5_file_list.txt and ply_data_*.h5. "
-                f"Get it with `pointea-data download shapenetpart --root {root}`, or use the "
-                f"synthetic stand-in: `pointea-data synth --root {root}` or `synthetic: true` on "
-                "the data module."
-            )
-        return found
+        return cls.LAYOUT.locate(root)
 
     @classmethod
     def read_categories(cls, archive_dir: Path) -> list[str]:
