@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _synth(args: argparse.Namespace) -> int:
     written = []
     if args.only in (None, "modelnet40"):
-        if ModelNet40.find(args.root) is not None:
+        if ModelNet40.LAYOUT.find(args.root) is not None:
             raise DataError(f"{args.root} already holds a ModelNet40 layout; remove it to regenerate")
         written.append(
             write_synthetic_modelnet40(
@@ -64,7 +64,7 @@ def _synth(args: argparse.Namespace) -> int:
             )
         )
     if args.only in (None, "shapenetpart"):
-        if ShapeNetPart.find(args.root) is not None:
+        if ShapeNetPart.LAYOUT.find(args.root) is not None:
             raise DataError(
                 f"{args.root} already holds a ShapeNetPart layout; remove it to regenerate"
             )

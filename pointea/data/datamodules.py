@@ -147,7 +147,7 @@ class ModelNet40DataModule(_PointCloudDataModule):
     def class_names(self) -> list[str]:
         """Class names in label order: from ``shape_names.txt`` when the data is there, else
         the synthetic classes (``synthetic=True``), else the 40 standard ModelNet40 classes."""
-        found = ModelNet40.find(self.root)
+        found = ModelNet40.LAYOUT.find(self.root)
         if found is not None:
             return ModelNet40.read_class_names(found)
         return list(SYNTHETIC_CLASS_NAMES if self.synthetic else ModelNet40.CLASS_NAMES)
@@ -159,11 +159,11 @@ class ModelNet40DataModule(_PointCloudDataModule):
 
     def prepare_data(self) -> None:
         """Write the synthetic set when asked for and missing; otherwise check the data is there."""
-        if ModelNet40.find(self.root) is None and self.synthetic:
+        if ModelNet40.LAYOUT.find(self.root) is None and self.synthetic:
             write_synthetic_modelnet40(
                 self.root, self.seed, self.synthetic_train_per_class, self.synthetic_test_per_class
             )
-        ModelNet40.locate(self.root)
+        ModelNet40.LAYOUT.locate(self.root)
 
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit") and self.train_set is None:
@@ -238,9 +238,9 @@ class ShapeNetPartDataModule(_PointCloudDataModule):
 
     def prepare_data(self) -> None:
         """Write the synthetic set when asked for and missing; otherwise check the data is there."""
-        if ShapeNetPart.find(self.root) is None and self.synthetic:
+        if ShapeNetPart.LAYOUT.find(self.root) is None and self.synthetic:
             write_synthetic_shapenetpart(self.root, self.seed, *self.synthetic_sizes)
-        ShapeNetPart.locate(self.root)
+        ShapeNetPart.LAYOUT.locate(self.root)
 
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit") and self.train_set is None:

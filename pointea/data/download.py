@@ -63,13 +63,13 @@ ARCHIVES: dict[str, ArchiveSpec] = {
     "modelnet40": ArchiveSpec(
         url="https://shapenet.cs.stanford.edu/media/modelnet40_ply_hdf5_2048.zip",
         folder=ModelNet40.ARCHIVE_DIR,
-        find=ModelNet40.find,
+        find=ModelNet40.LAYOUT.find,
         validate=_validate_modelnet40,
     ),
     "shapenetpart": ArchiveSpec(
         url="https://shapenet.cs.stanford.edu/media/shapenet_part_seg_hdf5_data.zip",
         folder=ShapeNetPart.ARCHIVE_DIRS[0],  # the zip unpacks to hdf5_data/; renamed on placing
-        find=ShapeNetPart.find,
+        find=ShapeNetPart.LAYOUT.find,
         validate=_validate_shapenetpart,
     ),
 }

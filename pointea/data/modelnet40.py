@@ -75,7 +75,7 @@ class ModelNet40(PointCloudDataset):
     ) -> None:
         if split not in self.SPLITS:
             raise DataError(f"ModelNet40: split must be one of {self.SPLITS}, got {split!r}")
-        self.archive_dir = self.locate(root)
+        self.archive_dir = self.LAYOUT.locate(root)
         self.split = split
         self.class_names = self.read_class_names(self.archive_dir)
         num_classes = len(self.class_names)
@@ -95,16 +95,6 @@ class ModelNet40(PointCloudDataset):
         marker=NAMES_FILE,
         contents="train_files.txt, test_files.txt and ply_data_*.h5",
     )
-
-    @classmethod
-    def find(cls, root: str | Path) -> Path | None:
-        """The archive folder under ``root``, or ``None`` when there is none."""
-        return cls.LAYOUT.find(root)
-
-    @classmethod
-    def locate(cls, root: str | Path) -> Path:
-        """Like :meth:`find`, but a :class:`DataError` explaining how to get the data when absent."""
-        return cls.LAYOUT.locate(root)
 
     @classmethod
     def read_class_names(cls, archive_dir: Path) -> list[str]:

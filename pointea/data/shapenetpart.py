@@ -106,7 +106,7 @@ class ShapeNetPart(PointCloudDataset):
     ) -> None:
         if split not in self.SPLITS:
             raise DataError(f"ShapeNetPart: split must be one of {self.SPLITS}, got {split!r}")
-        self.archive_dir = self.locate(root)
+        self.archive_dir = self.LAYOUT.locate(root)
         self.split = split
         self.read_categories(self.archive_dir)
         files = [self.read_file(path) for path in self.split_files(self.archive_dir, split)]
@@ -125,16 +125,6 @@ class ShapeNetPart(PointCloudDataset):
         marker=CATEGORIES_FILE,
         contents="train/val/test_hdf5_file_list.txt and ply_data_*.h5",
     )
-
-    @classmethod
-    def find(cls, root: str | Path) -> Path | None:
-        """The archive folder under ``root``, or ``None`` when there is none."""
-        return cls.LAYOUT.find(root)
-
-    @classmethod
-    def locate(cls, root: str | Path) -> Path:
-        """Like :meth:`find`, but a :class:`DataError` explaining how to get the data when absent."""
-        return cls.LAYOUT.locate(root)
 
     @classmethod
     def read_categories(cls, archive_dir: Path) -> list[str]:

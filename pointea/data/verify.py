@@ -167,7 +167,7 @@ def verify_folder(path: str | Path) -> VerifyReport:
         report.lines.append(f"verify {path}")
         report.problem(f"{path} is not a folder")
         return report
-    modelnet, shapenet = ModelNet40.find(path), ShapeNetPart.find(path)
+    modelnet, shapenet = ModelNet40.LAYOUT.find(path), ShapeNetPart.LAYOUT.find(path)
     if modelnet is None and shapenet is None:
         report.lines.append(f"verify {path}")
         report.problem(

@@ -33,7 +33,7 @@ def test_modelnet40_reads_every_listed_file_in_order(modelnet_root: Path) -> Non
 
 
 def test_shapenetpart_accepts_both_folder_names(shapenet_root: Path) -> None:
-    assert ShapeNetPart.find(shapenet_root) == shapenet_root / "hdf5_data"
+    assert ShapeNetPart.LAYOUT.find(shapenet_root) == shapenet_root / "hdf5_data"
     val = ShapeNetPart(shapenet_root, "val")
     assert len(val) == 3
     (shapenet_root / "hdf5_data").rename(shapenet_root / "shapenet_part_seg_hdf5_data")
