@@ -10,8 +10,9 @@ BIN := $(VENV)/bin
 # torch is pinned: on these machines 2.13.0 is the local CPU build; an unpinned torch pulls CUDA.
 TORCH := torch==2.13.0
 TORCH_CLUSTER := torch-cluster==1.6.3
-# Debian libraries open3d needs to import (libusb) and to render headless (software Vulkan).
-SYSTEM_PACKAGES := libusb-1.0-0 libvulkan1 mesa-vulkan-drivers
+# Debian libraries open3d needs to import (libusb) and to render headless (software Vulkan), and
+# a virtual X server so the tests can open the interactive viewer window on machines without a display.
+SYSTEM_PACKAGES := libusb-1.0-0 libvulkan1 mesa-vulkan-drivers xvfb
 STAMP := $(VENV)/.installed
 
 .PHONY: setup test demo demo-partseg bench system-packages clean

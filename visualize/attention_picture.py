@@ -10,8 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from visualize.attention_view import attention_cloud, tile_title
-from visualize.camera import fixed_camera
+from visualize.attention_view import attention_camera, attention_cloud, tile_title
 from visualize.cloud import Cloud
 from visualize.colors import label_colors
 from visualize.grid import GridLayout
@@ -44,7 +43,7 @@ def attention_layout(record: AttentionRecord, tile_size: int) -> GridLayout:
 def attention_tiles(record: AttentionRecord, state: ViewState, tile_size: int) -> dict[tuple[int, int], Tile]:
     """The tiles of the picture: (layer, 1 + head) shows that map under ``state``'s selection;
     (0, 0) the input coloured by its truth, (1, 0) by the prediction (when there are 2+ layers)."""
-    camera = fixed_camera(record.points)
+    camera = attention_camera(record)
     full_size = point_size_for(record.points.shape[0], tile_size)
     attention_size = full_size if state.full_cloud else point_size_for(record.num_attention_points, tile_size)
     tiles: dict[tuple[int, int], Tile] = {}

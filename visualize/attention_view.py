@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from visualize.camera import Camera, fixed_camera
 from visualize.cloud import Cloud
 from visualize.colors import categorical_palette, scalar_colors
 from visualize.record import AttentionRecord
 from visualize.state import ColourBy, Limits, ViewState
 
-__all__ = ["attention_cloud", "attention_values", "limits_of", "tile_title", "strongest_slot"]
+__all__ = ["attention_camera", "attention_cloud", "attention_values", "limits_of", "tile_title", "strongest_slot"]
 
 
 def attention_values(record: AttentionRecord, layer: int, head: int, colour_by: ColourBy, slot: int, query: int) -> np.ndarray:
@@ -59,6 +60,12 @@ def attention_cloud(record: AttentionRecord, state: ViewState) -> Cloud:
     if state.full_cloud:
         return Cloud(record.points, colors[record.nearest], record.input_index[marked_attention])
     return Cloud(record.positions, colors, marked_attention)
+
+
+def attention_camera(record: AttentionRecord) -> Camera:
+    """The camera of every view of ``record`` (every tile of its picture, and the window): it
+    frames the input cloud, so views of the sampled points and of the full cloud line up."""
+    return fixed_camera(record.points)
 
 
 def tile_title(record: AttentionRecord, state: ViewState) -> str:

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from visualize.attention_view import attention_cloud, limits_of, strongest_slot
+from visualize.attention_view import attention_camera, attention_cloud, limits_of, strongest_slot
 from visualize.propagate import nearest_indices
 from visualize.record import AttentionRecord
 from visualize.state import ViewState, clamp, describe, key_legend, step
@@ -94,4 +94,5 @@ class AttentionViewer:
         limits = limits_of(record, self.samples)
         title = f"pointea attention ({record.kind}) | {self.model_note} | {describe(self.state, limits)}"
         status = f"{self.model_note}\n{record.caption}\n{describe(self.state, limits).replace(' | ', chr(10))}"
-        return Frame(clouds=(attention_cloud(record, self.state),), title=title, status=status)
+        cloud = attention_cloud(record, self.state)
+        return Frame(clouds=(cloud,), title=title, status=status, camera=attention_camera(record))

@@ -4,6 +4,7 @@ prediction), as a :class:`~visualize.viewer.Viewer` for the window."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -45,4 +46,4 @@ class SampleBrowser:
 
     def frame(self) -> Frame:
         frame = self._make_frame(self.sample)
-        return Frame(frame.clouds, f"{frame.title} | sample {self.sample + 1}/{self.samples}", frame.status)
+        return replace(frame, title=f"{frame.title} | sample {self.sample + 1}/{self.samples}")

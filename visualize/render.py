@@ -22,9 +22,40 @@ import numpy as np
 from visualize.camera import Camera
 from visualize.cloud import MARKER_COLOR, Cloud
 
-__all__ = ["TileRenderer"]
+__all__ = ["TileRenderer", "add_cloud", "prepare_scene"]
 
 _BACKGROUND = (1.0, 1.0, 1.0, 1.0)
+
+
+def prepare_scene(scene: object) -> None:
+    """Set up an ``open3d.visualization.rendering.Open3DScene`` (offscreen, or a window's) to
+    show colours as given: a white background, and no post-processing (tone mapping, gamma),
+    which would otherwise wash the colours out and turn the background grey."""
+    scene.set_background(list(_BACKGROUND))  # type: ignore[attr-defined]
+    scene.view.set_post_processing(False)  # type: ignore[attr-defined]
+
+
+def add_cloud(scene: object, cloud: Cloud, point_size: float, marker_size: float, name: str = "cloud") -> None:
+    """Add ``cloud`` to an ``Open3DScene`` as unlit points of ``point_size`` pixels, its marked
+    points on top in :data:`~visualize.cloud.MARKER_COLOR`, ``marker_size`` pixels
+    (geometries ``name`` and ``name + "_marked"``)."""
+    import open3d as o3d
+    from open3d.visualization import rendering
+
+    def material(size: float) -> rendering.MaterialRecord:
+        record = rendering.MaterialRecord()
+        record.shader = "defaultUnlit"
+        record.point_size = float(size)
+        return record
+
+    points = np.asarray(cloud.points, dtype=np.float64)
+    geometry = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points))
+    geometry.colors = o3d.utility.Vector3dVector(np.asarray(cloud.colors, dtype=np.float64))
+    scene.add_geometry(name, geometry, material(point_size))  # type: ignore[attr-defined]
+    if cloud.marked.size:
+        marked = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points[cloud.marked]))
+        marked.paint_uniform_color(list(MARKER_COLOR))
+        scene.add_geometry(f"{name}_marked", marked, material(marker_size))  # type: ignore[attr-defined]
 
 
 class TileRenderer:
@@ -54,11 +85,7 @@ class TileRenderer:
         from open3d.visualization import rendering
 
         self._renderer = rendering.OffscreenRenderer(self.width, self.height)
-        scene = self._renderer.scene
-        scene.set_background(list(_BACKGROUND))
-        # Without post-processing (tone mapping, gamma) colours come out as given and the
-        # background exactly white.
-        scene.view.set_post_processing(False)
+        prepare_scene(self._renderer.scene)
         return self
 
     def __exit__(
@@ -72,24 +99,9 @@ class TileRenderer:
         """Render one cloud seen by ``camera``; returns an (H, W, 3) uint8 image."""
         if self._renderer is None:
             raise RuntimeError("TileRenderer.render called outside its `with` block")
-        import open3d as o3d
-        from open3d.visualization import rendering
-
         scene = self._renderer.scene
         scene.clear_geometry()
-        material = rendering.MaterialRecord()
-        material.shader = "defaultUnlit"
-        material.point_size = float(point_size or self.point_size)
-        geometry = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.asarray(cloud.points, dtype=np.float64)))
-        geometry.colors = o3d.utility.Vector3dVector(np.asarray(cloud.colors, dtype=np.float64))
-        scene.add_geometry("cloud", geometry, material)
-        if cloud.marked.size:
-            marker = rendering.MaterialRecord()
-            marker.shader = "defaultUnlit"
-            marker.point_size = float(self.marker_size)
-            marked = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(cloud.points[cloud.marked].astype(np.float64)))
-            marked.paint_uniform_color(list(MARKER_COLOR))
-            scene.add_geometry("marked", marked, marker)
+        add_cloud(scene, cloud, point_size or self.point_size, self.marker_size)
         self._renderer.setup_camera(camera.fov_deg, list(camera.center), list(camera.eye), list(camera.up))
         image = np.asarray(self._renderer.render_to_image())  # (H, W, 3) uint8
         scene.clear_geometry()

@@ -12,6 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
+from visualize.camera import Camera
 from visualize.cloud import Cloud
 
 __all__ = ["Frame", "Viewer"]
@@ -19,11 +20,15 @@ __all__ = ["Frame", "Viewer"]
 
 @dataclass(frozen=True)
 class Frame:
-    """What the window draws: clouds (already placed), a one-line title, and a status text."""
+    """What the window draws: clouds (already placed), a one-line title, a status text, and the
+    camera to see them from (``None``: one framing all the clouds). The window moves its camera
+    only when this camera changes (e.g. a new sample), so the user's own view survives key
+    presses that only recolour the points."""
 
     clouds: tuple[Cloud, ...]
     title: str
     status: str
+    camera: Camera | None = None
 
 
 class Viewer(Protocol):

@@ -13,12 +13,16 @@ import sys
 
 import numpy as np
 
-from visualize.camera import fixed_camera
-from visualize.cloud import MARKER_COLOR
+from visualize.camera import Camera, fixed_camera
 from visualize.errors import InputError
+from visualize.picture import point_size_for
+from visualize.render import add_cloud, prepare_scene
 from visualize.viewer import Frame, Viewer
 
 __all__ = ["NO_DISPLAY", "ViewerWindow", "has_display", "key_name", "run_window"]
+
+# Marked points (the offset-attention query point) are drawn this many times the point size.
+MARKER_SCALE = 2.0
 
 NO_DISPLAY = "no display (DISPLAY/WAYLAND_DISPLAY unset): use --save out.png for a headless picture"
 
@@ -44,23 +48,24 @@ class ViewerWindow:
     """An open3d window showing ``viewer``'s frames. Create it after
     ``gui.Application.instance.initialize()``; :func:`run_window` does both and runs the loop.
 
+    The scene is drawn like the headless pictures (:mod:`visualize.render`): true colours on
+    white, points sized by :func:`~visualize.picture.point_size_for` for the scene's shorter
+    side, seen by the frame's camera (:func:`~visualize.camera.fixed_camera` when it has none).
+
     Args:
         viewer: what to show.
         width, height: window size in pixels.
-        point_size: rendered point size (scaled by the screen's scaling).
     """
 
-    def __init__(self, viewer: Viewer, width: int = 1024, height: int = 768, point_size: float = 6.0) -> None:
+    def __init__(self, viewer: Viewer, width: int = 1024, height: int = 768) -> None:
         from open3d.visualization import gui, rendering
 
         self.viewer = viewer
         self._gui = gui
-        self._rendering = rendering
         self.window = gui.Application.instance.create_window("pointea", width, height)
-        self.point_size = point_size * self.window.scaling
         self.scene = gui.SceneWidget()
         self.scene.scene = rendering.Open3DScene(self.window.renderer)
-        self.scene.scene.set_background([1.0, 1.0, 1.0, 1.0])
+        prepare_scene(self.scene.scene)
         self.status = gui.Label("")
         self.status.text_color = gui.Color(0.1, 0.1, 0.1)
         self.status.background_color = gui.Color(1.0, 1.0, 1.0, 0.8)
@@ -72,53 +77,55 @@ class ViewerWindow:
         self.window.set_on_layout(self._on_layout)
         self.window.set_on_key(self._on_key)
         self.scene.set_on_mouse(self._on_mouse)
-        self._bounds: np.ndarray | None = None
+        self.frame: Frame | None = None
+        self.camera: Camera | None = None
+        self.point_size = 0.0
         self.show(viewer.frame())
 
+    def _scene_size(self) -> tuple[float, float]:
+        """The scene's width and height in pixels (the window's content before the first layout)."""
+        rect = self.scene.frame if self.scene.frame.width > 0 else self.window.content_rect
+        return float(rect.width), float(rect.height)
+
     def show(self, frame: Frame) -> None:
-        """Draw a frame; the camera is reset when the clouds' extent changes (a new sample)."""
-        rendering, o3d = self._rendering, _open3d()
+        """Draw a frame; the camera moves only when the frame's camera changes (a new sample)."""
+        points = np.concatenate([cloud.points for cloud in frame.clouds])  # (N, 3)
+        scaling = self.window.scaling
+        side = min(self._scene_size()) / scaling
+        self.point_size = point_size_for(max(len(cloud.points) for cloud in frame.clouds), int(side)) * scaling
         scene = self.scene.scene
         scene.clear_geometry()
-        material = rendering.MaterialRecord()
-        material.shader = "defaultUnlit"
-        material.point_size = self.point_size
-        marker = rendering.MaterialRecord()
-        marker.shader = "defaultUnlit"
-        marker.point_size = self.point_size * 2.5
         for i, cloud in enumerate(frame.clouds):
-            geometry = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(cloud.points.astype(np.float64)))
-            geometry.colors = o3d.utility.Vector3dVector(cloud.colors.astype(np.float64))
-            scene.add_geometry(f"cloud{i}", geometry, material)
-            if cloud.marked.size:
-                marked = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(cloud.points[cloud.marked].astype(np.float64)))
-                marked.paint_uniform_color(list(MARKER_COLOR))
-                scene.add_geometry(f"marked{i}", marked, marker)
-        points = np.concatenate([cloud.points for cloud in frame.clouds])
-        bounds = np.stack([points.min(axis=0), points.max(axis=0)])
-        if self._bounds is None or not np.allclose(bounds, self._bounds, atol=1e-6):
-            self._bounds = bounds
-            box = o3d.geometry.AxisAlignedBoundingBox(bounds[0], bounds[1])
-            camera = fixed_camera(points)
-            self.scene.setup_camera(camera.fov_deg, box, np.asarray(camera.center, dtype=np.float32))
-            self.scene.look_at(
-                np.asarray(camera.center, dtype=np.float32),
-                np.asarray(camera.eye, dtype=np.float32),
-                np.asarray(camera.up, dtype=np.float32),
-            )
+            add_cloud(scene, cloud, self.point_size, self.point_size * MARKER_SCALE, name=f"cloud{i}")
+        camera = frame.camera or fixed_camera(points)
+        if camera != self.camera:
+            self.camera = camera
+            self._aim(camera, points)
+        self.frame = frame
         self.window.title = frame.title
         self.status.text = frame.status
         self.window.set_needs_layout()
         self.window.post_redraw()
 
+    def _aim(self, camera: Camera, points: np.ndarray) -> None:
+        """Look through ``camera``; mouse rotation turns about its target."""
+        o3d = _open3d()
+        center = np.asarray(camera.center, dtype=np.float32)
+        lower, upper = points.min(axis=0), points.max(axis=0)
+        self.scene.setup_camera(camera.fov_deg, o3d.geometry.AxisAlignedBoundingBox(lower, upper), center)
+        self.scene.look_at(center, np.asarray(camera.eye, dtype=np.float32), np.asarray(camera.up, dtype=np.float32))
+
     def _on_layout(self, context: object) -> None:
         gui = self._gui
         rect = self.window.content_rect
+        resized = (rect.width, rect.height) != (self.scene.frame.width, self.scene.frame.height)
         self.scene.frame = rect
         status = self.status.calc_preferred_size(context, gui.Widget.Constraints())
         self.status.frame = gui.Rect(rect.x, rect.y, status.width, status.height)
         legend = self.legend.calc_preferred_size(context, gui.Widget.Constraints())
         self.legend.frame = gui.Rect(rect.x, rect.get_bottom() - legend.height, legend.width, legend.height)
+        if resized and self.frame is not None:
+            self.show(self.frame)  # point sizes follow the scene's size
 
     def _on_key(self, event: object) -> bool:
         if event.type != self._gui.KeyEvent.Type.DOWN:  # type: ignore[attr-defined]
