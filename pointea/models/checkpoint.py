@@ -5,7 +5,7 @@ as plain Python values (numbers, strings, tuples, nested pointea networks as rec
 training modules (:mod:`pointea.training`) store that record in every checkpoint under
 ``checkpoint["pointea"]``::
 
-    {"format": 1, "task": "classification",
+    {"format": 2, "task": "classification",
      "network": {"class": "pointea.models.classifier.PCTClassifier", "args": {...}, "prefix": "network."},
      "encoder": {"class": "pointea.models.encoder.PointEncoder", "args": {...}, "prefix": "network.encoder."}}
 
@@ -39,8 +39,10 @@ __all__ = [
 
 #: Key of pointea's record in a Lightning checkpoint dict.
 CHECKPOINT_KEY = "pointea"
-#: Version of the record layout; bump when it changes incompatibly.
-RECORD_FORMAT = 1
+#: Version of the record layout; bump when it changes incompatibly. Format 2: the encoder fuses
+#: PCT's ``feature_1`` after the attention outputs (format 1's fusion saw another tensor with
+#: the same shapes, so its weights must not load silently into format 2's networks).
+RECORD_FORMAT = 2
 
 _NESTED = "__network__"
 _REGISTRY: dict[str, type[FromCheckpoint]] = {}

@@ -5,13 +5,15 @@ Pipeline (PCT, Guo et al. 2021, classification defaults)::
     points -> LBR 3->64 -> LBR 64->64                                   input embedding, per point
            -> SampleAndGroup 512 centres, k=32 -> 128 channels          neighbour embedding
            -> SampleAndGroup 256 centres, k=32 -> 256 channels
-           -> LBR 256->256 -> LBR 256->256
+           -> LBR 256->256 -> LBR 256->256                                  PCT's Point_Transformer_Last
            -> 4 x OffsetAttentionLayer(256), outputs concatenated (1024)
-           -> concat with the stage input (1280) -> LBR to 1024 (LeakyReLU 0.2)    features
-           -> max (or mean, or both) over points                                   global feature
+           -> concat with the second stage's output (1024 + 256 = 1280)      PCT's ``feature_1``
+           -> LBR to 1024 (LeakyReLU 0.2)                                    features
+           -> max (or mean, or both) over points                             global feature
 
-With ``sample_sizes=()`` there is no downsampling: every input point goes through the attention
-layers (PCT's segmentation encoder).
+PCT's segmentation encoder (``sample_sizes=()``, ``pre_attention_layers=0``,
+``fuse_embedding=False``, 128 channels) keeps every point: LBR 3->128 -> LBR 128->128 -> 4 x
+OffsetAttentionLayer(128), concatenated (512) -> LBR to 1024.
 
 Shape legend: B clouds, N input points per cloud, P points of a flat batch, M encoded points per
 cloud, C channels, H heads, S memory slots, G global channels.
@@ -75,6 +77,12 @@ class PointEncoder(FromCheckpoint, nn.Module):
         attention_dropout: dropout on the attention maps.
         out_channels: channels of the fused per-point features.
         pooling: how the global feature pools the points.
+        pre_attention_layers: LBRs between the embedding and the attention layers (PCT's
+            classifier: 2, its segmenter: 0, which needs ``channels`` equal to the embedding's).
+        fuse_embedding: concatenate the attention block's input (the last sample-and-group
+            stage's output, or the input embedding without stages) after the attention outputs
+            before the fusion LBR, as PCT's classifier does with ``feature_1``; PCT's segmenter
+            fuses the attention outputs only.
 
     Shapes:
         points: (B, N, 3) float tensor, or a PyG ``Data``/``Batch`` with ``pos`` (P, 3) and
@@ -96,6 +104,8 @@ class PointEncoder(FromCheckpoint, nn.Module):
         attention_dropout: float = 0.0,
         out_channels: int = 1024,
         pooling: Pooling = "max",
+        pre_attention_layers: int = 2,
+        fuse_embedding: bool = True,
     ) -> None:
         super().__init__()
         check_attention_kind(attention)
@@ -113,19 +123,29 @@ class PointEncoder(FromCheckpoint, nn.Module):
             )
         if pooling not in ("max", "mean", "max+mean"):
             raise ValueError(f"PointEncoder: pooling must be 'max', 'mean' or 'max+mean', got {pooling!r}")
+        widths = (embedding_channels, *stage_channels)
+        if pre_attention_layers < 0:
+            raise ValueError(f"PointEncoder: pre_attention_layers must be >= 0, got {pre_attention_layers}")
+        if pre_attention_layers == 0 and widths[-1] != channels:
+            raise ValueError(
+                f"PointEncoder: with pre_attention_layers=0 the attention layers take the embedding "
+                f"directly, so channels={channels} must equal its width {widths[-1]}"
+            )
         self.attention = attention
+        self.fuse_embedding = fuse_embedding
         self.sample_sizes = sample_sizes
         self.pooling = pooling
         self.out_channels = out_channels
         self.global_channels = 2 * out_channels if pooling == "max+mean" else out_channels
 
         self.embedding = nn.Sequential(LBR(3, embedding_channels), LBR(embedding_channels, embedding_channels))
-        widths = (embedding_channels, *stage_channels)
         self.stages = nn.ModuleList(
             SampleAndGroup(c_in, c_out, num_samples=m, neighbours=neighbours)
             for c_in, c_out, m in zip(widths[:-1], widths[1:], sample_sizes)
         )
-        self.pre_attention = nn.ModuleList([LBR(widths[-1], channels), LBR(channels, channels)])
+        self.pre_attention = nn.ModuleList(
+            LBR(widths[-1] if i == 0 else channels, channels) for i in range(pre_attention_layers)
+        )
         self.layers = nn.ModuleList(
             OffsetAttentionLayer(
                 channels,
@@ -137,7 +157,8 @@ class PointEncoder(FromCheckpoint, nn.Module):
             )
             for _ in range(num_layers)
         )
-        self.fuse = LBR(channels * (num_layers + 1), out_channels, activation="leaky_relu")
+        fused_channels = channels * num_layers + (widths[-1] if fuse_embedding else 0)
+        self.fuse = LBR(fused_channels, out_channels, activation="leaky_relu")
 
     @property
     def min_points(self) -> int:
@@ -165,14 +186,17 @@ class PointEncoder(FromCheckpoint, nn.Module):
             x, mask = to_dense_batch(features, batch, batch_size=num_clouds)  # (B, M_max, C), (B, M_max)
             positions, _ = to_dense_batch(pos, batch, batch_size=num_clouds)  # (B, M_max, 3)
 
+        embedding = x  # (B, M, C_embed): PCT's feature_1
         for lbr in self.pre_attention:
             x = lbr(x, mask=mask)
-        outputs, maps = [x], []
+        outputs, maps = [], []
         for layer in self.layers:
             x, attention = layer(x, mask=mask, return_attention=return_attention)
             outputs.append(x)
             maps.append(attention)
-        features = self.fuse(torch.cat(outputs, dim=-1), mask=mask)  # (B, M, C (L + 1)) -> (B, M, C_out)
+        if self.fuse_embedding:
+            outputs.append(embedding)
+        features = self.fuse(torch.cat(outputs, dim=-1), mask=mask)  # (B, M, C L [+ C_embed]) -> (B, M, C_out)
         return EncoderOutput(
             features=features,
             positions=positions,

@@ -18,17 +18,27 @@ from pointea.models.resolve_encoder import resolve_encoder
 
 __all__ = ["PCTPartSegmenter"]
 
-# PCT's segmentation encoder: no downsampling, 128-channel attention, max and mean pooling.
-SEGMENTATION_ENCODER = dict(embedding_channels=128, sample_sizes=(), stage_channels=(), channels=128, pooling="max+mean")
+# PCT's segmentation encoder (networks/seg/pct_partseg.py): no downsampling, LBR 3->128->128
+# straight into four 128-channel attention layers, their outputs alone fused to 1024, max and
+# mean pooling.
+SEGMENTATION_ENCODER = dict(
+    embedding_channels=128,
+    sample_sizes=(),
+    stage_channels=(),
+    channels=128,
+    pooling="max+mean",
+    pre_attention_layers=0,
+    fuse_embedding=False,
+)
 
 
 class PCTPartSegmenter(FromCheckpoint, nn.Module):
     """Per-point part logits: every point's fused feature, the cloud's max and mean features and
     an embedding of the object category, through PCT's per-point MLP.
 
-    The default encoder keeps every point (``sample_sizes=()``), with 128-channel attention layers
-    and max+mean pooling, as in PCT's segmentation network. One difference from PCT: the fusion
-    LBR also sees the attention stack's input (as PCT's classifier does), for one encoder design.
+    The default encoder is PCT's segmentation encoder: every point kept (``sample_sizes=()``),
+    128-channel attention layers straight after the input embedding, only their outputs fused,
+    max+mean pooling.
 
     Args:
         num_parts: part labels over all categories (ShapeNetPart: 50).
