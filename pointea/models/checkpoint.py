@@ -32,6 +32,7 @@ __all__ = [
     "RECORD_FORMAT",
     "CheckpointError",
     "FromCheckpoint",
+    "load_torch_file",
     "read_checkpoint",
     "network_record",
     "record_differences",
@@ -180,23 +181,36 @@ def _one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
 
-def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a Lightning checkpoint with ``weights_only=True``; a one-line error when that fails.
+def load_torch_file(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
+    """Load any file written by ``torch.save`` with ``weights_only=True``; one-line errors.
+
+    Every entry point that reads a checkpoint (pointea's own or another code base's) goes through
+    here, so they all refuse the same broken files the same way.
 
     Raises:
         CheckpointError: the file is missing, unreadable (truncated, corrupt, not a torch file, or
-            holding objects other than tensors and plain data), or has no ``state_dict``.
+            holding objects other than tensors and plain data).
     """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
         raise CheckpointError(
             f"cannot read checkpoint {path}: the file is truncated, corrupt or not a PyTorch checkpoint "
             f"({_one_line(error)})"
         ) from error
+
+
+def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a Lightning checkpoint with :func:`load_torch_file`; a one-line error when that fails.
+
+    Raises:
+        CheckpointError: the file is missing or unreadable (see :func:`load_torch_file`), or has
+            no ``state_dict``.
+    """
+    checkpoint = load_torch_file(path, map_location)
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise CheckpointError(f"{path} is not a Lightning checkpoint: it has no 'state_dict'")
     return checkpoint
