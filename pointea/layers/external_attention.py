@@ -19,6 +19,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from pointea.layers.arguments import check_count, check_fraction
+
 __all__ = ["ExternalAttention", "double_normalize"]
 
 
@@ -64,6 +66,9 @@ class ExternalAttention(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        for name, value in dict(channels=channels, heads=heads, memory_slots=memory_slots, expansion=expansion).items():
+            check_count("ExternalAttention", name, value)
+        check_fraction("ExternalAttention", "dropout", dropout)
         inner = channels * expansion
         if inner % heads:
             raise ValueError(

@@ -10,6 +10,8 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from pointea.layers.arguments import check_count
+
 __all__ = ["LBR"]
 
 
@@ -37,6 +39,8 @@ class LBR(nn.Module):
         activation: Literal["relu", "leaky_relu"] = "relu",
     ) -> None:
         super().__init__()
+        check_count("LBR", "in_channels", in_channels)
+        check_count("LBR", "out_channels", out_channels)
         self.linear = nn.Linear(in_channels, out_channels, bias=False)
         self.norm = nn.BatchNorm1d(out_channels)
         # In place: BatchNorm's backward needs its input, not its output, so the activation may

@@ -15,6 +15,7 @@ from typing import Literal
 
 from torch import Tensor, nn
 
+from pointea.layers.arguments import check_count, check_fraction, check_optional_count
 from pointea.layers.external_attention import ExternalAttention
 from pointea.layers.lbr import LBR
 from pointea.layers.self_attention import SelfAttention
@@ -60,6 +61,12 @@ class OffsetAttentionLayer(nn.Module):
     ) -> None:
         super().__init__()
         check_attention_kind(attention)
+        owner = "OffsetAttentionLayer"
+        check_count(owner, "channels", channels)
+        check_optional_count(owner, "heads", heads)
+        check_count(owner, "memory_slots", memory_slots)
+        check_count(owner, "expansion", expansion)
+        check_fraction(owner, "dropout", dropout)
         self.kind = attention
         if attention == "external":
             self.attention: nn.Module = ExternalAttention(

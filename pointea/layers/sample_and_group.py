@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from pointea.layers.arguments import check_count
 from pointea.layers.lbr import LBR
 from pointea.layers.sampling import farthest_point_sampling, knn
 
@@ -33,6 +34,9 @@ class SampleAndGroup(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, num_samples: int = 512, neighbours: int = 32) -> None:
         super().__init__()
+        sizes = dict(in_channels=in_channels, out_channels=out_channels, num_samples=num_samples, neighbours=neighbours)
+        for name, value in sizes.items():
+            check_count("SampleAndGroup", name, value)
         self.num_samples = num_samples
         self.neighbours = neighbours
         self.embed = nn.Sequential(LBR(2 * in_channels, out_channels), LBR(out_channels, out_channels))

@@ -17,6 +17,8 @@ import torch
 from torch import Tensor
 from torch_geometric.utils import to_dense_batch
 
+from pointea.layers.arguments import check_count
+
 try:
     import torch_cluster
 except ImportError:  # pragma: no cover - exercised only where torch_cluster is not installed
@@ -72,6 +74,7 @@ def farthest_point_sampling(pos: Tensor, batch: Tensor | None, num_samples: int)
     Shapes:
         pos: (P, 3); batch: (P,); returns (B * M,)
     """
+    check_count("farthest_point_sampling", "num_samples", num_samples)
     sizes = _cloud_sizes(batch, pos.shape[0])
     smallest = int(sizes.min())
     if smallest < num_samples:
@@ -112,6 +115,7 @@ def knn(
     Shapes:
         pos: (P, 3); query: (Q, 3); batch: (P,); query_batch: (Q,); returns (Q, K)
     """
+    check_count("knn", "k", k)
     smallest = int(_cloud_sizes(batch, pos.shape[0]).min())
     if smallest < k:
         raise ValueError(

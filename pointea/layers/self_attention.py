@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from pointea.layers.arguments import check_count, check_fraction
+
 __all__ = ["SelfAttention"]
 
 
@@ -37,7 +39,14 @@ class SelfAttention(nn.Module):
         self, channels: int, heads: int = 1, qk_reduction: int = 4, dropout: float = 0.0, eps: float = 1e-9
     ) -> None:
         super().__init__()
+        for name, value in dict(channels=channels, heads=heads, qk_reduction=qk_reduction).items():
+            check_count("SelfAttention", name, value)
+        check_fraction("SelfAttention", "dropout", dropout)
+        if not eps > 0:
+            raise ValueError(f"SelfAttention: eps must be > 0, got {eps!r}")
         qk_channels = channels // qk_reduction
+        if qk_channels < 1:
+            raise ValueError(f"SelfAttention: channels={channels} must be >= qk_reduction={qk_reduction}")
         if qk_channels % heads or channels % heads:
             raise ValueError(
                 f"SelfAttention: channels={channels} and channels/qk_reduction={qk_channels} "

@@ -8,6 +8,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
+from pointea.layers.arguments import check_count, check_counts, check_fraction
 from pointea.layers.lbr import LBR
 from pointea.layers.offset_attention import AttentionKind
 from pointea.models.checkpoint import FromCheckpoint
@@ -43,6 +44,9 @@ class PCTClassifier(FromCheckpoint, nn.Module):
         dropout: float = 0.5,
     ) -> None:
         super().__init__()
+        check_count("PCTClassifier", "num_classes", num_classes, minimum=2)
+        hidden_channels = check_counts("PCTClassifier", "hidden_channels", hidden_channels)
+        check_fraction("PCTClassifier", "dropout", dropout)
         self.num_classes = num_classes
         self.encoder = resolve_encoder(attention, encoder, PointEncoder)
         widths = (self.encoder.global_channels, *hidden_channels)

@@ -21,6 +21,7 @@ cloud, C channels, H heads, S memory slots, G global channels.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -29,14 +30,26 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 from torch_geometric.utils import to_dense_batch
 
+from pointea.layers.arguments import check_count, check_counts, check_fraction, check_optional_count
 from pointea.layers.lbr import LBR
 from pointea.layers.offset_attention import AttentionKind, OffsetAttentionLayer, check_attention_kind
 from pointea.layers.sample_and_group import SampleAndGroup
 from pointea.models.checkpoint import FromCheckpoint
 
-__all__ = ["PointEncoder", "EncoderOutput", "Pooling"]
+__all__ = ["PointEncoder", "EncoderOutput", "Pooling", "max_coordinate"]
 
 Pooling = Literal["max", "mean", "max+mean"]
+
+
+def max_coordinate(dtype: torch.dtype) -> float:
+    """The largest coordinate magnitude the encoder accepts when it computes in ``dtype``.
+
+    Farthest point sampling and kNN compare squared distances: two points whose coordinates are at
+    most L in magnitude lie up to ``3 (2L)^2 = 12 L^2`` apart squared, which must stay below the
+    dtype's largest value, so ``L < sqrt(max / 12)``; rounded down to a power of ten. float32 and
+    bfloat16: 1e18 (their largest value is 3.4e38); float16: 10; float64: 1e153.
+    """
+    return 10.0 ** math.floor(math.log10(math.sqrt(torch.finfo(dtype).max / 12)))
 
 
 @dataclass
@@ -109,7 +122,18 @@ class PointEncoder(FromCheckpoint, nn.Module):
     ) -> None:
         super().__init__()
         check_attention_kind(attention)
-        sample_sizes, stage_channels = tuple(sample_sizes), tuple(stage_channels)
+        owner = "PointEncoder"
+        sample_sizes = check_counts(owner, "sample_sizes", sample_sizes)
+        stage_channels = check_counts(owner, "stage_channels", stage_channels)
+        sizes = dict(
+            embedding_channels=embedding_channels, neighbours=neighbours, channels=channels, num_layers=num_layers,
+            memory_slots=memory_slots, expansion=expansion, out_channels=out_channels,
+        )  # fmt: skip
+        for name, value in sizes.items():
+            check_count(owner, name, value)
+        check_optional_count(owner, "heads", heads)
+        check_count(owner, "pre_attention_layers", pre_attention_layers, minimum=0)
+        check_fraction(owner, "attention_dropout", attention_dropout)
         if len(sample_sizes) != len(stage_channels):
             raise ValueError(
                 f"PointEncoder: sample_sizes {sample_sizes} and stage_channels {stage_channels} "
@@ -124,8 +148,6 @@ class PointEncoder(FromCheckpoint, nn.Module):
         if pooling not in ("max", "mean", "max+mean"):
             raise ValueError(f"PointEncoder: pooling must be 'max', 'mean' or 'max+mean', got {pooling!r}")
         widths = (embedding_channels, *stage_channels)
-        if pre_attention_layers < 0:
-            raise ValueError(f"PointEncoder: pre_attention_layers must be >= 0, got {pre_attention_layers}")
         if pre_attention_layers == 0 and widths[-1] != channels:
             raise ValueError(
                 f"PointEncoder: with pre_attention_layers=0 the attention layers take the embedding "
@@ -166,8 +188,25 @@ class PointEncoder(FromCheckpoint, nn.Module):
         return self.sample_sizes[0] if self.sample_sizes else 1
 
     def forward(self, points: Tensor | Data, return_attention: bool = False) -> EncoderOutput:
-        pos, batch, num_clouds = _flatten(points)
+        """Encode a batch of clouds.
+
+        Coordinates are cast to the encoder's parameter dtype (exact for float16/bfloat16 input to
+        a float32 encoder; for mixed-precision compute use ``torch.autocast``). A batch of 0 clouds
+        gives an empty output (B = 0), as ``nn.Linear`` does for an empty batch.
+
+        Raises:
+            ValueError: one line, for input that is not a (B, N, 3) float tensor or a PyG batch with
+                ``pos``, NaN/Inf coordinates, coordinates beyond :func:`max_coordinate`, or clouds
+                with fewer points than the first sample size.
+        """
+        dtype = self.embedding[0].linear.weight.dtype
+        pos, batch, num_clouds = _flatten(points, dtype)
+        if num_clouds == 0:
+            num_points = points.shape[1] if isinstance(points, Tensor) else 0
+            return self._empty_output(num_points, return_attention)
         sizes = torch.bincount(batch, minlength=num_clouds)  # (B,) points per cloud
+        if not self.sample_sizes and int(sizes.min()) == 0:
+            raise ValueError("PointEncoder: a cloud has 0 points; every cloud needs at least 1")
         if int(sizes.min()) < self.min_points:
             raise ValueError(
                 f"PointEncoder samples {self.min_points} points per cloud (sample_sizes[0]), but a cloud "
@@ -205,6 +244,29 @@ class PointEncoder(FromCheckpoint, nn.Module):
             attention=maps if return_attention else None,
         )
 
+    def _empty_output(self, num_points: int, return_attention: bool) -> EncoderOutput:
+        """The output for a batch of 0 clouds of ``num_points`` points: every tensor has B = 0."""
+        weight = self.embedding[0].linear.weight
+        points = self.sample_sizes[-1] if self.sample_sizes else num_points  # M
+
+        def empty(*shape: int) -> Tensor:
+            return weight.new_zeros(0, *shape)
+
+        maps = None
+        if return_attention:
+            maps = []
+            for layer in self.layers:
+                heads = layer.attention.heads
+                keys = layer.attention.memory_slots if layer.kind == "external" else points  # S or M
+                maps.append(empty(heads, points, keys))
+        return EncoderOutput(
+            features=empty(points, self.out_channels),
+            positions=empty(points, 3),
+            global_feature=empty(self.global_channels),
+            mask=None,
+            attention=maps,
+        )
+
     def _pool(self, features: Tensor, mask: Tensor | None) -> Tensor:
         """Shapes: features (B, M, C); mask (B, M); returns (B, G)."""
         pooled = []
@@ -220,8 +282,8 @@ class PointEncoder(FromCheckpoint, nn.Module):
         return torch.cat(pooled, dim=-1)
 
 
-def _flatten(points: Tensor | Data) -> tuple[Tensor, Tensor, int]:
-    """Bring a dense batch or a PyG batch to PyG's flat layout.
+def _flatten(points: Tensor | Data, dtype: torch.dtype) -> tuple[Tensor, Tensor, int]:
+    """Check the input, cast it to ``dtype`` and bring it to PyG's flat layout.
 
     Shapes:
         points: (B, N, 3), or Data/Batch with pos (P, 3); returns pos (P, 3), batch (P,), B
@@ -232,18 +294,45 @@ def _flatten(points: Tensor | Data) -> tuple[Tensor, Tensor, int]:
                 f"PointEncoder expects a float tensor of shape (B, N, 3), got {tuple(points.shape)} "
                 f"{points.dtype}"
             )
+        _check_coordinates(points, dtype)
         num_clouds, num_points, _ = points.shape
         batch = torch.arange(num_clouds, device=points.device).repeat_interleave(num_points)  # (B * N,)
-        return points.reshape(-1, 3), batch, num_clouds  # (B, N, 3) -> (B * N, 3)
+        return points.reshape(-1, 3).to(dtype), batch, num_clouds  # (B, N, 3) -> (B * N, 3)
     pos = getattr(points, "pos", None)
-    if pos is None or pos.dim() != 2 or pos.shape[-1] != 3:
+    if pos is None or pos.dim() != 2 or pos.shape[-1] != 3 or not pos.is_floating_point():
         raise ValueError(
-            "PointEncoder expects a (B, N, 3) tensor or a PyG Data/Batch with `pos` of shape (P, 3); "
-            f"got {type(points).__name__} with pos {None if pos is None else tuple(pos.shape)}"
+            "PointEncoder expects a (B, N, 3) tensor or a PyG Data/Batch with float `pos` of shape (P, 3); "
+            f"got {type(points).__name__} with pos "
+            f"{None if pos is None else f'{tuple(pos.shape)} {pos.dtype}'}"
         )
+    _check_coordinates(pos, dtype)
     batch = getattr(points, "batch", None)
     if batch is None:
-        return pos, torch.zeros(pos.shape[0], dtype=torch.long, device=pos.device), 1
+        return pos.to(dtype), torch.zeros(pos.shape[0], dtype=torch.long, device=pos.device), 1
     if batch.numel() > 1 and bool((batch[1:] < batch[:-1]).any()):
         raise ValueError("PointEncoder: the PyG `batch` vector must be sorted, as Batch.from_data_list makes it")
-    return pos, batch, int(points.num_graphs)
+    return pos.to(dtype), batch, int(points.num_graphs)
+
+
+def _check_coordinates(pos: Tensor, dtype: torch.dtype) -> None:
+    """One-line ``ValueError`` for NaN/Inf coordinates or magnitudes beyond :func:`max_coordinate`.
+
+    Shapes:
+        pos: (B, N, 3) or (P, 3)
+    """
+    limit = max_coordinate(dtype)
+    # Compared in at least float32: in float16 the limit itself would round to inf and pass inf.
+    magnitude = pos.detach().abs().to(torch.promote_types(pos.dtype, torch.float32))
+    if bool((magnitude <= limit).all()):  # one host sync in the common case; NaN fails the comparison
+        return
+    finite = torch.isfinite(pos).all(dim=-1)  # (B, N) or (P,)
+    if not bool(finite.all()):
+        first = tuple((~finite).nonzero()[0].tolist())  # (cloud, point) or (point,)
+        raise ValueError(
+            f"PointEncoder: {int((~finite).sum())} point(s) have NaN or Inf coordinates (the first at index "
+            f"{first[0] if len(first) == 1 else first}); drop or repair those clouds"
+        )
+    raise ValueError(
+        f"PointEncoder: a coordinate of magnitude {float(magnitude.max()):.3g} exceeds {limit:.0e}, beyond which "
+        f"{dtype} squared distances overflow; centre and scale the clouds (pointea.data's normalize does)"
+    )

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pointea.layers.arguments import check_count, check_counts, check_fraction
 from pointea.layers.lbr import LBR
 from pointea.layers.offset_attention import AttentionKind
 from pointea.models.checkpoint import FromCheckpoint
@@ -65,6 +66,12 @@ class PCTPartSegmenter(FromCheckpoint, nn.Module):
         dropout: float = 0.5,
     ) -> None:
         super().__init__()
+        owner = "PCTPartSegmenter"
+        check_count(owner, "num_parts", num_parts, minimum=2)
+        check_count(owner, "num_categories", num_categories)
+        check_count(owner, "category_channels", category_channels)
+        hidden_channels = check_counts(owner, "hidden_channels", hidden_channels)
+        check_fraction(owner, "dropout", dropout)
         self.num_parts = num_parts
         self.num_categories = num_categories
         self.encoder = resolve_encoder(attention, encoder, PointEncoder, **SEGMENTATION_ENCODER)
