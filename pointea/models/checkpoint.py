@@ -32,6 +32,7 @@ __all__ = [
     "RECORD_FORMAT",
     "CheckpointError",
     "FromCheckpoint",
+    "check_finite_weights",
     "load_torch_file",
     "read_checkpoint",
     "network_record",
@@ -181,19 +182,45 @@ def _one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
 
+def _check_zip_crcs(path: Path) -> None:
+    """Verify the CRC-32 of every member of a zip-format torch file (what ``torch.save`` writes).
+
+    ``torch.load`` does not check them, so bytes overwritten inside a tensor's data load silently
+    as wrong weights. Files in torch's legacy (non-zip) format have no checksums to verify.
+    """
+    if not zipfile.is_zipfile(path):
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()  # reads every member; the first one whose CRC does not match, or None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:  # e.g. a broken member header
+        raise CheckpointError(
+            f"cannot read checkpoint {path}: the file is truncated, corrupt or not a PyTorch checkpoint "
+            f"({_one_line(error)})"
+        ) from error
+    if bad is not None:
+        raise CheckpointError(
+            f"cannot read checkpoint {path}: the file is corrupt (member {bad!r} fails its CRC-32 check); "
+            "use another copy or re-train"
+        )
+
+
 def load_torch_file(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
     """Load any file written by ``torch.save`` with ``weights_only=True``; one-line errors.
 
     Every entry point that reads a checkpoint (pointea's own or another code base's) goes through
-    here, so they all refuse the same broken files the same way.
+    here, so they all refuse the same broken files the same way. The zip members' CRC-32 checksums
+    are verified first, so a file with corrupted bytes inside a tensor is refused, not loaded with
+    wrong weights.
 
     Raises:
-        CheckpointError: the file is missing, unreadable (truncated, corrupt, not a torch file, or
-            holding objects other than tensors and plain data).
+        CheckpointError: the file is missing, unreadable (truncated, corrupt, failing a checksum,
+            not a torch file, or holding objects other than tensors and plain data).
     """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    _check_zip_crcs(path)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
@@ -213,7 +240,22 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     checkpoint = load_torch_file(path, map_location)
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise CheckpointError(f"{path} is not a Lightning checkpoint: it has no 'state_dict'")
+    check_finite_weights(checkpoint["state_dict"], path)
     return checkpoint
+
+
+def check_finite_weights(state: Mapping[str, Any], path: str | Path) -> None:
+    """Raise a one-line :class:`CheckpointError` if a floating-point tensor of ``state`` holds NaN or Inf.
+
+    A diverged model's logits are all NaN, and NaN logits argmax to class 0, so evaluating such a
+    checkpoint would report an accuracy (the share of class 0) instead of failing.
+    """
+    bad = [k for k, v in state.items() if torch.is_tensor(v) and v.is_floating_point() and not bool(v.isfinite().all())]
+    if bad:
+        raise CheckpointError(
+            f"{path} holds non-finite weights (NaN or Inf) in {len(bad)} tensor(s), e.g. {bad[0]}: the run that "
+            "wrote it diverged; use an earlier checkpoint"
+        )
 
 
 def network_record(checkpoint: Mapping[str, Any], path: str | Path, cls: type) -> dict[str, Any]:

@@ -4,6 +4,10 @@ Lightning resolves ``"best"`` only from the ModelCheckpoint state of the same pr
 ``fit``), so ``pointea test --ckpt_path best`` in a new process would fail. Here ``"best"`` is read
 from the ModelCheckpoint state stored in ``last.ckpt`` (which every epoch and every interruption
 rewrites), and ``"last"`` is that file itself, with a one-line error when it does not exist.
+
+The best file is looked for in the checkpoint folder itself (by the recorded file's name), never
+outside it: a run folder copied or moved elsewhere resolves to its own files, and a copy whose best
+file was deleted fails with one line instead of silently loading the original folder's best.
 """
 
 from __future__ import annotations
@@ -20,6 +24,11 @@ __all__ = ["last_checkpoint_path", "resolve_checkpoint_path"]
 def last_checkpoint_path(callback: ModelCheckpoint) -> Path:
     """``<dirpath>/last.ckpt`` of a ModelCheckpoint with a ``dirpath``."""
     return Path(callback.dirpath) / f"{callback.CHECKPOINT_NAME_LAST}{callback.FILE_EXTENSION}"
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """``path`` is an existing file directly in ``folder``."""
+    return path.is_file() and path.resolve().parent == folder.resolve()
 
 
 def resolve_checkpoint_path(ckpt_path: str, callback: ModelCheckpoint | None) -> str:
@@ -42,15 +51,20 @@ def resolve_checkpoint_path(ckpt_path: str, callback: ModelCheckpoint | None) ->
         )
     if ckpt_path == "last":
         return str(last)
-    if callback.best_model_path and Path(callback.best_model_path).is_file():
-        return callback.best_model_path
+    folder = Path(callback.dirpath)
+    if callback.best_model_path and _inside(Path(callback.best_model_path), folder):
+        return callback.best_model_path  # set by `fit` in this process
     for key, state in read_checkpoint(last).get("callbacks", {}).items():
         is_best_callback = key.startswith("ModelCheckpoint") and state.get("monitor") == callback.monitor
         if is_best_callback and state.get("best_model_path"):
-            best = Path(state["best_model_path"])
-            for candidate in (best, Path(callback.dirpath) / best.name):  # the run folder may have moved
-                if candidate.is_file():
-                    return str(candidate)
+            recorded = Path(state["best_model_path"])
+            here = folder / recorded.name  # the run folder may have been copied or moved
+            if here.is_file():
+                return str(here)
+            raise CheckpointError(
+                f"--ckpt_path best: {last} records {recorded.name} as the best checkpoint, but {folder} has no such "
+                f"file (it was written as {recorded}); pass a checkpoint file instead"
+            )
     raise CheckpointError(
         f"--ckpt_path best: {last} records no best checkpoint for monitor {callback.monitor!r}; "
         "pass a checkpoint file instead"

@@ -73,7 +73,7 @@ class PointCloudClassifier(PointCloudModule):
         return loss
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        logits = self.network(batch["points"])  # (B, K)
+        logits = self.check_finite_output(self.network(batch["points"]))  # (B, K)
         self.log("val/loss", self.criterion(logits, batch["label"]), sync_dist=True)
         self.val_acc(logits, batch["label"])
         self.val_mean_class_acc(logits, batch["label"])

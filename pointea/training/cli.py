@@ -23,12 +23,19 @@ What it adds to :class:`~pytorch_lightning.cli.LightningCLI`:
 - ``predict`` writes ``<trainer.default_root_dir>/predictions/predictions.csv`` (and ``.npz`` for
   per-point parts), see :class:`PredictionWriter`.
 - ``seed_everything`` defaults to 0.
-- Data, checkpoint and architecture problems end with one ``pointea: error: ...`` line.
+- ``fit`` holds ``<trainer.default_root_dir>/pointea.lock`` while it runs (:class:`RunLock`): a
+  second ``fit`` into the same folder is refused instead of overwriting its checkpoints.
+- Training stops at the first non-finite loss, gradient or output (:mod:`pointea.training.divergence`).
+- Every user error (config, data, checkpoint, architecture numbers, a diverged run, a busy run
+  folder) ends with one ``pointea: error: ...`` line (naming the config key where jsonargparse
+  knows it) and exit code 1, never a traceback; tracebacks are for bugs.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import re
 import sys
 from importlib.util import find_spec
 from pathlib import Path
@@ -38,15 +45,18 @@ import pytorch_lightning as pl
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import ArgsType, LightningArgumentParser, LightningCLI
 from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
+from pytorch_lightning.utilities import rank_zero_info
 
 from pointea.data.errors import DataError
 from pointea.models.checkpoint import CheckpointError, read_checkpoint
 from pointea.training.checkpoint_path import last_checkpoint_path, resolve_checkpoint_path
+from pointea.training.divergence import TrainingDiverged
 from pointea.training.interrupt_checkpoint import InterruptCheckpoint
 from pointea.training.module import PointCloudModule
 from pointea.training.predictions import PredictionWriter
+from pointea.training.run_lock import RunFolderBusy, RunLock
 
-__all__ = ["PointeaCLI", "cli_main"]
+__all__ = ["ConfigError", "PointeaCLI", "cli_main"]
 
 # data module attribute -> model argument it is linked to (links whose source or target the chosen
 # classes lack are skipped by jsonargparse, so one CLI serves both tasks).
@@ -60,6 +70,15 @@ DATA_LINKS = {
 
 
 LAST = ModelCheckpoint.CHECKPOINT_NAME_LAST
+
+
+class ConfigError(ValueError):
+    """A config value the classes it configures refuse (a size out of range, a conflicting setting)."""
+
+
+def _launched_as_worker() -> bool:
+    """Whether this process is a non-zero rank that a DDP launcher started (they share rank 0's folder)."""
+    return any(os.environ.get(key, "0") != "0" for key in ("RANK", "LOCAL_RANK", "NODE_RANK"))
 
 
 def _checkpoint_dir(default_root_dir: str | None) -> str:
@@ -125,6 +144,31 @@ class PointeaCLI(LightningCLI):
         if ckpt_path and Path(ckpt_path).is_file():
             read_checkpoint(ckpt_path)  # Lightning's CLI loads it next: a corrupt file fails here in one line
 
+    def before_instantiate_classes(self) -> None:
+        if self.subcommand != "fit":
+            return
+        trainer = self._get(self.config, "trainer", default={})
+        epochs = trainer.get("max_epochs")
+        valid = epochs is None or epochs == -1 or (isinstance(epochs, int) and epochs >= 1)
+        if isinstance(epochs, bool) or not valid:
+            raise ConfigError(f"trainer.max_epochs must be an integer >= 1 (or -1: no limit), got {epochs!r}")
+        init_args = self._get(self.config, "model", default={}).get("init_args") or {}
+        if epochs == -1 and init_args.get("scheduler") is None:
+            raise ConfigError(
+                "trainer.max_epochs -1 (no limit) needs model.init_args.scheduler: the default cosine schedule runs "
+                "over max_epochs"
+            )
+
+    def instantiate_classes(self) -> None:
+        try:
+            super().instantiate_classes()
+        except (ValueError, TypeError) as error:
+            if isinstance(error, (DataError, CheckpointError)):
+                raise
+            # The classes check their arguments where they enter (one-line ValueErrors naming them);
+            # jsonargparse wraps them in its union-type reports.
+            raise ConfigError(_config_error_line(error)) from error
+
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
         config = self._get(self.config_init, "trainer", default={})
         if config.get("logger") in (None, True):
@@ -143,17 +187,63 @@ class PointeaCLI(LightningCLI):
             return  # Lightning's behaviour: resume if there is a last checkpoint, else start afresh
         path = resolve_checkpoint_path(ckpt_path, callback)
         self.model.check_checkpoint(read_checkpoint(path), path)
+        if ckpt_path in ("best", "last"):
+            rank_zero_info(f"pointea: --ckpt_path {ckpt_path} is {path}")
         config["ckpt_path"] = path
 
     before_fit = before_validate = before_test = before_predict = _checked_ckpt_path
 
+    def _run_subcommand(self, subcommand: str) -> None:
+        if subcommand != "fit" or _launched_as_worker():
+            super()._run_subcommand(subcommand)
+            return
+        with RunLock(self.trainer.default_root_dir):
+            super()._run_subcommand(subcommand)
+
+
+def _one_line(error: BaseException) -> str:
+    """The first non-empty line of an error's message."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def _config_error_line(error: BaseException) -> str:
+    """One line for a jsonargparse error: the config key it is about and the innermost reason.
+
+    jsonargparse nests one error per config level (``Parser key "model"`` ... ``Parser key
+    "attention"``) around the reason, each the cause of the one above; the reason (a class's own
+    one-line ValueError, a type mismatch, a missing file) is the innermost cause.
+    """
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    keys: list[str] = []
+    for link in chain:
+        match = re.match(r'Parser key "([^"]+)":', str(link))
+        if match and (not keys or keys[-1] != match.group(1)):
+            keys.append(match.group(1))
+    reason = _one_line(chain[-1]) if str(chain[-1]).strip() else _one_line(error)
+    if keys and not str(chain[-1]).startswith("Parser key"):
+        return f"{'.init_args.'.join(keys)}: {reason}"
+    return reason
+
 
 def cli_main(args: ArgsType = None) -> None:
-    """Run the ``pointea`` command (``args=None`` reads ``sys.argv``)."""
+    """Run the ``pointea`` command (``args=None`` reads ``sys.argv``).
+
+    User errors leave with ``SystemExit("pointea: error: <one line>")`` (exit code 1).
+    """
     try:
-        PointeaCLI(args=args)
-    except (DataError, CheckpointError) as error:
-        sys.exit(f"pointea: error: {error}")
+        PointeaCLI(args=args, exit_on_error=False)
+    except argparse.ArgumentError as error:  # the command line or a config file
+        given = list(sys.argv[1:] if args is None else args)
+        command = next((a for a in given if a in ("fit", "validate", "test", "predict")), None)
+        hint = f"`pointea {command} --help` lists the options" if command else "`pointea --help` lists the commands"
+        sys.exit(f"pointea: error: {_config_error_line(error)} ({hint})")
+    except (DataError, CheckpointError, ConfigError, TrainingDiverged, RunFolderBusy) as error:
+        sys.exit(f"pointea: error: {_one_line(error)}")
 
 
 if __name__ == "__main__":

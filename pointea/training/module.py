@@ -19,6 +19,7 @@ import torch
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
+from pointea.layers.arguments import check_count
 from pointea.models.checkpoint import (
     CHECKPOINT_KEY,
     RECORD_FORMAT,
@@ -26,6 +27,7 @@ from pointea.models.checkpoint import (
     FromCheckpoint,
     record_differences,
 )
+from pointea.training.divergence import TrainingDiverged, first_non_finite, named_gradients
 from pointea.training.voting import ScaleVoting
 
 __all__ = ["PointCloudModule", "PCT_SGD", "PCT_MIN_LR"]
@@ -51,6 +53,9 @@ class PointCloudModule(pl.LightningModule):
         label_smoothing: label smoothing of the training cross-entropy (PCT: 0.2).
         votes: test-time voting passes for ``test`` and ``predict`` (1: no voting), see
             :class:`~pointea.training.voting.ScaleVoting`.
+
+    Training stops with :class:`~pointea.training.divergence.TrainingDiverged` at the first
+    non-finite loss, gradient, output or weight (see :mod:`pointea.training.divergence`).
     """
 
     #: Task name stored in checkpoints, checked on load.
@@ -73,12 +78,14 @@ class PointCloudModule(pl.LightningModule):
         network.constructor_record()  # fail now, not at the first checkpoint, if it cannot be recorded
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        check_count(type(self).__name__, "votes", votes)
         self.network = network
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.min_lr = min_lr
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         self.voting = ScaleVoting(votes)
+        self._last_finite_loss: Tensor | None = None
 
     @property
     def monitor(self) -> str:
@@ -96,8 +103,8 @@ class PointCloudModule(pl.LightningModule):
             epochs = self.trainer.max_epochs
             if epochs is None or epochs < 1:
                 raise ValueError(
-                    "the default cosine schedule runs over trainer.max_epochs, which is not set; set "
-                    "max_epochs or give a scheduler"
+                    f"trainer.max_epochs must be an integer >= 1 for the default cosine schedule, which runs over "
+                    f"it; got {epochs} (or give model.init_args.scheduler)"
                 )
             scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs, eta_min=self.min_lr)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
@@ -109,7 +116,48 @@ class PointCloudModule(pl.LightningModule):
             inputs: points (B, N, 3) and the network's other inputs; returns (B, K) or (B, N, K)
         """
         points, *rest = inputs
-        return self.voting(lambda p: self.network(p, *rest), points)
+        return self.check_finite_output(self.voting(lambda p: self.network(p, *rest), points), "probabilities")
+
+    # Divergence ----------------------------------------------------------------------------------
+
+    def _where(self) -> str:
+        """Where training is: the epoch and the optimiser step being computed (1-based)."""
+        return f"epoch {self.current_epoch}, step {self.global_step + 1}"
+
+    def on_before_backward(self, loss: Tensor) -> None:
+        if bool(loss.detach().isfinite()):
+            self._last_finite_loss = loss.detach()
+            return
+        last = self._last_finite_loss
+        scale = self.trainer.accumulate_grad_batches
+        raise TrainingDiverged(
+            f"training diverged at {self._where()}: the loss is {loss.item()}; last finite loss "
+            f"{'none' if last is None else f'{last.item() * scale:.6g}'}; lower the learning rate; "
+            "no checkpoint of the diverged model was written"
+        )
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        if getattr(self.trainer.precision_plugin, "scaler", None) is not None:
+            return  # fp16 loss scaling: inf gradients are expected, the scaler skips those steps
+        name = first_non_finite(named_gradients(self))
+        if name is not None:
+            last = self._last_finite_loss
+            raise TrainingDiverged(
+                f"training diverged at {self._where()}: the gradient of {name} is not finite; last finite loss "
+                f"{'none' if last is None else f'{last.item() * self.trainer.accumulate_grad_batches:.6g}'}; "
+                "lower the learning rate or clip gradients (trainer.gradient_clip_val); no checkpoint of the "
+                "diverged model was written"
+            )
+
+    def check_finite_output(self, output: Tensor, what: str = "logits") -> Tensor:
+        """``output`` if it is finite; else :class:`TrainingDiverged` (NaN logits would score as class 0)."""
+        if not bool(output.isfinite().all()):
+            stage = self.trainer.state.stage if self._trainer is not None else None
+            raise TrainingDiverged(
+                f"{type(self).__name__}: the network's {what} are not finite ({stage or 'evaluation'} at "
+                f"{self._where()}): the model has diverged or overflows on this input; no metric is reported"
+            )
+        return output
 
     def label_names(self) -> dict[str, list[str]]:
         """Names of the labels in integer prediction columns, e.g. ``{"prediction": class names}``;
@@ -128,6 +176,12 @@ class PointCloudModule(pl.LightningModule):
         }
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        name = first_non_finite(checkpoint["state_dict"].items())
+        if name is not None:
+            raise TrainingDiverged(
+                f"training diverged by epoch {self.current_epoch}, step {self.global_step}: weight {name} is not "
+                "finite; the checkpoint was not written; lower the learning rate"
+            )
         checkpoint[CHECKPOINT_KEY] = self.network_record()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -138,6 +192,10 @@ class PointCloudModule(pl.LightningModule):
         record = checkpoint.get(CHECKPOINT_KEY)
         if not isinstance(record, Mapping) or "network" not in record:
             raise CheckpointError(f"{path} was not written by a pointea training module: it has no network record")
+        if record.get("format") != RECORD_FORMAT:
+            raise CheckpointError(
+                f"{path} has pointea record format {record.get('format')!r}; this version reads format {RECORD_FORMAT}"
+            )
         if record.get("task") != self.TASK:
             raise CheckpointError(
                 f"{path} is a {record.get('task')!r} checkpoint, but the configured model is {type(self).__name__} "

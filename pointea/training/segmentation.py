@@ -81,7 +81,7 @@ class PartSegmentation(PointCloudModule):
         return loss
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        logits = self.network(batch["points"], batch["category"])  # (B, N, K)
+        logits = self.check_finite_output(self.network(batch["points"], batch["category"]))  # (B, N, K)
         loss = self.criterion(logits.flatten(0, 1), batch["parts"].flatten())  # (B * N, K), (B * N,)
         self.log("val/loss", loss, sync_dist=True)
         self._score(logits, batch, self.val_iou, self.val_point_acc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -61,3 +62,45 @@ class RankMetrics(pl.Callback):
         metrics["batches"] = sum(trainer.num_val_batches)
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / f"rank{trainer.global_rank}.json").write_text(json.dumps(metrics))
+
+
+class LearningRateAt(pl.Callback):
+    """From epoch ``epoch`` on, train with learning rate ``lr`` (e.g. 1e12 to make a good run diverge)."""
+
+    def __init__(self, epoch: int, lr: float) -> None:
+        self.epoch = epoch
+        self.lr = lr
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        if trainer.current_epoch >= self.epoch:
+            for group in trainer.optimizers[0].param_groups:
+                group["lr"] = self.lr
+
+
+class InterruptInBackward(pl.Callback):
+    """Send this process SIGINT (Ctrl-C) in the middle of the training step that makes optimiser
+    step ``step`` (after its backward pass, before the optimiser step), as a Ctrl-C at a random
+    moment of a long epoch most likely lands."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        if trainer.global_step + 1 == self.step:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+class HoldFor(pl.Callback):
+    """Write ``path`` when training starts, then sleep ``seconds`` in the first batch: keeps a run
+    alive long enough for a second run to meet it."""
+
+    def __init__(self, path: str, seconds: float) -> None:
+        self.path = Path(path)
+        self.seconds = seconds
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.path.write_text(str(os.getpid()))
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step == 1:
+            time.sleep(self.seconds)

@@ -1,5 +1,8 @@
 """Networks rebuilt from pointea's Lightning checkpoints (weights_only), and the errors when they cannot be."""
 
+import struct
+import zipfile
+
 import numpy as np
 import pytest
 import torch
@@ -102,3 +105,71 @@ def test_unrecordable_constructor_argument_fails_when_the_module_is_built():
     with pytest.raises(CheckpointError, match="cannot record constructor argument PCTClassifier.dropout"):
         PointCloudClassifier(odd)
     assert isinstance(Custom.from_record(Custom(**TINY_ENCODER).constructor_record()), Custom)
+
+
+def overwrite_middle(source, target, count=64, seed=0, inside_largest_tensor=True):
+    """``source`` with ``count`` random bytes overwritten in the middle of its largest tensor's data
+    (or of the file) (issue 11, case 3)."""
+    data = bytearray(source.read_bytes())
+    middle = len(data) // 2
+    if inside_largest_tensor:
+        largest = max(zipfile.ZipFile(source).infolist(), key=lambda member: member.file_size)
+        name_length, extra_length = struct.unpack("<HH", data[largest.header_offset + 26 : largest.header_offset + 30])
+        start = largest.header_offset + 30 + name_length + extra_length  # the member's data
+        middle = start + largest.file_size // 2 - count // 2
+    data[middle : middle + count] = np.random.default_rng(seed).integers(0, 256, count, dtype=np.uint8).tobytes()
+    target.write_bytes(bytes(data))
+    return target
+
+
+def test_bytes_overwritten_inside_a_tensor_fail_the_crc_check(tmp_path, classification_run):
+    from pointea.models.checkpoint import load_torch_file
+    from pointea.training import cli_main
+
+    good = checkpoints(classification_run) / "last.ckpt"
+    corrupt = overwrite_middle(good, tmp_path / "corrupt.ckpt")
+    unchecked = torch.load(corrupt, weights_only=True)  # what loading did before: no error, wrong weights
+    original = torch.load(good, weights_only=True)["state_dict"]
+    assert any(not torch.equal(unchecked["state_dict"][k], v) for k, v in original.items())
+    for load in (load_torch_file, read_checkpoint, PCTClassifier.from_checkpoint, PointEncoder.from_checkpoint):
+        with pytest.raises(CheckpointError, match=r"the file is corrupt \(member '.*' fails its CRC-32 check\)") as error:
+            load(corrupt)
+        assert "\n" not in str(error.value)
+    for command in ("test", "validate", "predict", "fit"):
+        with pytest.raises(SystemExit) as exit_info:
+            cli_main([command, "--config", str(classification_run), "--ckpt_path", str(corrupt)])
+        assert exit_info.value.code.startswith(f"pointea: error: cannot read checkpoint {corrupt}: the file is corrupt")
+    anywhere = overwrite_middle(good, tmp_path / "anywhere.ckpt", inside_largest_tensor=False)  # e.g. a member header
+    with pytest.raises(CheckpointError, match="cannot read checkpoint .*corrupt"):
+        PCTClassifier.from_checkpoint(anywhere)
+
+
+def test_a_corrupt_best_file_is_refused_through_ckpt_path_best(tmp_path, classification_run):
+    from pointea.training import cli_main
+
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "config.yaml").write_text(classification_run.read_text().replace(str(classification_run.parent / "run"),
+                                                                             str(copy / "run")))  # fmt: skip
+    (copy / "run" / "checkpoints").mkdir(parents=True)
+    for path in checkpoints(classification_run).glob("*.ckpt"):
+        target = copy / "run" / "checkpoints" / path.name
+        overwrite_middle(path, target) if path.name.startswith("best") else target.write_bytes(path.read_bytes())
+    with pytest.raises(SystemExit, match="fails its CRC-32 check"):
+        cli_main(["test", "--config", str(copy / "config.yaml"), "--ckpt_path", "best"])
+
+
+def test_test_refuses_an_unknown_record_format_as_from_checkpoint_does(tmp_path, classification_run):
+    from pointea.training import cli_main
+
+    checkpoint = torch.load(checkpoints(classification_run) / "last.ckpt", weights_only=True)
+    checkpoint["pointea"]["format"] = 99
+    future = tmp_path / "future.ckpt"
+    torch.save(checkpoint, future)
+    expected = f"{future} has pointea record format 99; this version reads format 2"
+    with pytest.raises(CheckpointError, match=expected):
+        PCTClassifier.from_checkpoint(future)
+    for command in ("test", "fit"):
+        with pytest.raises(SystemExit) as exit_info:
+            cli_main([command, "--config", str(classification_run), "--ckpt_path", str(future)])
+        assert exit_info.value.code == f"pointea: error: {expected}"

@@ -105,11 +105,13 @@ def test_corrupt_checkpoint_is_one_line(classification_run, tmp_path):
 
 
 def test_unknown_attention_kind_names_the_argument_and_the_choices(classification_run, capsys):
-    with pytest.raises(SystemExit):
-        cli_main(["fit", "--config", str(classification_run),
-                  "--model.init_args.network.init_args.encoder.init_args.attention", "linear"])  # fmt: skip
-    err = capsys.readouterr().err
-    assert "attention" in err and "'external'" in err and "'offset'" in err and "linear" in err
+    message = one_line_error(["fit", "--config", str(classification_run),
+                              "--model.init_args.network.init_args.encoder.init_args.attention", "linear"])  # fmt: skip
+    assert message == (
+        "pointea: error: model.init_args.network.init_args.encoder.init_args.attention: Expected a "
+        "typing.Literal['external', 'offset']. Got value: linear (`pointea fit --help` lists the options)"
+    )
+    assert capsys.readouterr().err == ""  # no usage text, no traceback before it
 
 
 def test_same_seed_same_run(classification_run, tmp_path):
@@ -120,3 +122,30 @@ def test_same_seed_same_run(classification_run, tmp_path):
     second = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
     assert first.keys() == second.keys()
     assert all(torch.equal(first[k], second[k]) for k in first)  # seed_everything: 0 makes runs repeat exactly
+
+
+def copy_run(classification_run, target):
+    """A copy of the run folder and its config, pointing at the copy."""
+    import shutil
+
+    shutil.copytree(run_dir(classification_run), target / "run")
+    config = target / "config.yaml"
+    config.write_text(classification_run.read_text().replace(str(run_dir(classification_run)), str(target / "run")))
+    return config
+
+
+def test_best_in_a_copied_run_folder_is_the_copys_own(classification_run, tmp_path, caplog):
+    config = copy_run(classification_run, tmp_path)
+    best = next((tmp_path / "run" / "checkpoints").glob("best-*.ckpt"))
+    cli_main(["test", "--config", str(config), "--ckpt_path", "best"])
+    assert f"pointea: --ckpt_path best is {best}" in caplog.text  # says which file, and it is the copy's
+
+    best.unlink()  # the copy lost its best file; the original folder still has one
+    original = next((run_dir(classification_run) / "checkpoints").glob("best-*.ckpt"))
+    assert original.is_file()
+    message = one_line_error(["test", "--config", str(config), "--ckpt_path", "best"])
+    assert message == (
+        f"pointea: error: --ckpt_path best: {tmp_path / 'run' / 'checkpoints' / 'last.ckpt'} records {best.name} as "
+        f"the best checkpoint, but {best.parent} has no such file (it was written as {original}); pass a checkpoint "
+        "file instead"
+    )  # never silently the original folder's best
