@@ -1,5 +1,6 @@
 """Ctrl-C in the middle of an epoch, then ``--ckpt_path last``: training carries on where it stopped."""
 
+import csv
 import json
 import subprocess
 import sys
@@ -59,3 +60,33 @@ def test_interrupted_fit_resumes_from_last_without_losing_or_repeating_steps(tmp
     assert resumed["lr"] == checkpoint["optimizer_states"][0]["param_groups"][0]["lr"]
     final = torch.load(last, weights_only=True)
     assert (final["global_step"], final["epoch"]) == (EPOCHS * STEPS_PER_EPOCH, EPOCHS - 1)  # the final epoch's end
+    assert logged_loss_steps(tmp_path / "run") == list(range(EPOCHS * STEPS_PER_EPOCH))  # the log carries on too
+
+
+def logged_loss_steps(run_dir):
+    """The CSV logs' step labels of the train/loss rows, over all versions (one per process)."""
+    steps = []
+    for metrics in sorted((run_dir / "csv").glob("version_*/metrics.csv")):
+        with metrics.open() as handle:
+            steps += [int(row["step"]) for row in csv.DictReader(handle) if row["train/loss"]]
+    return steps
+
+
+def test_a_ctrl_c_inside_a_training_step_resumes_with_contiguous_log_steps(tmp_path, classification_root):
+    """Issue 11, case 8: after a mid-epoch resume the CSV log skipped a step and labelled every later
+    row one too high. A Ctrl-C most likely lands inside a training step: here after the backward pass
+    of optimiser step 8, before the optimiser applies it, so step 8 is done again after resuming."""
+    interrupted = tiny_config(
+        tmp_path / "interrupted.yaml", "classification", classification_root, tmp_path / "run", max_epochs=EPOCHS,
+        callbacks=[{"class_path": "tests.training.callbacks.InterruptInBackward", "init_args": {"step": STOP_AT}}],
+    )  # fmt: skip
+    first = run(interrupted)
+    assert first.returncode == 1 and "Detected KeyboardInterrupt" in first.stderr + first.stdout, first.stderr[-2000:]
+    assert torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == STOP_AT - 1
+    assert logged_loss_steps(tmp_path / "run") == list(range(STOP_AT - 1))
+
+    resumed = tiny_config(tmp_path / "resumed.yaml", "classification", classification_root, tmp_path / "run",
+                          max_epochs=EPOCHS)  # fmt: skip
+    second = run(resumed, "--ckpt_path", "last")
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert logged_loss_steps(tmp_path / "run") == list(range(EPOCHS * STEPS_PER_EPOCH))  # no gap, no shift
