@@ -162,8 +162,8 @@ class PointeaCLI(LightningCLI):
     def instantiate_classes(self) -> None:
         try:
             super().instantiate_classes()
-        except (ValueError, TypeError) as error:
-            if isinstance(error, (DataError, CheckpointError)):
+        except ValueError as error:
+            if isinstance(error, CheckpointError):
                 raise
             # The classes check their arguments where they enter (one-line ValueErrors naming them);
             # jsonargparse wraps them in its union-type reports.
