@@ -10,6 +10,7 @@ task or architecture fails with one clear line instead of a wall of missing stat
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -124,14 +125,23 @@ class PointCloudModule(pl.LightningModule):
         """Where training is: the epoch and the optimiser step being computed (1-based)."""
         return f"epoch {self.current_epoch}, step {self.global_step + 1}"
 
+    def _on_any_rank(self, flag: bool) -> bool:
+        """``flag`` or'ed over all processes, so that every rank stops together (a rank that
+        stopped alone would leave the others waiting in the next collective operation)."""
+        if self._trainer is None or self.trainer.world_size == 1:
+            return flag
+        return self.trainer.strategy.reduce_boolean_decision(flag, all=False)
+
     def on_before_backward(self, loss: Tensor) -> None:
-        if bool(loss.detach().isfinite()):
+        if not self._on_any_rank(not bool(loss.detach().isfinite())):
             self._last_finite_loss = loss.detach()
             return
         last = self._last_finite_loss
         scale = self.trainer.accumulate_grad_batches
+        value = loss.item()
+        what = f"the loss is {value}" if not math.isfinite(value) else "another process's loss is not finite"
         raise TrainingDiverged(
-            f"training diverged at {self._where()}: the loss is {loss.item()}; last finite loss "
+            f"training diverged at {self._where()}: {what}; last finite loss "
             f"{'none' if last is None else f'{last.item() * scale:.6g}'}; lower the learning rate; "
             "no checkpoint of the diverged model was written"
         )
@@ -151,7 +161,7 @@ class PointCloudModule(pl.LightningModule):
 
     def check_finite_output(self, output: Tensor, what: str = "logits") -> Tensor:
         """``output`` if it is finite; else :class:`TrainingDiverged` (NaN logits would score as class 0)."""
-        if not bool(output.isfinite().all()):
+        if self._on_any_rank(not bool(output.isfinite().all())):
             stage = self.trainer.state.stage if self._trainer is not None else None
             raise TrainingDiverged(
                 f"{type(self).__name__}: the network's {what} are not finite ({stage or 'evaluation'} at "
