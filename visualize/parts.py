@@ -75,12 +75,12 @@ def _command(args: argparse.Namespace) -> int:
         return record_attention(model.network, data.dataset[index], data.label_names, args.split)
 
     if args.save:
-        from visualize.picture import render_picture, save_png
+        from visualize.picture import render_picture, save_image
 
         sample = record(args.index)
         layout, tiles = parts_tiles(sample, args.tile_size)
         image = render_picture(layout, tiles, header=f"{model.note}\n{sample.caption}")
-        print(f"wrote {save_png(image, args.save)}: {model.note} | {sample.caption}")
+        print(f"wrote {save_image(image, args.save)}: {model.note} | {sample.caption}")
         return 0
     from visualize.browser import SampleBrowser
     from visualize.window import run_window
