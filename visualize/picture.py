@@ -24,10 +24,24 @@ from visualize.errors import InputError
 from visualize.grid import GridLayout, compose
 from visualize.render import TileRenderer
 
-__all__ = ["IMAGE_FORMATS", "Tile", "check_save_path", "point_size_for", "render_picture", "save_image"]
+__all__ = [
+    "IMAGE_FORMATS",
+    "MAX_PICTURE_PIXELS",
+    "MAX_PICTURE_SIDE",
+    "Tile",
+    "check_picture_size",
+    "check_save_path",
+    "point_size_for",
+    "render_picture",
+    "save_image",
+]
 
 #: Picture file suffix -> the Pillow format written.
 IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+#: The largest picture side: matplotlib's Agg canvas, which composes the tiles, stops below 2**16.
+MAX_PICTURE_SIDE = 32_768
+#: The most pixels in one picture (the canvas holds 4 bytes a pixel, about 1 GiB here, plus copies).
+MAX_PICTURE_PIXELS = 256_000_000
 
 
 @dataclass(frozen=True)
@@ -46,12 +60,28 @@ def point_size_for(num_points: int, tile_size: int) -> float:
     return float(np.clip(tile_size / 256 * 7.0 * (256 / max(num_points, 1)) ** 0.27, 2.0, 16.0))
 
 
+def check_picture_size(layout: GridLayout) -> None:
+    """:class:`InputError` when the composed picture would exceed :data:`MAX_PICTURE_SIDE` or
+    :data:`MAX_PICTURE_PIXELS` (checked before anything is rendered)."""
+    width, height = layout.size
+    if max(width, height) > MAX_PICTURE_SIDE or width * height > MAX_PICTURE_PIXELS:
+        raise InputError(
+            f"the picture would be {width} x {height} pixels ({layout.rows} x {layout.cols} tiles of "
+            f"{layout.tile_width} pixels), more than the {MAX_PICTURE_SIDE} pixels a side and "
+            f"{MAX_PICTURE_PIXELS // 10**6} megapixels allowed; use a smaller --tile-size or fewer tiles"
+        )
+
+
 def render_picture(layout: GridLayout, tiles: Mapping[tuple[int, int], Tile], header: str = "") -> np.ndarray:
     """Render every tile with one offscreen renderer and compose the titled grid.
+
+    Raises:
+        InputError: the picture would be too large (:func:`check_picture_size`).
 
     Shapes:
         returns (H, W, 3) uint8, (W, H) = ``layout.size``
     """
+    check_picture_size(layout)
     images: dict[tuple[int, int], np.ndarray] = {}
     with TileRenderer(layout.tile_width, layout.tile_height) as renderer:
         for cell, tile in tiles.items():
@@ -89,12 +119,13 @@ def check_save_path(path: str | Path, option: str = "--save") -> Path:
 
 def save_image(image: np.ndarray, path: str | Path) -> Path:
     """Write an (H, W, 3) uint8 image in the format its suffix names (an optimised PNG, or a
-    JPEG of quality 95); returns the path. :class:`InputError` when it cannot be written."""
+    JPEG of quality 95 with full colour resolution); returns the path. :class:`InputError` when it cannot be written."""
     from PIL import Image  # matplotlib's own image dependency
 
     path = check_save_path(path)
     image_format = IMAGE_FORMATS[path.suffix.lower()]
-    options = {"optimize": True} if image_format == "PNG" else {"quality": 95}
+    # JPEG: full-resolution colour (no 4:2:0 subsampling), which small coloured points need.
+    options = {"optimize": True} if image_format == "PNG" else {"quality": 95, "subsampling": 0}
     try:
         Image.fromarray(np.ascontiguousarray(image)).save(path, format=image_format, **options)
     except OSError as error:
