@@ -134,7 +134,9 @@ def check_zip_members(archive: zipfile.ZipFile, source: str) -> None:
 
 
 def check_sha256(digest: str) -> str:
-    """``digest`` in lower case when it is 64 hexadecimal digits; else :class:`DataError`."""
+    """``digest`` (surrounding blanks dropped) in lower case when it is 64 hexadecimal digits;
+    else :class:`DataError`."""
+    digest = digest.strip()
     if not re.fullmatch(r"[0-9a-fA-F]{64}", digest):
         raise DataError(
             f"sha256 must be 64 hexadecimal digits, got {digest!r} ({len(digest)} characters)"
@@ -222,6 +224,9 @@ def _opener(watchdog: _Watchdog) -> urllib.request.OpenerDirector:
 
 
 def _content_length(response: http.client.HTTPResponse) -> int | None:
+    """The body's announced length; None when chunked (the length header is then ignored)."""
+    if getattr(response, "chunked", False):
+        return None
     value = response.headers.get("Content-Length")
     return int(value) if value is not None and value.strip().isdigit() else None
 

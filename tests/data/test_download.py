@@ -422,3 +422,10 @@ def test_ctrl_c_mid_download_cleans_up_with_one_line_and_exit_130(tmp_path: Path
     assert code == 130
     assert capsys.readouterr().err.strip().splitlines() == ["error: download interrupted by SIGINT; the partial download was removed"]
     assert _partial_download_dirs(root) == []
+
+
+@pytest.mark.parametrize(("option", "value"), [("timeout", 0), ("timeout", float("inf")), ("deadline", -1.0), ("deadline", True)])
+def test_timeouts_are_checked_before_anything_happens(tmp_path: Path, option: str, value: float) -> None:
+    with pytest.raises(DataError, match=rf"^{option} must be a number of seconds in \(0, \d+\], got {value!r}$"):
+        download_archive("modelnet40", tmp_path / "data", url="http://127.0.0.1:9/x.zip", **{option: value})
+    assert not (tmp_path / "data").exists()
