@@ -2,7 +2,8 @@
 
     pointea-data synth --root data/synthetic [--seed 0] [--train-per-class 64] ...
     pointea-data verify data/synthetic
-    pointea-data download modelnet40 --root data [--url URL] [--sha256 HEX] [--timeout 60] [--deadline 7200]
+    pointea-data download modelnet40 --root data [--url URL] [--sha256 HEX] [--timeout 60] \
+        [--deadline 7200]
 
 Exit status: 0 on success, 1 on a data problem (one ``error:`` line naming the file), 2 on a usage
 error (argparse's ``error:`` line, naming the option and its allowed range), 130 when interrupted
@@ -21,7 +22,13 @@ import threading
 from collections.abc import Iterator, Sequence
 from types import FrameType
 
-from pointea.data.download import ARCHIVES, MAX_DEADLINE, MAX_TIMEOUT, check_sha256, download_archive
+from pointea.data.download import (
+    ARCHIVES,
+    MAX_DEADLINE,
+    MAX_TIMEOUT,
+    check_sha256,
+    download_archive,
+)
 from pointea.data.errors import DataError
 from pointea.data.modelnet40 import ModelNet40
 from pointea.data.ranges import MAX_SEED, MAX_SYNTHETIC_PER_LABEL, int_option, seconds_option

@@ -148,8 +148,9 @@ class ModelNet40DataModule(_PointCloudDataModule):
             root, num_points, batch_size, num_workers, augment, sampling, normalize, synthetic, seed
         )
         size = self._synthetic_size
-        self.synthetic_train_per_class = size("synthetic_train_per_class", synthetic_train_per_class)
-        self.synthetic_test_per_class = size("synthetic_test_per_class", synthetic_test_per_class)
+        train, test = synthetic_train_per_class, synthetic_test_per_class
+        self.synthetic_train_per_class = size("synthetic_train_per_class", train)
+        self.synthetic_test_per_class = size("synthetic_test_per_class", test)
         self.save_hyperparameters()
 
     @property

@@ -68,7 +68,8 @@ __all__ = [
 MAX_ARCHIVE_BYTES = 4 * 1024**3
 #: The body must bring at least this many bytes per ``timeout`` seconds.
 STALL_BYTES = 1024
-#: Unpacked bytes allowed per zip byte, with a floor (small zips of compressible HDF5 files) and a cap.
+#: Unpacked bytes allowed per zip byte, with a floor (small zips of compressible HDF5 files) and
+#: an absolute cap.
 UNPACKED_RATIO = 4
 MIN_UNPACKED_BYTES = 64 * 1024**2
 MAX_UNPACKED_BYTES = 8 * 1024**3
@@ -166,7 +167,10 @@ class _Watchdog:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self._timer.cancel()
 
@@ -239,7 +243,8 @@ def _fetch(url: str, dest: Path, timeout: float, deadline: float) -> str:
     failed = f"download of {url} failed"
     watchdog = _Watchdog(deadline)
     try:
-        with watchdog, _opener(watchdog).open(url, timeout=timeout) as response, dest.open("wb") as out:
+        opener = _opener(watchdog)
+        with watchdog, opener.open(url, timeout=timeout) as response, dest.open("wb") as out:
             expected = _content_length(response)
             if expected is not None and expected > MAX_ARCHIVE_BYTES:
                 raise DataError(

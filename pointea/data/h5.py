@@ -33,9 +33,9 @@ def _read_dataset(path: Path, key: str, node: h5py.Dataset, file_bytes: int) -> 
     declared = node.size * node.dtype.itemsize
     if declared > MAX_DATASET_BYTES:
         raise DataError(
-            f"{path}: {key!r} declares shape {node.shape} of {node.dtype} ({declared / 1024**3:.4g} "
-            f"GiB), more than the {MAX_DATASET_BYTES / 1024**3:g} GiB allowed per dataset; the file "
-            "is corrupt or not a point-cloud archive"
+            f"{path}: {key!r} declares shape {node.shape} of {node.dtype} "
+            f"({declared / 1024**3:.4g} GiB), more than the {MAX_DATASET_BYTES / 1024**3:g} GiB "
+            "allowed per dataset; the file is corrupt or not a point-cloud archive"
         )
     contiguous = node.chunks is None and node.compression is None
     if contiguous and declared > file_bytes:
