@@ -26,7 +26,7 @@ from visualize.arguments import add_model_arguments, add_sample_arguments, check
 from visualize.errors import InputError
 from visualize.inference import record_attention
 from visualize.loading import load_data, load_model
-from visualize.options import int_option
+from visualize.options import CommandParser, int_option
 from visualize.record import AttentionRecord
 from visualize.state import ViewState
 
@@ -34,7 +34,7 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m visualize.attention",
         description="Show per-head attention of a pointea model on a sample: open3d window, or --save a PNG grid.",
     )

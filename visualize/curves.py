@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from visualize.errors import InputError
-from visualize.options import int_option
+from visualize.options import CommandParser, int_option
 
 __all__ = ["Curve", "find_metrics_file", "group_curves", "main", "metric_group", "plot_curves", "read_curves"]
 
@@ -154,7 +154,7 @@ def plot_curves(curves: Mapping[str, Curve], title: str, columns: int = 2) -> np
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m visualize.curves",
         description="Plot loss and metrics from a Lightning CSVLogger run (metrics.csv) to a PNG.",
     )

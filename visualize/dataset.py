@@ -26,7 +26,7 @@ from visualize.colors import label_colors
 from visualize.grid import GridLayout
 from visualize.inference import category_parts, local_parts
 from visualize.loading import DataSplit, load_data
-from visualize.options import int_option
+from visualize.options import CommandParser, int_option
 from visualize.picture import Tile, point_size_for
 from visualize.viewer import Frame
 
@@ -56,7 +56,7 @@ def sample_title(item: Mapping[str, Any], data: DataSplit) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m visualize.dataset",
         description="Browse a data set coloured by class or parts: open3d window, or --save a PNG grid.",
     )

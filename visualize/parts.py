@@ -26,6 +26,7 @@ from visualize.errors import InputError
 from visualize.grid import GridLayout
 from visualize.inference import record_attention
 from visualize.loading import load_data, load_model
+from visualize.options import CommandParser
 from visualize.picture import Tile, point_size_for
 from visualize.record import AttentionRecord
 from visualize.viewer import Frame
@@ -55,7 +56,7 @@ def parts_tiles(record: AttentionRecord, tile_size: int) -> tuple[GridLayout, di
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m visualize.parts",
         description="Part segmentation, ground truth vs prediction: open3d window, or --save a PNG.",
     )

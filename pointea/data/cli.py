@@ -39,8 +39,16 @@ from pointea.data.verify import verify_folder
 __all__ = ["main", "build_parser"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that a usage error prints its ``error:`` line first and a one-line hint,
+    not the whole usage block (exit status 2, as argparse). Sub-commands inherit it."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n{self.prog} --help lists the options\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="pointea-data", description="Synthetic data, verification and downloads for pointea."
     )
     commands = parser.add_subparsers(dest="command", required=True)

@@ -101,6 +101,6 @@ def test_numbers_and_digests_are_checked_where_they_enter(tmp_path: Path, monkey
     with pytest.raises(SystemExit) as info:
         main(argv)
     assert info.value.code == 2
-    err = capsys.readouterr().err
-    assert err.strip().splitlines()[-1] == f"pointea-data {argv[0]}: error: {message}"
+    prog = f"pointea-data {argv[0]}"
+    assert capsys.readouterr().err.splitlines() == [f"{prog}: error: {message}", f"{prog} --help lists the options"]
     assert list(tmp_path.iterdir()) == []  # nothing written, nothing downloaded

@@ -26,10 +26,9 @@ def _error(capsys: pytest.CaptureFixture[str], command: Callable[[list[str]], in
     with pytest.raises(SystemExit) as exit_info:
         command(argv)
     assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if "error:" in line]
-    assert len(lines) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and lines[1].endswith(" --help lists the options")  # no usage block
+    assert "error: " in lines[0]
     return lines[0].split("error: ", 1)[1]
 
 
