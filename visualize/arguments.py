@@ -3,7 +3,11 @@
 Every command takes a training config (for the data, and the architecture when there is no
 checkpoint), an optional checkpoint, a split and a sample index; ``--save`` renders headless
 instead of opening a window. Bad input ends the command with argparse's one-line ``error:`` and
-exit status 2, never a traceback.
+exit status 2, never a traceback. Numbers are checked as they are parsed (name, allowed range and
+value in the message; see :mod:`visualize.options`), except the bounds that depend on what is
+loaded (the split's size for ``--index``, the model's memory slots and points for ``--slot`` and
+``--query``), checked as soon as that is known. ``--save`` is checked before anything is loaded
+(:func:`visualize.picture.check_save_path`).
 """
 
 from __future__ import annotations
@@ -13,9 +17,17 @@ from collections.abc import Callable, Sequence
 
 from pointea.data import DataError
 from visualize.errors import InputError
+from visualize.options import int_option
+from visualize.picture import check_save_path
+from visualize.render import MAX_TILE_SIZE
 from visualize.window import NO_DISPLAY, has_display
 
-__all__ = ["add_model_arguments", "add_sample_arguments", "check_index", "run_command"]
+__all__ = ["MIN_TILE_SIZE", "MAX_SEED", "add_model_arguments", "add_sample_arguments", "check_index", "run_command"]
+
+#: Smallest picture tile that still shows a cloud and its title.
+MIN_TILE_SIZE = 32
+#: Seeds of the random model (torch takes 64 bits; 32 is the usual range).
+MAX_SEED = 2**32 - 1
 
 
 def add_sample_arguments(parser: argparse.ArgumentParser, splits: Sequence[str] = ("train", "val", "test")) -> None:
@@ -24,8 +36,15 @@ def add_sample_arguments(parser: argparse.ArgumentParser, splits: Sequence[str] 
     parser.add_argument("--split", default="test", choices=splits, help="split to show (default: test)")
     parser.add_argument("--index", type=int, default=0, help="sample index in the split (default: 0)")
     parser.add_argument("--data-root", help="data folder, overriding the config's (any folder in the same layout)")
-    parser.add_argument("--save", metavar="PNG", help="render headless to this PNG instead of opening a window")
-    parser.add_argument("--tile-size", type=int, default=256, help="pixels per picture tile (default: 256)")
+    parser.add_argument(
+        "--save", metavar="PICTURE", help="render headless to this .png or .jpg (its folder must exist) instead of opening a window"
+    )
+    parser.add_argument(
+        "--tile-size",
+        type=int_option(MIN_TILE_SIZE, MAX_TILE_SIZE),
+        default=256,
+        help=f"pixels per picture tile, {MIN_TILE_SIZE}..{MAX_TILE_SIZE} (default: 256)",
+    )
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +52,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ckpt", help="Lightning checkpoint of the model; without one, a randomly initialised model (see --seed)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random model without --ckpt (default: 0)")
+    parser.add_argument(
+        "--seed", type=int_option(0, MAX_SEED), default=0, help="seed of the random model without --ckpt (default: 0)"
+    )
     parser.add_argument("--device", default="cpu", help="torch device for the forward pass (default: cpu)")
 
 
@@ -48,11 +69,11 @@ def run_command(parser: argparse.ArgumentParser, command: Callable[[argparse.Nam
     ``DataError``, asking for a window without a display) become ``parser.error`` (one line on
     stderr, exit status 2)."""
     args = parser.parse_args(argv)
-    if getattr(args, "tile_size", 1) < 32:
-        parser.error(f"--tile-size must be at least 32 pixels, got {args.tile_size}")
-    if hasattr(args, "save") and args.save is None and not has_display():
-        parser.error(NO_DISPLAY)  # before loading anything
     try:
+        if getattr(args, "save", None) is not None:
+            args.save = check_save_path(args.save)  # before loading or rendering anything
+        elif hasattr(args, "save") and not has_display():
+            raise InputError(NO_DISPLAY)  # before loading anything
         return command(args)
     except (InputError, DataError) as error:
         parser.error(str(error).replace("\n", " "))

@@ -26,6 +26,7 @@ from visualize.arguments import add_model_arguments, add_sample_arguments, check
 from visualize.errors import InputError
 from visualize.inference import record_attention
 from visualize.loading import load_data, load_model
+from visualize.options import CommandParser, int_option
 from visualize.record import AttentionRecord
 from visualize.state import ViewState
 
@@ -33,7 +34,7 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m visualize.attention",
         description="Show per-head attention of a pointea model on a sample: open3d window, or --save a PNG grid.",
     )
@@ -44,8 +45,8 @@ def _parser() -> argparse.ArgumentParser:
         help="external attention: the slot each point attends to most, or the weight on --slot "
         "(default: argmax in a --save picture, weight in the window; M toggles)",
     )  # fmt: skip
-    parser.add_argument("--slot", type=int, default=1, help="memory slot for --colour-by weight, 1-based (default: 1)")
-    parser.add_argument("--query", type=int, default=1, help="offset attention: query point, 1-based (default: 1)")
+    parser.add_argument("--slot", type=int_option(1), default=1, help="memory slot for --colour-by weight, 1-based (default: 1)")
+    parser.add_argument("--query", type=int_option(1), default=1, help="offset attention: query point, 1-based (default: 1)")
     parser.add_argument("--full-cloud", action="store_true", help="propagate attention to every input point")
     return parser
 
@@ -72,10 +73,10 @@ def _command(args: argparse.Namespace) -> int:
         raise InputError(f"--query {args.query} is out of range: attention has {record.num_attention_points} points")
     if args.save:
         from visualize.attention_picture import attention_picture
-        from visualize.picture import save_png
+        from visualize.picture import save_image
 
         image = attention_picture(record, state, model.note, args.tile_size)
-        print(f"wrote {save_png(image, args.save)}: {model.note} | {record.caption}")
+        print(f"wrote {save_image(image, args.save)}: {model.note} | {record.caption}")
         return 0
     from visualize.attention_viewer import AttentionViewer
     from visualize.window import run_window

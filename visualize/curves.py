@@ -27,12 +27,15 @@ from pathlib import Path
 import numpy as np
 
 from visualize.errors import InputError
+from visualize.options import CommandParser, int_option
 
 __all__ = ["Curve", "find_metrics_file", "group_curves", "main", "metric_group", "plot_curves", "read_curves"]
 
 Curve = tuple[np.ndarray, np.ndarray]  # (x, y): step (or row) and value, rows where it was logged
 
 _X_COLUMNS = ("epoch", "step")
+#: Most panels per row of the picture.
+MAX_COLUMNS = 16
 _SPLIT = re.compile(r"^(train|val|valid|validation|test)[/_.]|[/_.](train|val|valid|validation|test)$")
 _REDUCTION = re.compile(r"[/_.](step|epoch)$")
 
@@ -151,28 +154,29 @@ def plot_curves(curves: Mapping[str, Curve], title: str, columns: int = 2) -> np
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m visualize.curves",
         description="Plot loss and metrics from a Lightning CSVLogger run (metrics.csv) to a PNG.",
     )
     parser.add_argument("run", help="run folder (with metrics.csv, or versions below it) or the CSV file")
-    parser.add_argument("--save", required=True, help="PNG to write")
-    parser.add_argument("--columns", type=int, default=2, help="panels per row (default 2)")
+    parser.add_argument("--save", required=True, help="picture to write (.png, .jpg)")
+    parser.add_argument("--columns", type=int_option(1, MAX_COLUMNS), default=2, help="panels per row (default 2)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m visualize.curves``."""
-    from visualize.picture import save_png
+    from visualize.picture import check_save_path, save_image
 
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        save = check_save_path(args.save)  # before reading and plotting anything
         path = find_metrics_file(args.run)
-        image = plot_curves(read_curves(path), title=str(path))
+        image = plot_curves(read_curves(path), title=str(path), columns=args.columns)
+        print(f"wrote {save_image(image, save)} from {path}")
     except InputError as error:
         parser.error(str(error))
-    print(f"wrote {save_png(image, args.save)} from {path}")
     return 0
 
 

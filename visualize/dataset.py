@@ -23,14 +23,18 @@ from visualize.arguments import add_sample_arguments, check_index, run_command
 from visualize.camera import fixed_camera
 from visualize.cloud import Cloud
 from visualize.colors import label_colors
-from visualize.errors import InputError
 from visualize.grid import GridLayout
 from visualize.inference import category_parts, local_parts
 from visualize.loading import DataSplit, load_data
+from visualize.options import CommandParser, int_option
 from visualize.picture import Tile, point_size_for
 from visualize.viewer import Frame
 
-__all__ = ["main", "sample_cloud", "sample_title"]
+__all__ = ["MAX_COLS", "MAX_COUNT", "main", "sample_cloud", "sample_title"]
+
+#: Most samples in one --save picture, and most tiles per row.
+MAX_COUNT = 256
+MAX_COLS = 32
 
 
 def sample_cloud(item: Mapping[str, Any], data: DataSplit) -> Cloud:
@@ -52,13 +56,15 @@ def sample_title(item: Mapping[str, Any], data: DataSplit) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m visualize.dataset",
         description="Browse a data set coloured by class or parts: open3d window, or --save a PNG grid.",
     )
     add_sample_arguments(parser)
-    parser.add_argument("--count", type=int, default=1, help="samples in the --save picture, from --index on (default: 1)")
-    parser.add_argument("--cols", type=int, default=4, help="tiles per row of the --save picture (default: 4)")
+    parser.add_argument(
+        "--count", type=int_option(1, MAX_COUNT), default=1, help=f"samples in the --save picture, from --index on, 1..{MAX_COUNT} (default: 1)"
+    )
+    parser.add_argument("--cols", type=int_option(1, MAX_COLS), default=4, help=f"tiles per row of the --save picture, 1..{MAX_COLS} (default: 4)")
     return parser
 
 
@@ -67,10 +73,8 @@ def _command(args: argparse.Namespace) -> int:
     size = len(data.dataset)
     check_index(args.index, size, args.split, data.description)
     if args.save:
-        from visualize.picture import render_picture, save_png
+        from visualize.picture import render_picture, save_image
 
-        if args.count < 1 or args.cols < 1:
-            raise InputError(f"--count and --cols must be at least 1, got {args.count} and {args.cols}")
         indices = range(args.index, min(args.index + args.count, size))
         cols = min(args.cols, len(indices))
         layout = GridLayout(rows=math.ceil(len(indices) / cols), cols=cols, tile_width=args.tile_size, tile_height=args.tile_size)
@@ -81,7 +85,7 @@ def _command(args: argparse.Namespace) -> int:
             size_px = point_size_for(cloud.points.shape[0], args.tile_size)
             tiles[divmod(position, cols)] = Tile(cloud, fixed_camera(cloud.points), sample_title(item, data), size_px)
         image = render_picture(layout, tiles, header=f"{data.description} | {args.split} split")
-        print(f"wrote {save_png(image, args.save)}: {len(indices)} samples of {data.description}")
+        print(f"wrote {save_image(image, args.save)}: {len(indices)} samples of {data.description}")
         return 0
     from visualize.browser import SampleBrowser
     from visualize.window import run_window

@@ -26,6 +26,7 @@ from visualize.errors import InputError
 from visualize.grid import GridLayout
 from visualize.inference import record_attention
 from visualize.loading import load_data, load_model
+from visualize.options import CommandParser
 from visualize.picture import Tile, point_size_for
 from visualize.record import AttentionRecord
 from visualize.viewer import Frame
@@ -55,7 +56,7 @@ def parts_tiles(record: AttentionRecord, tile_size: int) -> tuple[GridLayout, di
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m visualize.parts",
         description="Part segmentation, ground truth vs prediction: open3d window, or --save a PNG.",
     )
@@ -75,12 +76,12 @@ def _command(args: argparse.Namespace) -> int:
         return record_attention(model.network, data.dataset[index], data.label_names, args.split)
 
     if args.save:
-        from visualize.picture import render_picture, save_png
+        from visualize.picture import render_picture, save_image
 
         sample = record(args.index)
         layout, tiles = parts_tiles(sample, args.tile_size)
         image = render_picture(layout, tiles, header=f"{model.note}\n{sample.caption}")
-        print(f"wrote {save_png(image, args.save)}: {model.note} | {sample.caption}")
+        print(f"wrote {save_image(image, args.save)}: {model.note} | {sample.caption}")
         return 0
     from visualize.browser import SampleBrowser
     from visualize.window import run_window

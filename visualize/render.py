@@ -22,9 +22,16 @@ import numpy as np
 from visualize.camera import Camera
 from visualize.cloud import MARKER_COLOR, Cloud
 
-__all__ = ["TileRenderer", "add_cloud", "prepare_scene"]
+__all__ = ["MAX_POINT_SIZE", "MAX_TILE_SIZE", "TileRenderer", "add_cloud", "prepare_scene"]
 
 _BACKGROUND = (1.0, 1.0, 1.0, 1.0)
+#: The largest image side rendered. Measured here (open3d 0.20, Mesa llvmpipe through Vulkan):
+#: 8192 x 8192 renders (53 s), 16384 x 16384 aborts the process in Filament ("Unable to bind
+#: image. error=-2", out of device memory; exit 134, nothing to catch), so sizes are refused at
+#: half the largest one seen to work (4096 x 4096 took 15 s).
+MAX_TILE_SIZE = 4096
+#: The largest point size in pixels.
+MAX_POINT_SIZE = 64.0
 
 
 def prepare_scene(scene: object) -> None:
@@ -58,6 +65,11 @@ def add_cloud(scene: object, cloud: Cloud, point_size: float, marker_size: float
         scene.add_geometry(f"{name}_marked", marked, material(marker_size))  # type: ignore[attr-defined]
 
 
+def _check_point_size(name: str, size: float) -> None:
+    if not (isinstance(size, (int, float)) and 0 < size <= MAX_POINT_SIZE):  # NaN fails too
+        raise ValueError(f"TileRenderer: {name} must be in (0, {MAX_POINT_SIZE:g}] pixels, got {size!r}")
+
+
 class TileRenderer:
     """Render clouds to (H, W, 3) uint8 images of one fixed size, on a white background.
 
@@ -73,8 +85,11 @@ class TileRenderer:
     """
 
     def __init__(self, width: int, height: int, point_size: float = 5.0, marker_size: float = 14.0) -> None:
-        if width <= 0 or height <= 0:
-            raise ValueError(f"TileRenderer: size must be positive, got {width} x {height}")
+        for name, value in (("width", width), ("height", height)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TILE_SIZE:
+                raise ValueError(f"TileRenderer: {name} must be an integer in 1..{MAX_TILE_SIZE} pixels, got {value!r}")
+        for name, size in (("point_size", point_size), ("marker_size", marker_size)):
+            _check_point_size(name, size)
         self.width, self.height = width, height
         self.point_size = point_size
         self.marker_size = marker_size
@@ -101,6 +116,8 @@ class TileRenderer:
             raise RuntimeError("TileRenderer.render called outside its `with` block")
         scene = self._renderer.scene
         scene.clear_geometry()
+        if point_size is not None:
+            _check_point_size("point_size", point_size)
         add_cloud(scene, cloud, point_size or self.point_size, self.marker_size)
         self._renderer.setup_camera(camera.fov_deg, list(camera.center), list(camera.eye), list(camera.up))
         image = np.asarray(self._renderer.render_to_image())  # (H, W, 3) uint8

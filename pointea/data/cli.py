@@ -2,22 +2,36 @@
 
     pointea-data synth --root data/synthetic [--seed 0] [--train-per-class 64] ...
     pointea-data verify data/synthetic
-    pointea-data download modelnet40 --root data [--url URL] [--sha256 HEX]
+    pointea-data download modelnet40 --root data [--url URL] [--sha256 HEX] [--timeout 60] \
+        [--deadline 7200]
 
 Exit status: 0 on success, 1 on a data problem (one ``error:`` line naming the file), 2 on a usage
-error.
+error (argparse's ``error:`` line, naming the option and its allowed range), 130 when interrupted
+(Ctrl-C, SIGINT) and 143 when terminated (SIGTERM): both end with one ``error:`` line, after a
+download's temporary folder has been removed.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from types import FrameType
 
-from pointea.data.download import ARCHIVES, download_archive
+from pointea.data.download import (
+    ARCHIVES,
+    MAX_DEADLINE,
+    MAX_TIMEOUT,
+    check_sha256,
+    download_archive,
+)
 from pointea.data.errors import DataError
 from pointea.data.modelnet40 import ModelNet40
+from pointea.data.ranges import MAX_SEED, MAX_SYNTHETIC_PER_LABEL, int_option, seconds_option
 from pointea.data.shapenetpart import ShapeNetPart
 from pointea.data.synthetic import write_synthetic_modelnet40, write_synthetic_shapenetpart
 from pointea.data.verify import verify_folder
@@ -25,21 +39,30 @@ from pointea.data.verify import verify_folder
 __all__ = ["main", "build_parser"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that a usage error prints its ``error:`` line first and a one-line hint,
+    not the whole usage block (exit status 2, as argparse). Sub-commands inherit it."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n{self.prog} --help lists the options\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="pointea-data", description="Synthetic data, verification and downloads for pointea."
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
     synth = commands.add_parser("synth", help="write the synthetic sets in the two archive layouts")
     synth.add_argument("--root", required=True, help="folder that receives the archive folders")
-    synth.add_argument("--seed", type=int, default=0)
+    size = int_option(1, MAX_SYNTHETIC_PER_LABEL)
+    synth.add_argument("--seed", type=int_option(0, MAX_SEED), default=0)
     synth.add_argument("--only", choices=("modelnet40", "shapenetpart"), help="write one set only")
-    synth.add_argument("--train-per-class", type=int, default=64, help="classification, per class")
-    synth.add_argument("--test-per-class", type=int, default=16, help="classification, per class")
-    synth.add_argument("--train-per-category", type=int, default=100, help="parts, per category")
-    synth.add_argument("--val-per-category", type=int, default=20, help="parts, per category")
-    synth.add_argument("--test-per-category", type=int, default=20, help="parts, per category")
+    synth.add_argument("--train-per-class", type=size, default=64, help="classification, per class")
+    synth.add_argument("--test-per-class", type=size, default=16, help="classification, per class")
+    synth.add_argument("--train-per-category", type=size, default=100, help="parts, per category")
+    synth.add_argument("--val-per-category", type=size, default=20, help="parts, per category")
+    synth.add_argument("--test-per-category", type=size, default=20, help="parts, per category")
 
     verify = commands.add_parser("verify", help="check a folder's archives; exit 1 on a problem")
     verify.add_argument("folder", help="an archive folder, or a folder containing archive folders")
@@ -48,9 +71,46 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("name", choices=sorted(ARCHIVES))
     download.add_argument("--root", required=True, help="folder that receives the archive folder")
     download.add_argument("--url", help="a mirror to use instead of the official URL")
-    download.add_argument("--sha256", help="expected SHA-256 of the zip file")
-    download.add_argument("--timeout", type=float, default=60.0, help="connection timeout, seconds")
+    download.add_argument("--sha256", type=_sha256, help="expected SHA-256 of the zip file")
+    download.add_argument(
+        "--timeout", type=seconds_option(MAX_TIMEOUT), default=60.0,
+        help="give up when connecting or a read waits this long, or when less than 1 KiB "
+        "arrives in this many seconds (default 60)",
+    )  # fmt: skip
+    download.add_argument(
+        "--deadline", type=seconds_option(MAX_DEADLINE), default=7200.0,
+        help="give up when the whole download takes longer, seconds (default 7200)",
+    )  # fmt: skip
     return parser
+
+
+def _sha256(text: str) -> str:
+    """argparse ``type`` of ``--sha256``: checked before anything is downloaded."""
+    try:
+        return check_sha256(text)
+    except DataError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("sha256 ")) from None
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that clean-up (``finally``) runs as for Ctrl-C."""
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """While inside, SIGTERM raises :class:`_Terminated` instead of killing the process at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _synth(args: argparse.Namespace) -> int:
@@ -84,18 +144,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        if args.command == "synth":
-            return _synth(args)
-        if args.command == "verify":
-            report = verify_folder(args.folder)
-            print(report.text())
-            return 0 if report.ok else 1
-        target = download_archive(args.name, args.root, args.url, args.sha256, args.timeout)
-        print(f"unpacked {args.name} into {target}")
-        return 0
+        with _sigterm_raises():
+            if args.command == "synth":
+                return _synth(args)
+            if args.command == "verify":
+                report = verify_folder(args.folder)
+                print(report.text())
+                return 0 if report.ok else 1
+            target = download_archive(
+                args.name, args.root, args.url, args.sha256, args.timeout, args.deadline
+            )
+            print(f"unpacked {args.name} into {target}")
+            return 0
     except (DataError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except (KeyboardInterrupt, _Terminated) as exc:
+        name, code = ("SIGTERM", 143) if isinstance(exc, _Terminated) else ("SIGINT", 130)
+        removed = "; the partial download was removed" if args.command == "download" else ""
+        print(f"error: {args.command} interrupted by {name}{removed}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

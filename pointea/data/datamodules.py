@@ -26,6 +26,14 @@ from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
 from pointea.data.modelnet40 import ModelNet40
 from pointea.data.presets import Augmentation, Sampling, build_transform
+from pointea.data.ranges import (
+    MAX_BATCH_SIZE,
+    MAX_POINTS,
+    MAX_SEED,
+    MAX_SYNTHETIC_PER_LABEL,
+    MAX_WORKERS,
+    check_int,
+)
 from pointea.data.shapenetpart import ShapeNetPart
 from pointea.data.synthetic import CLASS_NAMES as SYNTHETIC_CLASS_NAMES
 from pointea.data.synthetic import write_synthetic_modelnet40, write_synthetic_shapenetpart
@@ -49,27 +57,27 @@ class _PointCloudDataModule(pl.LightningDataModule):
         seed: int,
     ) -> None:
         super().__init__()
-        if num_points < 1 or batch_size < 1 or num_workers < 0:
-            raise ValueError(
-                f"need num_points >= 1, batch_size >= 1, num_workers >= 0; got {num_points}, "
-                f"{batch_size}, {num_workers}"
-            )
+        owner = type(self).__name__
         self.root = root
-        self.num_points = num_points
-        self.batch_size = batch_size
-        self.num_workers = num_workers
+        self.num_points = check_int(f"{owner}: num_points", num_points, 1, MAX_POINTS)
+        self.batch_size = check_int(f"{owner}: batch_size", batch_size, 1, MAX_BATCH_SIZE)
+        self.num_workers = check_int(f"{owner}: num_workers", num_workers, 0, MAX_WORKERS)
         self.synthetic = synthetic
-        self.seed = seed
+        self.seed = check_int(f"{owner}: seed", seed, 0, MAX_SEED)
         # Built eagerly so a bad choice fails at construction, with the argument named.
         self.train_transform = build_transform(
-            num_points, train=True, augment=augment, sampling=sampling, normalize=normalize
+            self.num_points, train=True, augment=augment, sampling=sampling, normalize=normalize
         )
         self.eval_transform = build_transform(
-            num_points, train=False, sampling=sampling, normalize=normalize
+            self.num_points, train=False, sampling=sampling, normalize=normalize
         )
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
         self.test_set: Dataset | None = None
+
+    def _synthetic_size(self, name: str, value: int) -> int:
+        """A synthetic set size, checked: shapes per class (or category) and split."""
+        return check_int(f"{type(self).__name__}: {name}", value, 1, MAX_SYNTHETIC_PER_LABEL)
 
     def _loader(self, dataset: Dataset | None, train: bool) -> DataLoader:
         if dataset is None:
@@ -139,8 +147,10 @@ class ModelNet40DataModule(_PointCloudDataModule):
         super().__init__(
             root, num_points, batch_size, num_workers, augment, sampling, normalize, synthetic, seed
         )
-        self.synthetic_train_per_class = synthetic_train_per_class
-        self.synthetic_test_per_class = synthetic_test_per_class
+        size = self._synthetic_size
+        train, test = synthetic_train_per_class, synthetic_test_per_class
+        self.synthetic_train_per_class = size("synthetic_train_per_class", train)
+        self.synthetic_test_per_class = size("synthetic_test_per_class", test)
         self.save_hyperparameters()
 
     @property
@@ -224,10 +234,13 @@ class ShapeNetPartDataModule(_PointCloudDataModule):
         if train_split not in ("train", "trainval"):
             raise ValueError(f"train_split must be 'train' or 'trainval', got {train_split!r}")
         self.train_split = train_split
-        self.synthetic_sizes = (
-            synthetic_train_per_category,
-            synthetic_val_per_category,
-            synthetic_test_per_category,
+        self.synthetic_sizes = tuple(
+            self._synthetic_size(name, value)
+            for name, value in (
+                ("synthetic_train_per_category", synthetic_train_per_category),
+                ("synthetic_val_per_category", synthetic_val_per_category),
+                ("synthetic_test_per_category", synthetic_test_per_category),
+            )
         )
         self.save_hyperparameters()
 

@@ -98,13 +98,45 @@ class ModelNet40(PointCloudDataset):
 
     @classmethod
     def read_class_names(cls, archive_dir: Path) -> list[str]:
-        """Class names in label order from ``shape_names.txt``."""
-        names = read_lines(archive_dir / cls.NAMES_FILE)
+        """Class names in label order from ``shape_names.txt`` (checked by
+        :meth:`check_class_names`)."""
+        path = archive_dir / cls.NAMES_FILE
+        names = read_lines(path)
         if not names:
-            raise DataError(f"{archive_dir / cls.NAMES_FILE}: no class names, expected one per line")
+            raise DataError(f"{path}: no class names, expected one per line")
         if len(set(names)) != len(names):
-            raise DataError(f"{archive_dir / cls.NAMES_FILE}: class names repeat")
+            raise DataError(f"{path}: class names repeat")
+        cls.check_class_names(path, names)
         return names
+
+    @classmethod
+    def check_class_names(cls, path: Path, names: list[str]) -> None:
+        """A names file holding mostly ModelNet40 names must be ModelNet40's 40, in label order.
+
+        A file with more than 20 of ModelNet40's names is taken to mean ModelNet40; then a
+        missing, extra, swapped or misspelt line would shift or rename every class silently, so
+        it is refused, naming the first mismatch. Other label spaces in this layout (the
+        synthetic set, ModelNet10's 10 names, your own) pass unchanged.
+        """
+        known = set(cls.CLASS_NAMES)
+        claims_modelnet40 = 2 * sum(name in known for name in names) > len(cls.CLASS_NAMES)
+        if not claims_modelnet40 or names == list(cls.CLASS_NAMES):
+            return
+        raise DataError(
+            f"{path}: holds {len(names)} names, mostly ModelNet40's, but differs from ModelNet40's "
+            f"{len(cls.CLASS_NAMES)} classes: {cls._mismatch(names)}; restore the original file"
+        )
+
+    @classmethod
+    def _mismatch(cls, names: list[str]) -> str:
+        """The first position where ``names`` and :attr:`CLASS_NAMES` differ, in words."""
+        standard = cls.CLASS_NAMES
+        for label, (name, expected) in enumerate(zip(names, standard)):
+            if name != expected:
+                return f"name {label + 1} is {name!r}, ModelNet40's label {label} is {expected!r}"
+        if len(names) < len(standard):
+            return f"it ends after {standard[len(names) - 1]!r}, before {standard[len(names)]!r}"
+        return f"name {len(standard) + 1} {names[len(standard)]!r} is one too many"
 
     @classmethod
     def split_files(cls, archive_dir: Path, split: str) -> list[Path]:
@@ -119,13 +151,18 @@ class ModelNet40(PointCloudDataset):
         """
         arrays = read_h5(path, required=("data", "label"), optional=("normal",) if normals else ())
         points = check_points(path, arrays["data"])
-        labels = check_shape_labels(path, arrays["label"], "label", points.shape[0], num_classes)
+        names = f"one per class name in {path.parent / ModelNet40.NAMES_FILE}"
+        labels = check_shape_labels(
+            path, arrays["label"], "label", points.shape[0], num_classes, values_from=names
+        )
         normal = arrays.get("normal")
         if normal is not None:
             if normal.shape != points.shape:
                 raise DataError(
                     f"{path}: 'normal' has shape {normal.shape}, expected {points.shape} like 'data'"
                 )
+            if not np.issubdtype(normal.dtype, np.floating):
+                raise DataError(f"{path}: 'normal' has dtype {normal.dtype}, expected float32")
             if not np.isfinite(normal).all():
                 raise DataError(f"{path}: 'normal' has NaN/Inf values")
         return ClassificationFile(path=path, points=points, labels=labels, normals=normal)

@@ -19,6 +19,7 @@ from typing import Literal, Protocol
 import numpy as np
 import torch
 
+from pointea.data.errors import DataError
 from pointea.layers.sampling import farthest_point_sampling
 
 __all__ = [
@@ -256,15 +257,28 @@ class Shuffle:
 
 
 class NormalizeUnitSphere:
-    """Centre on the centroid and scale so the farthest point lies on the unit sphere."""
+    """Centre on the centroid and scale so the farthest point lies on the unit sphere.
+
+    Computed in float64: in float32 the squared radius overflows to inf from coordinates near
+    1.8e19 on, and dividing by it turned every such cloud into zeros. In float64 any finite
+    float32 cloud normalises correctly; a cloud holding NaN/Inf is refused with a
+    :class:`~pointea.data.errors.DataError` instead of becoming NaN or zeros. A cloud whose
+    points all coincide is only centred (its radius is 0).
+    """
 
     def __call__(self, sample: Sample, rng: np.random.Generator) -> Sample:
-        points = sample["points"]
-        centred = points - points.mean(axis=0, keepdims=True)
-        radius = float(np.sqrt((centred * centred).sum(axis=1).max()))
+        points = np.asarray(sample["points"], dtype=np.float64)  # (N, 3)
+        with np.errstate(over="ignore", invalid="ignore"):  # refused just below instead
+            centred = points - points.mean(axis=0, keepdims=True)
+            radius = float(np.sqrt((centred * centred).sum(axis=1).max()))
+        if not math.isfinite(radius):
+            raise DataError(
+                f"NormalizeUnitSphere: the cloud's radius is {radius} (its coordinates reach "
+                f"{float(np.abs(points).max()):.4g}); expected finite coordinates"
+            )
         if radius > 0:
-            centred = centred / np.float32(radius)
-        return _with_points(sample, centred.astype(np.float32, copy=False))
+            centred = centred / radius
+        return _with_points(sample, centred.astype(np.float32))
 
     def __repr__(self) -> str:
         return "NormalizeUnitSphere()"

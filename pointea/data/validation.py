@@ -15,14 +15,30 @@ import numpy as np
 
 from pointea.data.errors import DataError
 
-__all__ = ["check_points", "check_shape_labels", "check_point_labels", "check_parts_match_category"]
+__all__ = [
+    "MAX_ABS_COORDINATE",
+    "check_points",
+    "check_shape_labels",
+    "check_point_labels",
+    "check_parts_match_category",
+]
+
+#: The largest coordinate magnitude accepted (any unit). The published archives lie in the unit
+#: sphere; beyond 1e6 float32 resolves less than 0.1 unit and squared distances (kNN, FPS,
+#: normalisation) head towards float32's range (3.4e38 is reached from 1.8e19): such values are
+#: nearly always a unit or parsing error. Recentre or rescale such data before use.
+MAX_ABS_COORDINATE = 1e6
 
 
-def check_points(path: Path, array: np.ndarray, key: str = "data") -> np.ndarray:
+def check_points(
+    path: Path, array: np.ndarray, key: str = "data", max_abs: float = MAX_ABS_COORDINATE
+) -> np.ndarray:
     """Validate point coordinates and return them as float32.
 
     Rejects: wrong rank or channel count, no shapes, empty clouds (no points), non-float dtypes,
-    NaN/Inf, and degenerate clouds whose points all coincide (zero padding).
+    NaN/Inf, coordinates beyond ``max_abs`` in magnitude (checked before the float32 cast, so a
+    float64 1e300 is reported as itself), and degenerate clouds whose points all coincide (zero
+    padding).
 
     Shapes:
         array: (M, N, 3) floating; returns (M, N, 3) float32
@@ -35,13 +51,24 @@ def check_points(path: Path, array: np.ndarray, key: str = "data") -> np.ndarray
         raise DataError(f"{path}: {key!r} has shape {array.shape}: every cloud is empty (0 points)")
     if not np.issubdtype(array.dtype, np.floating):
         raise DataError(f"{path}: {key!r} has dtype {array.dtype}, expected float32 coordinates")
-    points = array.astype(np.float32, copy=False)
-    finite = np.isfinite(points).all(axis=(1, 2))  # (M,)
+    finite = np.isfinite(array).all(axis=(1, 2))  # (M,)
     if not finite.all():
         bad = np.flatnonzero(~finite)
         raise DataError(
             f"{path}: {key!r} has NaN/Inf coordinates in {bad.size} shape(s), first at shape {bad[0]}"
         )
+    magnitude = np.abs(array).max(axis=(1, 2)).astype(np.float64)  # (M,) largest |coordinate|
+    too_large = magnitude > max_abs
+    if too_large.any():
+        bad = np.flatnonzero(too_large)
+        row = array[bad[0]]  # (N, 3)
+        value = float(row.flat[np.abs(row).argmax()])
+        raise DataError(
+            f"{path}: {key!r} row {bad[0]} (a shape) holds coordinate {value:.4g}, "
+            f"beyond the allowed bound |x| <= {max_abs:g}; {bad.size} shape(s) affected "
+            "(recentre or rescale the data)"
+        )
+    points = array.astype(np.float32, copy=False)
     extent = np.ptp(points, axis=1).max(axis=-1)  # (M,)
     if (extent == 0).any():
         bad = np.flatnonzero(extent == 0)
@@ -53,9 +80,11 @@ def check_points(path: Path, array: np.ndarray, key: str = "data") -> np.ndarray
 
 
 def check_shape_labels(
-    path: Path, array: np.ndarray, key: str, num_shapes: int, num_values: int
+    path: Path, array: np.ndarray, key: str, num_shapes: int, num_values: int, values_from: str = ""
 ) -> np.ndarray:
     """Validate one integer label per shape (``(M, 1)`` as published, or ``(M,)``); return int64.
+
+    ``values_from`` says where ``num_values`` comes from (e.g. the names file), for the message.
 
     Shapes:
         array: (M, 1) or (M,) integer; returns (M,) int64
@@ -72,6 +101,7 @@ def check_shape_labels(
         first = int(np.flatnonzero(out_of_range)[0])
         raise DataError(
             f"{path}: {key!r} of shape {first} is {labels[first]}, expected 0..{num_values - 1}"
+            + (f" ({values_from})" if values_from else "")
         )
     return labels
 

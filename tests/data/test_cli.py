@@ -81,3 +81,26 @@ def test_usage_errors_exit_2() -> None:
     with pytest.raises(SystemExit) as info:
         main(["download", "imagenet", "--root", "x"])
     assert info.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["synth", "--root", "x", "--train-per-class", "0"], "argument --train-per-class: must be an integer in 1..10000, got 0"),
+        (["synth", "--root", "x", "--test-per-category", "99999999"], "argument --test-per-category: must be an integer in 1..10000, got 99999999"),
+        (["synth", "--root", "x", "--seed", "-1"], "argument --seed: must be an integer in 0..4294967295, got -1"),
+        (["synth", "--root", "x", "--val-per-category", "two"], "argument --val-per-category: must be an integer in 1..10000, got 'two'"),
+        (["download", "modelnet40", "--root", "x", "--timeout", "0"], "argument --timeout: must be a number of seconds in (0, 86400], got '0'"),
+        (["download", "modelnet40", "--root", "x", "--timeout", "nan"], "argument --timeout: must be a number of seconds in (0, 86400], got 'nan'"),
+        (["download", "modelnet40", "--root", "x", "--deadline", "-5"], "argument --deadline: must be a number of seconds in (0, 604800], got '-5'"),
+        (["download", "modelnet40", "--root", "x", "--sha256", "not-hex"], "argument --sha256: must be 64 hexadecimal digits, got 'not-hex' (7 characters)"),
+    ],
+)  # fmt: skip
+def test_numbers_and_digests_are_checked_where_they_enter(tmp_path: Path, monkeypatch, capsys, argv: list[str], message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    prog = f"pointea-data {argv[0]}"
+    assert capsys.readouterr().err.splitlines() == [f"{prog}: error: {message}", f"{prog} --help lists the options"]
+    assert list(tmp_path.iterdir()) == []  # nothing written, nothing downloaded

@@ -151,3 +151,30 @@ def test_modules_build_from_yaml_like_lightning_cli(tmp_path: Path) -> None:
     assert built.num_points == 512 and built.synthetic and built.num_classes == len(CLASS_NAMES)
     with pytest.raises(SystemExit):  # a value outside the Literal is rejected by the parser
         parser.parse_string(yaml.safe_dump({"data": {"root": "x", "augment": "bogus"}}))
+
+
+@pytest.mark.parametrize(
+    ("module", "argument", "value", "allowed"),
+    [
+        (ModelNet40DataModule, "num_points", 0, "1..1000000"),
+        (ModelNet40DataModule, "num_points", 10**9, "1..1000000"),
+        (ModelNet40DataModule, "num_points", True, "1..1000000"),
+        (ModelNet40DataModule, "num_points", 12.5, "1..1000000"),
+        (ModelNet40DataModule, "batch_size", 0, "1..100000"),
+        (ShapeNetPartDataModule, "batch_size", -3, "1..100000"),
+        (ModelNet40DataModule, "num_workers", -1, "0..256"),
+        (ShapeNetPartDataModule, "num_workers", 10_000, "0..256"),
+        (ModelNet40DataModule, "seed", -1, "0..4294967295"),
+        (ModelNet40DataModule, "synthetic_train_per_class", 0, "1..10000"),
+        (ModelNet40DataModule, "synthetic_test_per_class", 10**6, "1..10000"),
+        (ShapeNetPartDataModule, "synthetic_train_per_category", 0, "1..10000"),
+        (ShapeNetPartDataModule, "synthetic_val_per_category", -1, "1..10000"),
+        (ShapeNetPartDataModule, "synthetic_test_per_category", 10**5, "1..10000"),
+    ],
+)  # fmt: skip
+def test_every_number_is_checked_with_its_name_and_range(tmp_path: Path, module, argument: str, value, allowed: str) -> None:
+    with pytest.raises(ValueError) as info:
+        module(str(tmp_path), **{argument: value})
+    message = str(info.value)
+    assert message == f"{module.__name__}: {argument} must be an integer in {allowed}, got {value!r}"
+    assert list(tmp_path.iterdir()) == []  # nothing written

@@ -22,6 +22,7 @@ from visualize import attention, window
 from visualize.viewer import Viewer
 
 SETTLE_S = 1.0  # ticks of the event loop after a change, before the screenshot
+FIRST_FRAME_S = 30.0  # the longest wait for a window that is still all black (not drawn yet)
 
 
 def _scripted(out: Path, keys: list[str]):  # noqa: ANN202
@@ -40,10 +41,17 @@ def _scripted(out: Path, keys: list[str]):  # noqa: ANN202
                 time.sleep(0.01)
 
         def shot(i: int) -> None:
-            settle()
-            frame = shown.window.os_frame  # the window's content on the screen
-            box = (frame.x, frame.y, frame.x + frame.width, frame.y + frame.height)
-            ImageGrab.grab(bbox=box, xdisplay=os.environ["DISPLAY"]).save(out / f"shot{i}.png")
+            # The first frame can take several seconds on a busy machine's software renderer:
+            # until it is drawn the window is all black, so keep ticking (at most FIRST_FRAME_S).
+            give_up = time.monotonic() + FIRST_FRAME_S
+            while True:
+                settle()
+                frame = shown.window.os_frame  # the window's content on the screen
+                box = (frame.x, frame.y, frame.x + frame.width, frame.y + frame.height)
+                image = ImageGrab.grab(bbox=box, xdisplay=os.environ["DISPLAY"])
+                if image.getextrema() != ((0, 0), (0, 0), (0, 0)) or time.monotonic() > give_up:
+                    break
+            image.save(out / f"shot{i}.png")
             titles.append(shown.window.title)
 
         titles: list[str] = []
