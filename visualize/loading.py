@@ -68,7 +68,7 @@ def _parse_config(config: str | Path, overrides: Sequence[str] = ()) -> Any:
     """Instantiate the config's classes with pointea's CLI (nothing is run)."""
     from argparse import ArgumentError
 
-    from pointea.training.cli import PointeaCLI
+    from pointea.training.cli import ConfigError, PointeaCLI
 
     path = Path(config)
     if not path.is_file():
@@ -92,7 +92,7 @@ def _parse_config(config: str | Path, overrides: Sequence[str] = ()) -> Any:
                 run=False,
                 exit_on_error=False,
             )
-    except ArgumentError as error:
+    except (ArgumentError, ConfigError) as error:
         raise InputError(f"cannot use config {path}: {_one_line(error)}") from error
     finally:
         for logger, level in zip(quiet, levels):
