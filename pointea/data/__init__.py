@@ -1,4 +1,5 @@
-"""Data: the ModelNet40 and ShapeNetPart HDF5 archives, transforms, a synthetic default, and the
+"""Data: the ModelNet40 and ShapeNetPart HDF5 archives (and their text and mesh releases, converted
+once: :mod:`pointea.data.layouts`), ScanObjectNN, transforms, a synthetic default, and the
 LightningDataModules that serve them.
 
 Start with :class:`ModelNet40DataModule` / :class:`ShapeNetPartDataModule`; the ``pointea-data``
@@ -10,6 +11,8 @@ from pointea.data.download import ARCHIVES, download_archive
 from pointea.data.errors import DataError
 from pointea.data.modelnet40 import ModelNet40
 from pointea.data.presets import AUGMENTATIONS, build_transform
+from pointea.data.scanobjectnn import ScanObjectNN
+from pointea.data.scanobjectnn_datamodule import ScanObjectNNDataModule
 from pointea.data.shapenetpart import ShapeNetPart, category_of_part
 from pointea.data.synthetic import write_synthetic_modelnet40, write_synthetic_shapenetpart
 from pointea.data.verify import verify_folder
@@ -20,6 +23,8 @@ __all__ = [
     "DataError",
     "ModelNet40",
     "ModelNet40DataModule",
+    "ScanObjectNN",
+    "ScanObjectNNDataModule",
     "ShapeNetPart",
     "ShapeNetPartDataModule",
     "build_transform",
