@@ -13,6 +13,8 @@ CONFIGS = {
     "modelnet40_pct.yaml": (PointCloudClassifier, "offset", 40),
     "shapenetpart.yaml": (PartSegmentation, "external", 50),
     "shapenetpart_pct.yaml": (PartSegmentation, "offset", 50),
+    "scanobjectnn.yaml": (PointCloudClassifier, "external", 15),
+    "scanobjectnn_pct.yaml": (PointCloudClassifier, "offset", 15),
 }
 
 
