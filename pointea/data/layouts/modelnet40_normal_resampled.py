@@ -117,7 +117,8 @@ class NormalResampled:
                 raise DataError(
                     f"{list_file}:{number}: {name!r} is not <class>_NNNN with a class of {self.NAMES_FILE}"
                 )
-            shapes.append(NormalResampledShape(name, label_of[class_name], self.folder / class_name / f"{name}.txt"))
+            path = Path(f"{self.folder}/{class_name}/{name}.txt")  # one Path: 12k shapes are listed
+            shapes.append(NormalResampledShape(name, label_of[class_name], path))
         if not shapes:
             raise DataError(f"{list_file}: the list is empty, expected one shape name per line")
         return shapes

@@ -279,7 +279,7 @@ class V0Normal(ShapeNetPartRelease):
         return folder.name == cls.FOLDER or not any(folder.glob("*/points"))
 
     def shape_files(self, synset: str, shape_id: str) -> tuple[Path, ...]:
-        return (self.folder / synset / f"{shape_id}.txt",)
+        return (Path(f"{self.folder}/{synset}/{shape_id}.txt"),)  # one Path: 17k shapes are listed
 
 
 class V0(ShapeNetPartRelease):
@@ -294,6 +294,6 @@ class V0(ShapeNetPartRelease):
 
     def shape_files(self, synset: str, shape_id: str) -> tuple[Path, ...]:
         return (
-            self.folder / synset / "points" / f"{shape_id}.pts",
-            self.folder / synset / "points_label" / f"{shape_id}.seg",
+            Path(f"{self.folder}/{synset}/points/{shape_id}.pts"),
+            Path(f"{self.folder}/{synset}/points_label/{shape_id}.seg"),
         )
