@@ -20,6 +20,7 @@ from pointea.io.read import (
     ResampledWarning,
     read_points,
 )
+from pointea.io.write import WRITE_EXTENSIONS, write_points
 
 __all__ = [
     "DEFAULT_MESH_POINTS",
@@ -27,5 +28,7 @@ __all__ = [
     "PointCloud",
     "ResampledWarning",
     "SUPPORTED_EXTENSIONS",
+    "WRITE_EXTENSIONS",
     "read_points",
+    "write_points",
 ]

@@ -32,8 +32,10 @@ _GROUPS = {"normals": ("nx", "ny", "nz"), "colours": ("r", "g", "b")}
 _ALIASES = {
     "normal_x": "nx", "normal_y": "ny", "normal_z": "nz", "n_x": "nx", "n_y": "ny", "n_z": "nz",
     "red": "r", "green": "g", "blue": "b",
+    "diffuse_red": "r", "diffuse_green": "g", "diffuse_blue": "b",
     "class": "label", "classification": "label", "labels": "label", "seg": "label",
     "part": "label", "semantic": "label", "semantic_label": "label", "category": "label",
+    "scalar_label": "label", "scalar_classification": "label",
 }  # fmt: skip
 
 

@@ -30,6 +30,7 @@ NPZ_KEYS = {
     "colours": ("colours", "colors", "rgb"),
     "labels": ("labels", "label", "seg", "parts", "classification"),
 }
+_MAGIC = {".npy": b"\x93NUMPY", ".npz": b"PK"}
 _NAMES = {"points": ("x", "y", "z"), "normals": ("nx", "ny", "nz"), "colours": ("r", "g", "b"),
           "labels": ("label",)}  # fmt: skip
 
@@ -58,6 +59,11 @@ def read_numpy_rows(
     chunk_bytes: int,
 ) -> tuple[KeptRows, tuple[str, ...]]:
     """Rows and column names of a ``.npy`` or ``.npz`` file, kept by ``keeper``."""
+    with open(path, "rb") as stream:
+        magic = stream.read(6)
+    if not magic.startswith(_MAGIC[path.suffix.lower()]):
+        kind = "a NumPy .npy array" if path.suffix.lower() == ".npy" else "a NumPy .npz (zip) archive"
+        raise DataError(f"{path}: not {kind}: it does not start with {_MAGIC[path.suffix.lower()]!r}")
     try:
         if path.suffix.lower() == ".npy":
             array = np.load(path, mmap_mode="r", allow_pickle=False)

@@ -23,6 +23,7 @@ from pointea.io.columns import cloud_from_rows
 from pointea.io.mesh_sampling import DEFAULT_OVERSAMPLE, sample_mesh
 from pointea.io.numpy_files import NUMPY_EXTENSIONS, read_numpy_rows
 from pointea.io.off import read_off
+from pointea.io.ply import read_ply_header, read_ply_rows
 from pointea.io.selection import DEFAULT_MAX_POINTS, KeptRows, row_keeper
 from pointea.io.text import DEFAULT_CHUNK_BYTES, TEXT_EXTENSIONS, read_label_file, read_text_rows
 
@@ -103,10 +104,15 @@ def read_points(
     """
     path = Path(path).expanduser()
     suffix = _check_path(path)
-    if suffix in MESH_EXTENSIONS or (suffix == ".ply" and _ply_has_faces(path)):
+    if suffix in MESH_EXTENSIONS or (suffix == ".ply" and read_ply_header(path).count("face")):
         if labels_path is not None:
             raise DataError(f"{path}: a mesh has no per-point labels; labels_path is for point files")
-        vertices, triangles = read_off(path) if suffix == ".off" else _read_open3d_mesh(path)
+        if suffix == ".off":
+            vertices, triangles = read_off(path)
+        else:
+            from pointea.io.open3d_files import read_open3d_mesh
+
+            vertices, triangles = read_open3d_mesh(path)
         count = DEFAULT_MESH_POINTS if num_points is None else num_points
         points, normals = sample_mesh(path, vertices, triangles, count, seed, oversample)
         return PointCloud(points=points, normals=normals, path=path, columns=("mesh",),
@@ -123,10 +129,12 @@ def read_points(
         kept, names, origin = read_las_rows(path, keeper)
         cloud = cloud_from_rows(path, kept, names, label_range=label_range, origin=origin)
         return _announce(_attach_labels(cloud, kept, labels_path, label_range), num_points)
+    elif suffix == ".ply":
+        kept, names = read_ply_rows(path, read_ply_header(path), keeper, label_range, chunk_bytes)
     else:
-        from pointea.io.open3d_files import read_open3d_rows
+        from pointea.io.open3d_files import read_pcd_rows
 
-        kept, names = read_open3d_rows(path, keeper)
+        kept, names = read_pcd_rows(path, keeper)
     cloud = cloud_from_rows(path, kept, names, label_range=label_range)
     return _announce(_attach_labels(cloud, kept, labels_path, label_range), num_points)
 

@@ -28,7 +28,7 @@ from pointea.data.errors import DataError
 from pointea.io.columns import check_columns, default_columns, header_columns
 from pointea.io.selection import KeepAll, KeepRandom, KeptRows
 
-__all__ = ["TEXT_EXTENSIONS", "read_text_rows", "read_label_file", "DEFAULT_CHUNK_BYTES"]
+__all__ = ["TEXT_EXTENSIONS", "read_text_rows", "read_label_file", "stream_rows", "DEFAULT_CHUNK_BYTES"]
 
 TEXT_EXTENSIONS = (".xyz", ".xyzn", ".xyzrgb", ".pts", ".txt", ".csv")
 DEFAULT_CHUNK_BYTES = 64 << 20
@@ -225,22 +225,39 @@ def read_text_rows(
             names = ("x", "y", "z", "-", "r", "g", "b")  # Leica: x y z intensity r g b
         else:
             names = default_columns(width, colours=path.suffix.lower() == ".xyzrgb")
-        table = _TextTable(
-            path,
-            width,
-            used=np.array([name != "-" for name in names]),
-            label_column=names.index("label") if "label" in names else None,
-            label_range=label_range,
-        )
-        line = skipped + 1
-        for chunk in _line_chunks(stream, head, chunk_bytes):
-            rows = table.parse(chunk, line)
-            if rows.shape[0]:
-                keeper.add(rows)
-            line += chunk.count(b"\n")
+        stream_rows(path, stream, head, skipped + 1, names, keeper, label_range, chunk_bytes)
     if keeper.num_rows == 0:
         raise DataError(f"{path}: header only, no data lines after line {skipped}")
     return keeper.finish(), names
+
+
+def stream_rows(
+    path: Path,
+    stream: BinaryIO,
+    head: bytes,
+    first_line: int,
+    names: tuple[str, ...],
+    keeper: KeepAll | KeepRandom,
+    label_range: tuple[int, int] | None = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+) -> None:
+    """Parse ``head`` and the rest of ``stream`` as rows of the named columns into ``keeper``.
+
+    ``first_line`` is the file line number of ``head``'s first line (for messages).
+    """
+    table = _TextTable(
+        path,
+        len(names),
+        used=np.array([name != "-" for name in names]),
+        label_column=names.index("label") if "label" in names else None,
+        label_range=label_range,
+    )
+    line = first_line
+    for chunk in _line_chunks(stream, head, chunk_bytes):
+        rows = table.parse(chunk, line)
+        if rows.shape[0]:
+            keeper.add(rows)
+        line += chunk.count(b"\n")
 
 
 def read_label_file(path: Path, label_range: tuple[int, int] | None = None) -> np.ndarray:
