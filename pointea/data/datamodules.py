@@ -1,7 +1,7 @@
 """LightningDataModules for ModelNet40 (classification) and ShapeNetPart (part segmentation).
 
 Both read the published HDF5 layouts (or the synthetic stand-in written in the same layouts, or a
-text or mesh release converted once into them: the ``layout`` option, :mod:`pointea.data.layouts`), serve
+text or mesh release converted once into them: ``layout``, see :mod:`pointea.data.layouts`), serve
 channels-last batches of dicts, and expose the label-space facts the CLI links into the model
 (``num_classes``; ``num_parts``, ``num_categories``) right after ``__init__``, before any data is
 read.

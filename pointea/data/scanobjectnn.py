@@ -102,17 +102,25 @@ class ScanObjectNN(PointCloudDataset):
     def file_name(split: str, variant: str) -> tuple[str, str]:
         """(split folder, file name) of one split of a variant."""
         if variant not in _FILES:
-            raise DataError(f"ScanObjectNN: variant must be one of {', '.join(SCANOBJECTNN_VARIANTS)}, got {variant!r}")
+            raise DataError(
+                f"ScanObjectNN: variant must be one of {', '.join(SCANOBJECTNN_VARIANTS)}, got {variant!r}"
+            )
         folder, suffix = _FILES[variant]
         prefix = "training" if split == "train" else "test"
         return folder, f"{prefix}_objectdataset{suffix}.h5"
 
     @classmethod
-    def find(cls, root: str | Path, split: str = "train", variant: str = "PB_T50_RS") -> Path | None:
+    def find(
+        cls, root: str | Path, split: str = "train", variant: str = "PB_T50_RS"
+    ) -> Path | None:
         """The file of ``split`` and ``variant`` under ``root``, or ``None``."""
         root = Path(root).expanduser()
         folder, name = cls.file_name(split, variant)
-        places = (root / folder, root / "h5_files" / folder, root / "ScanObjectNN" / "h5_files" / folder)
+        places = (
+            root / folder,
+            root / "h5_files" / folder,
+            root / "ScanObjectNN" / "h5_files" / folder,
+        )
         # ``root`` itself only when it is the variant's split folder (main_split vs main_split_nobg
         # hold files of the same names).
         for place in (*places, *((root,) if root.name == folder else ())):
@@ -130,9 +138,10 @@ class ScanObjectNN(PointCloudDataset):
         folder, name = cls.file_name(split, variant)
         state = "does not exist" if not root.exists() else f"has no {folder}/{name}"
         raise DataError(
-            f"ScanObjectNN {variant} not found: {root} {state}. Expected {root / 'h5_files' / folder / name} "
-            f"(or {root / folder / name}). The authors share h5_files.zip after you accept their terms "
-            "of use: https://hkust-vgd.github.io/scanobjectnn/ ; unzip it into the root."
+            f"ScanObjectNN {variant} not found: {root} {state}. Expected "
+            f"{root / 'h5_files' / folder / name} (or {root / folder / name}). The authors share "
+            "h5_files.zip after you accept their terms of use: "
+            "https://hkust-vgd.github.io/scanobjectnn/ ; unzip it into the root."
         )
 
     @classmethod
@@ -144,7 +153,9 @@ class ScanObjectNN(PointCloudDataset):
         """
         arrays = read_h5(path, required=("data", "label"), optional=("mask",))
         points = check_points(path, arrays["data"])
-        labels = check_shape_labels(path, arrays["label"], "label", points.shape[0], len(cls.CLASS_NAMES))
+        labels = check_shape_labels(
+            path, arrays["label"], "label", points.shape[0], len(cls.CLASS_NAMES)
+        )
         mask = arrays.get("mask")
         if mask is None:
             return points, labels, np.ones(points.shape[:2], dtype=bool)

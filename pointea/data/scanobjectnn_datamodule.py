@@ -51,7 +51,9 @@ class ScanObjectNNDataModule(_PointCloudDataModule):
             synthetic=False, seed=0,
         )  # fmt: skip
         if variant not in SCANOBJECTNN_VARIANTS:
-            raise ValueError(f"variant must be one of {', '.join(SCANOBJECTNN_VARIANTS)}; got {variant!r}")
+            raise ValueError(
+                f"variant must be one of {', '.join(SCANOBJECTNN_VARIANTS)}; got {variant!r}"
+            )
         self.variant = variant
         self.save_hyperparameters()
 

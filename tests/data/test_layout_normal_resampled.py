@@ -43,22 +43,34 @@ SMALL = {"train": ["airplane_0001", "bathtub_0001"], "test": ["airplane_0627"]}
 
 
 def test_real_sample_loads_through_the_data_module(sample: Path, tmp_path: Path) -> None:
-    module = ModelNet40DataModule(str(sample), num_points=1024, batch_size=4, cache_root=str(tmp_path))
+    module = ModelNet40DataModule(
+        str(sample), num_points=1024, batch_size=4, cache_root=str(tmp_path)
+    )
     assert module.num_classes == 40 and module.class_names[:3] == ["airplane", "bathtub", "bed"]
     module.prepare_data()
     module.setup("fit")
     train, test = module.train_set, module.test_set
     assert (len(train), len(test)) == (19, 5)  # the sample's lists: 19 train, 5 test shapes
     train_counts = np.bincount(train.shape_labels["label"], minlength=40)
-    assert train_counts[:2].tolist() == [4, 4] and train_counts.sum() == 19  # 4 airplanes, 4 bathtubs
-    assert np.bincount(test.shape_labels["label"], minlength=40)[[0, 1, 7]].tolist() == [2, 2, 1]  # + car
+    assert (
+        train_counts[:2].tolist() == [4, 4] and train_counts.sum() == 19
+    )  # 4 airplanes, 4 bathtubs
+    assert np.bincount(test.shape_labels["label"], minlength=40)[[0, 1, 7]].tolist() == [
+        2,
+        2,
+        1,
+    ]  # + car
     # the cache keeps the first 2048 of the 10,000 points, and every row's label names its file
     cache = next((tmp_path / "pointea_cache").iterdir())
     ids = json.loads((cache / "ply_data_train_0_id2file.json").read_text())
     assert ids[0] == "airplane/airplane_0001.txt" and len(ids) == 19
     names = module.class_names
-    assert all(name.split("/")[0] == names[label] for name, label in zip(ids, train.shape_labels["label"]))
-    text = np.loadtxt(sample / RELEASE / "airplane" / "airplane_0001.txt", delimiter=",", dtype=np.float32)
+    assert all(
+        name.split("/")[0] == names[label] for name, label in zip(ids, train.shape_labels["label"])
+    )
+    text = np.loadtxt(
+        sample / RELEASE / "airplane" / "airplane_0001.txt", delimiter=",", dtype=np.float32
+    )
     assert text.shape == (10000, 6)
     np.testing.assert_array_equal(train.points[0], text[:2048, :3])
     stored = ModelNet40.read_file(cache / "ply_data_train0.h5", 40, normals=True)
@@ -81,10 +93,14 @@ def test_verify_reads_the_real_sample(sample: Path, capsys) -> None:
     assert "no modelnet40_off layout" in capsys.readouterr().out
 
 
-def test_cache_is_reused_while_unchanged_and_rebuilt_when_a_file_changes(sample: Path, tmp_path: Path) -> None:
+def test_cache_is_reused_while_unchanged_and_rebuilt_when_a_file_changes(
+    sample: Path, tmp_path: Path
+) -> None:
     root = small_release(sample, tmp_path / "data", SMALL)
     first = modelnet40_archive(root, "normal_resampled")
-    assert first == root / "pointea_cache" / "modelnet40_normal_resampled_2048"  # under the data root
+    assert (
+        first == root / "pointea_cache" / "modelnet40_normal_resampled_2048"
+    )  # under the data root
     h5 = first / "ply_data_train0.h5"
     stamp = h5.stat().st_mtime_ns
     assert modelnet40_archive(root, "auto") == first and h5.stat().st_mtime_ns == stamp  # reused
@@ -101,7 +117,9 @@ def test_cache_is_reused_while_unchanged_and_rebuilt_when_a_file_changes(sample:
     assert ModelNet40(bigger, "test").points.shape == (1, 4096, 3)
 
 
-def test_a_bad_file_fails_the_conversion_and_keeps_the_old_cache(sample: Path, tmp_path: Path) -> None:
+def test_a_bad_file_fails_the_conversion_and_keeps_the_old_cache(
+    sample: Path, tmp_path: Path
+) -> None:
     root = small_release(sample, tmp_path, SMALL)
     cache = modelnet40_archive(root)
     manifest = (cache / MANIFEST).read_text()
@@ -113,16 +131,24 @@ def test_a_bad_file_fails_the_conversion_and_keeps_the_old_cache(sample: Path, t
         modelnet40_archive(root)
     assert "\n" not in str(raised.value)
     assert (cache / MANIFEST).read_text() == manifest  # the old cache is untouched
-    assert sorted(p.name for p in cache.parent.iterdir()) == [cache.name]  # no temporary folder left
+    assert sorted(p.name for p in cache.parent.iterdir()) == [
+        cache.name
+    ]  # no temporary folder left
 
 
 def test_missing_listed_shapes_are_one_line_or_skipped(sample: Path, tmp_path: Path) -> None:
-    names = {"train": ["airplane_0001", "airplane_0090", "bathtub_0001", "bathtub_0095"], "test": ["airplane_0627"]}
+    names = {
+        "train": ["airplane_0001", "airplane_0090", "bathtub_0001", "bathtub_0095"],
+        "test": ["airplane_0627"],
+    }
     root = small_release(sample, tmp_path, names)
     with pytest.raises(DataError) as raised:
         modelnet40_archive(root)
     message = str(raised.value)
-    assert "\n" not in message and "modelnet40_train.txt: 2 of the 4 listed shapes are missing" in message
+    assert (
+        "\n" not in message
+        and "modelnet40_train.txt: 2 of the 4 listed shapes are missing" in message
+    )
     assert "(first: " in message and "airplane/airplane_0090.txt)" in message
     module = ModelNet40DataModule(str(root), num_points=64, batch_size=2, missing="skip")
     module.setup("fit")
@@ -134,9 +160,13 @@ def test_parallel_conversion_equals_the_in_process_one(tmp_path: Path) -> None:
     (folder / "cone").mkdir(parents=True)
     (folder / "modelnet40_shape_names.txt").write_text("cone\n")
     rng = np.random.default_rng(0)
-    names = [f"cone_{i:04d}" for i in range(1, 71)]  # 64 or more files in a split use worker processes
+    names = [
+        f"cone_{i:04d}" for i in range(1, 71)
+    ]  # 64 or more files in a split use worker processes
     for name in names:
-        rows = np.concatenate([rng.uniform(-1, 1, (40, 3)), np.tile([0.0, 0.0, 1.0], (40, 1))], axis=1)
+        rows = np.concatenate(
+            [rng.uniform(-1, 1, (40, 3)), np.tile([0.0, 0.0, 1.0], (40, 1))], axis=1
+        )
         np.savetxt(folder / "cone" / f"{name}.txt", rows, fmt="%.6f", delimiter=",")
     (folder / "modelnet40_train.txt").write_text("".join(f"{n}\n" for n in names[:65]))
     (folder / "modelnet40_test.txt").write_text("".join(f"{n}\n" for n in names[65:]))
@@ -147,4 +177,3 @@ def test_parallel_conversion_equals_the_in_process_one(tmp_path: Path) -> None:
         a, b = ModelNet40(serial, split), ModelNet40(parallel, split)
         assert len(a) == count
         np.testing.assert_array_equal(a.points, b.points)
-

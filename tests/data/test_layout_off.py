@@ -34,7 +34,9 @@ def princeton(tmp_path: Path) -> Path:
     root = tmp_path / "data"
     folder = root / "ModelNet40"
     write_off(folder / "box" / "train" / "box_0001.off", CUBE_VERTICES, CUBE_FACES)
-    write_off(folder / "box" / "train" / "box_0002.off", CUBE_VERTICES, CUBE_FACES, glued=True, scale=0.5)
+    write_off(
+        folder / "box" / "train" / "box_0002.off", CUBE_VERTICES, CUBE_FACES, glued=True, scale=0.5
+    )
     write_off(folder / "box" / "test" / "box_0003.off", CUBE_VERTICES, CUBE_FACES)
     write_off(folder / "tetra" / "train" / "tetra_0001.off", TETRA_VERTICES, TETRA_FACES)
     write_off(folder / "tetra" / "test" / "tetra_0002.off", TETRA_VERTICES, TETRA_FACES)
@@ -60,7 +62,9 @@ def test_meshes_are_sampled_once_into_the_hdf5_layout(princeton: Path) -> None:
     normals = stored.normals[0]
     np.testing.assert_allclose(np.linalg.norm(normals, axis=1), 1.0, atol=1e-5)
     axis = np.abs(normals).argmax(axis=1)
-    assert (np.sign(normals[np.arange(2048), axis]) == np.sign(train.points[0][np.arange(2048), axis])).all()
+    assert (
+        np.sign(normals[np.arange(2048), axis]) == np.sign(train.points[0][np.arange(2048), axis])
+    ).all()
     # reused on the next start: same folder, same points (seeded per file)
     assert modelnet40_archive(princeton, "off", num_points=256) == cache
     batch = next(iter(module.train_dataloader()))
@@ -70,7 +74,10 @@ def test_meshes_are_sampled_once_into_the_hdf5_layout(princeton: Path) -> None:
 def test_verify_and_bad_meshes(princeton: Path, capsys) -> None:
     assert main(["verify", str(princeton)]) == 0
     out = capsys.readouterr().out
-    assert "ModelNet40 .off layout" in out and "train: 3 of 3 meshes read and sampled (2 classes)" in out
+    assert (
+        "ModelNet40 .off layout" in out
+        and "train: 3 of 3 meshes read and sampled (2 classes)" in out
+    )
     flat = princeton / "ModelNet40" / "tetra" / "test" / "tetra_0002.off"
     write_off(flat, [(0, 0, 0), (1, 0, 0), (2, 0, 0)], [(0, 1, 2)])  # zero area
     assert main(["verify", str(princeton), "--layout", "modelnet40_off"]) == 1
@@ -82,7 +89,9 @@ def test_verify_and_bad_meshes(princeton: Path, capsys) -> None:
 
 
 def test_a_named_layout_that_is_absent_says_what_it_expects(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match=r"layout 'off' not found .*ModelNet40/<class>/\{train,test\}"):
+    with pytest.raises(
+        DataError, match=r"layout 'off' not found .*ModelNet40/<class>/\{train,test\}"
+    ):
         modelnet40_archive(tmp_path, "off")
     with pytest.raises(DataError, match="Also read from the same root: layout normal_resampled"):
         modelnet40_archive(tmp_path, "auto")

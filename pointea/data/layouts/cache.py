@@ -79,7 +79,9 @@ def ensure_cache(
     if _read_manifest(folder) == json.loads(json.dumps(manifest)):
         return folder
     reason = "source changed" if (folder / MANIFEST).is_file() else "first use"
-    log.info("converting %s to %s (%s; once, reused while the source is unchanged)", what, folder, reason)
+    log.info(
+        "converting %s to %s (%s; once, reused while the source is unchanged)", what, folder, reason
+    )
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))

@@ -2,10 +2,10 @@
 
 :func:`read_all` maps a picklable reader over the files in worker processes (forked, so they
 start at once, each running torch on one thread like DataLoader workers) and yields results in
-list order under a progress bar; small jobs run in-process. :class:`SplitWriter` writes ``ply_data_{split}{i}.h5`` files of at most 2048 shapes as
-results arrive, so memory stays at one chunk however large the release is, plus the
-``ply_data_{split}_{i}_id2file.json`` list of each file's source shapes (as the ModelNet40 archive
-ships them).
+list order under a progress bar; small jobs run in-process. :class:`SplitWriter` writes
+``ply_data_{split}{i}.h5`` files of at most 2048 shapes as results arrive, so memory stays at one
+chunk however large the release is, plus the ``ply_data_{split}_{i}_id2file.json`` list of each
+file's source shapes (as the ModelNet40 archive ships them).
 
 Shape legend: M shapes in a chunk, N points per shape.
 """
@@ -98,7 +98,9 @@ class SplitWriter:
     Use :meth:`add` for every shape, then :meth:`close`; :attr:`names` lists the files written.
     """
 
-    def __init__(self, folder: Path, split: str, shapes_per_file: int = DEFAULT_SHAPES_PER_FILE) -> None:
+    def __init__(
+        self, folder: Path, split: str, shapes_per_file: int = DEFAULT_SHAPES_PER_FILE
+    ) -> None:
         self.folder = folder
         self.split = split
         self.shapes_per_file = shapes_per_file

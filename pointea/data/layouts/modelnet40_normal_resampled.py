@@ -62,7 +62,9 @@ def read_shape(path: Path, num_points: int) -> tuple[np.ndarray, np.ndarray, int
 
     cloud = read_points(path)
     if cloud.normals is None:
-        raise DataError(f"{path}: expected 6 columns x,y,z,nx,ny,nz, read {', '.join(cloud.columns)}")
+        raise DataError(
+            f"{path}: expected 6 columns x,y,z,nx,ny,nz, read {', '.join(cloud.columns)}"
+        )
     count = len(cloud)
     keep = np.resize(np.arange(count), num_points) if count < num_points else slice(num_points)
     return cloud.points[keep], cloud.normals[keep], count
@@ -107,7 +109,9 @@ class NormalResampled:
     def listed(self, split: str) -> list[NormalResampledShape]:
         """Every shape the split's list names, with its label and expected file."""
         if split not in self.SPLITS:
-            raise DataError(f"ModelNet40 normal_resampled: split must be one of {self.SPLITS}, got {split!r}")
+            raise DataError(
+                f"ModelNet40 normal_resampled: split must be one of {self.SPLITS}, got {split!r}"
+            )
         label_of = {name: i for i, name in enumerate(self.class_names())}
         list_file = self.list_file(split)
         shapes = []
@@ -148,18 +152,28 @@ class NormalResampled:
             a folder in the ModelNet40 HDF5 layout, for :class:`~pointea.data.ModelNet40`.
         """
         if not 1 <= num_points <= 10_000:
-            raise DataError(f"ModelNet40 normal_resampled: num_points must be in 1..10000, got {num_points}")
+            raise DataError(
+                f"ModelNet40 normal_resampled: num_points must be in 1..10000, got {num_points}"
+            )
         splits = {split: self.present(split, missing) for split in self.SPLITS}
         files = [self.folder / self.NAMES_FILE, *(self.list_file(s) for s in self.SPLITS)]
         files += [shape.path for shapes in splits.values() for shape in shapes]
-        manifest = source_manifest(self.folder, files, {"layout": "normal_resampled", "points": num_points})
+        manifest = source_manifest(
+            self.folder, files, {"layout": "normal_resampled", "points": num_points}
+        )
         root = Path(cache_root).expanduser() if cache_root is not None else self.folder.parent
         target = root / CACHE_FOLDER / f"modelnet40_normal_resampled_{num_points}"
-        build = functools.partial(self._write, splits=splits, num_points=num_points, workers=workers)
+        build = functools.partial(
+            self._write, splits=splits, num_points=num_points, workers=workers
+        )
         return ensure_cache(target, manifest, build, str(self.folder))
 
     def _write(
-        self, folder: Path, splits: dict[str, list[NormalResampledShape]], num_points: int, workers: int | None
+        self,
+        folder: Path,
+        splits: dict[str, list[NormalResampledShape]],
+        num_points: int,
+        workers: int | None,
     ) -> None:
         (folder / ModelNet40.NAMES_FILE).write_text("".join(f"{n}\n" for n in self.class_names()))
         reader = functools.partial(read_shape, num_points=num_points)
@@ -171,7 +185,10 @@ class NormalResampled:
                 if count < num_points:
                     short.append(shape.name)
                 label = np.array([shape.label], dtype=np.uint8)  # (1,): one row of (M, 1)
-                writer.add(f"{shape.path.parent.name}/{shape.path.name}", {"data": points, "normal": normals, "label": label})
+                writer.add(
+                    f"{shape.path.parent.name}/{shape.path.name}",
+                    {"data": points, "normal": normals, "label": label},
+                )
             if short:
                 log.warning(
                     "ModelNet40 %s: %d shape(s) have fewer than %d points (first %s); their points "

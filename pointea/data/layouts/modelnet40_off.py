@@ -143,11 +143,18 @@ class PrincetonOFF:
         manifest = source_manifest(self.folder, files, parameters)
         root = Path(cache_root).expanduser() if cache_root is not None else self.folder.parent
         target = root / CACHE_FOLDER / f"modelnet40_off_{num_points}_seed{seed}"
-        build = functools.partial(self._write, splits=splits, num_points=num_points, seed=seed, workers=workers)
+        build = functools.partial(
+            self._write, splits=splits, num_points=num_points, seed=seed, workers=workers
+        )
         return ensure_cache(target, manifest, build, str(self.folder))
 
     def _write(
-        self, folder: Path, splits: dict[str, list[OFFShape]], num_points: int, seed: int, workers: int | None
+        self,
+        folder: Path,
+        splits: dict[str, list[OFFShape]],
+        num_points: int,
+        seed: int,
+        workers: int | None,
     ) -> None:
         (folder / ModelNet40.NAMES_FILE).write_text("".join(f"{n}\n" for n in self.class_names()))
         for split, shapes in splits.items():
@@ -159,10 +166,15 @@ class PrincetonOFF:
             with_normals = None
             for shape, rel, (points, normals) in zip(shapes, relative, results, strict=True):
                 with_normals = normals is not None if with_normals is None else with_normals
-                arrays = {"data": points, "label": np.array([shape.label], dtype=np.uint8)}  # label (1,)
+                arrays = {
+                    "data": points,
+                    "label": np.array([shape.label], dtype=np.uint8),
+                }  # label (1,)
                 if with_normals:
                     if normals is None:
-                        raise DataError(f"{shape.path}: the mesh sampler gave no normals for this mesh")
+                        raise DataError(
+                            f"{shape.path}: the mesh sampler gave no normals for this mesh"
+                        )
                     arrays["normal"] = normals
                 writer.add(rel, arrays)
             names = writer.close()

@@ -46,14 +46,19 @@ _MODELNET40_FINDERS = {
     "normal_resampled": NormalResampled.find,
     "off": PrincetonOFF.find,
 }
-_SHAPENETPART_FINDERS = {"hdf5": ShapeNetPart.LAYOUT.find, "v0_normal": V0Normal.find, "v0": V0.find}
+_SHAPENETPART_FINDERS = {
+    "hdf5": ShapeNetPart.LAYOUT.find,
+    "v0_normal": V0Normal.find,
+    "v0": V0.find,
+}
 _MODELNET40_EXPECTED = {
     "normal_resampled": "modelnet40_normal_resampled/ with modelnet40_shape_names.txt, "
     "modelnet40_{train,test}.txt and <class>/<class>_NNNN.txt",
     "off": "ModelNet40/<class>/{train,test}/<class>_NNNN.off",
 }
 _SHAPENETPART_EXPECTED = {
-    "v0_normal": f"{V0Normal.FOLDER}/ with synsetoffset2category.txt, train_test_split/ and <synset>/<id>.txt",
+    "v0_normal": f"{V0Normal.FOLDER}/ with synsetoffset2category.txt, train_test_split/ and "
+    "<synset>/<id>.txt",
     "v0": f"{V0.FOLDER}/ with synsetoffset2category.txt, train_test_split/ and "
     "<synset>/points/<id>.pts + points_label/<id>.seg",
 }
@@ -66,7 +71,9 @@ def cached_points(num_points: int) -> int:
 
 def _find(root: str | Path, layout: str, finders: dict, dataset: str) -> str | None:
     if layout != "auto" and layout not in finders:
-        raise DataError(f"{dataset}: layout must be one of auto, {', '.join(finders)}; got {layout!r}")
+        raise DataError(
+            f"{dataset}: layout must be one of auto, {', '.join(finders)}; got {layout!r}"
+        )
     names = finders if layout == "auto" else (layout,)
     return next((name for name in names if finders[name](root) is not None), None)
 
@@ -81,7 +88,9 @@ def find_shapenetpart_layout(root: str | Path, layout: str = "auto") -> str | No
     return _find(root, layout, _SHAPENETPART_FINDERS, "ShapeNetPart")
 
 
-def _not_found(dataset: str, root: str | Path, layout: str, expected: dict[str, str], locate) -> DataError:
+def _not_found(
+    dataset: str, root: str | Path, layout: str, expected: dict[str, str], locate
+) -> DataError:
     """The error for a root without the layout asked for (the HDF5 message explains downloads)."""
     if layout in ("auto", "hdf5"):
         try:
@@ -91,7 +100,9 @@ def _not_found(dataset: str, root: str | Path, layout: str, expected: dict[str, 
                 return exc
             others = "; ".join(f"layout {name}: {text}" for name, text in expected.items())
             return DataError(f"{exc} Also read from the same root: {others}.")
-    return DataError(f"{dataset} layout {layout!r} not found under {root}: expected {expected[layout]}")
+    return DataError(
+        f"{dataset} layout {layout!r} not found under {root}: expected {expected[layout]}"
+    )
 
 
 def modelnet40_archive(
@@ -135,7 +146,9 @@ def shapenetpart_archive(
     """
     found = find_shapenetpart_layout(root, layout)
     if found is None:
-        raise _not_found("ShapeNetPart", root, layout, _SHAPENETPART_EXPECTED, ShapeNetPart.LAYOUT.locate)
+        raise _not_found(
+            "ShapeNetPart", root, layout, _SHAPENETPART_EXPECTED, ShapeNetPart.LAYOUT.locate
+        )
     if found == "hdf5":
         return ShapeNetPart.LAYOUT.locate(root)
     release = (V0Normal if found == "v0_normal" else V0).find(root)

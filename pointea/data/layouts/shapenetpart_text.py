@@ -87,9 +87,13 @@ def _read_v0_normal(shape: TextShape) -> tuple[np.ndarray, np.ndarray | None, np
     try:
         cloud = read_points(path, label_range=(first, last))
     except DataError as exc:  # name the category whose part range a label left
-        raise DataError(f"{exc} ({name}'s global part ids)" if "is outside" in str(exc) else str(exc)) from None
+        raise DataError(
+            f"{exc} ({name}'s global part ids)" if "is outside" in str(exc) else str(exc)
+        ) from None
     if cloud.labels is None or cloud.normals is None:
-        raise DataError(f"{path}: expected 7 columns x y z nx ny nz label, read {' '.join(cloud.columns)}")
+        raise DataError(
+            f"{path}: expected 7 columns x y z nx ny nz label, read {' '.join(cloud.columns)}"
+        )
     return cloud.points, cloud.normals, cloud.labels
 
 
@@ -101,7 +105,9 @@ def _read_v0(shape: TextShape) -> tuple[np.ndarray, np.ndarray | None, np.ndarra
     try:
         cloud = read_points(points_file, labels_path=labels_file, label_range=(1, last - first + 1))
     except DataError as exc:
-        raise DataError(f"{exc} ({name}'s local part ids)" if "is outside" in str(exc) else str(exc)) from None
+        raise DataError(
+            f"{exc} ({name}'s local part ids)" if "is outside" in str(exc) else str(exc)
+        ) from None
     return cloud.points, None, cloud.labels - 1 + first
 
 
@@ -177,7 +183,9 @@ class ShapeNetPartRelease:
     def listed(self, split: str) -> list[TextShape]:
         """Every shape the split's list names (``shape_data/<synset>/<id>``)."""
         if split not in self.SPLITS:
-            raise DataError(f"ShapeNetPart {self.LAYOUT}: split must be one of {self.SPLITS}, got {split!r}")
+            raise DataError(
+                f"ShapeNetPart {self.LAYOUT}: split must be one of {self.SPLITS}, got {split!r}"
+            )
         path = self.list_file(split)
         if not path.is_file():
             raise DataError(f"{path}: file not found (the release's split list)")
@@ -192,9 +200,15 @@ class ShapeNetPartRelease:
         for entry in entries:
             parts = str(entry).split("/")
             if len(parts) < 2 or parts[-2] not in synsets:
-                raise DataError(f"{path}: entry {entry!r} is not 'shape_data/<synset>/<id>' with a known synset")
+                raise DataError(
+                    f"{path}: entry {entry!r} is not 'shape_data/<synset>/<id>' with a known synset"
+                )
             synset, shape_id = parts[-2], parts[-1]
-            shapes.append(TextShape(f"{synset}/{shape_id}", synsets[synset], self.shape_files(synset, shape_id)))
+            shapes.append(
+                TextShape(
+                    f"{synset}/{shape_id}", synsets[synset], self.shape_files(synset, shape_id)
+                )
+            )
         return shapes
 
     def present(self, split: str, missing: MissingPolicy = "error") -> list[TextShape]:
@@ -232,7 +246,9 @@ class ShapeNetPartRelease:
             a folder in the ShapeNetPart HDF5 layout, for :class:`~pointea.data.ShapeNetPart`.
         """
         if num_points < 1:
-            raise DataError(f"ShapeNetPart {self.LAYOUT}: num_points must be >= 1, got {num_points}")
+            raise DataError(
+                f"ShapeNetPart {self.LAYOUT}: num_points must be >= 1, got {num_points}"
+            )
         splits = {split: self.present(split, missing) for split in self.SPLITS}
         files = [self.folder / self.CATEGORY_FILE, *(self.list_file(s) for s in self.SPLITS)]
         files += [path for shapes in splits.values() for shape in shapes for path in shape.files]
@@ -240,16 +256,25 @@ class ShapeNetPartRelease:
         manifest = source_manifest(self.folder, files, parameters)
         root = Path(cache_root).expanduser() if cache_root is not None else self.folder.parent
         target = root / CACHE_FOLDER / f"shapenetpart_{self.LAYOUT}_{num_points}_seed{seed}"
-        build = functools.partial(self._write, splits=splits, num_points=num_points, seed=seed, workers=workers)
+        build = functools.partial(
+            self._write, splits=splits, num_points=num_points, seed=seed, workers=workers
+        )
         return ensure_cache(target, manifest, build, str(self.folder))
 
     def _write(
-        self, folder: Path, splits: dict[str, list[TextShape]], num_points: int, seed: int, workers: int | None
+        self,
+        folder: Path,
+        splits: dict[str, list[TextShape]],
+        num_points: int,
+        seed: int,
+        workers: int | None,
     ) -> None:
         by_category = {category: synset for synset, category in self.synsets().items()}
         lines = [f"{name}\t{by_category[i]}\n" for i, name in enumerate(ShapeNetPart.CATEGORIES)]
         (folder / ShapeNetPart.CATEGORIES_FILE).write_text("".join(lines))
-        reader = functools.partial(_read_resampled, layout=self.LAYOUT, num_points=num_points, seed=seed)
+        reader = functools.partial(
+            _read_resampled, layout=self.LAYOUT, num_points=num_points, seed=seed
+        )
         for split, shapes in splits.items():
             writer = SplitWriter(folder, split)
             short = []
@@ -283,7 +308,8 @@ class V0Normal(ShapeNetPartRelease):
 
 
 class V0(ShapeNetPartRelease):
-    """``shapenetcore_partanno_segmentation_benchmark_v0``: ``points/<id>.pts`` + ``points_label/<id>.seg``."""
+    """``shapenetcore_partanno_segmentation_benchmark_v0``: ``<synset>/points/<id>.pts`` and
+    ``<synset>/points_label/<id>.seg``."""
 
     LAYOUT = "v0"
     FOLDER = "shapenetcore_partanno_segmentation_benchmark_v0"

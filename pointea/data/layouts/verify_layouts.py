@@ -44,13 +44,17 @@ def _guarded(check: Callable[[Any], Any], item: Any) -> Any:
         return str(exc)
 
 
-def _present(report: VerifyReport, list_file: Path, entries: list, files: list, missing: str) -> list | None:
+def _present(
+    report: VerifyReport, list_file: Path, entries: list, files: list, missing: str
+) -> list | None:
     """The listed entries present; missing ones are a problem (``error``) or a note (``skip``)."""
     kept, summary = split_missing(list_file, entries, files)
     if summary is None:
         return kept
     if missing == "error":
-        report.problem(f"{summary}; the copy is incomplete (`--missing skip` checks the {len(kept)} present)")
+        report.problem(
+            f"{summary}; the copy is incomplete (`--missing skip` checks the {len(kept)} present)"
+        )
         return None
     report.lines.append(f"  note: {summary}; checking the {len(kept)} present")
     return kept
@@ -61,7 +65,9 @@ def _check_normal_resampled(path: Path) -> tuple[int, int]:
 
     cloud = read_points(path)
     if cloud.normals is None:
-        raise DataError(f"{path}: expected 6 columns x,y,z,nx,ny,nz, read {', '.join(cloud.columns)}")
+        raise DataError(
+            f"{path}: expected 6 columns x,y,z,nx,ny,nz, read {', '.join(cloud.columns)}"
+        )
     off_unit = int((np.abs(np.linalg.norm(cloud.normals, axis=-1) - 1) > 1e-2).sum())
     return len(cloud), off_unit
 
@@ -80,12 +86,14 @@ def _verify_normal_resampled(report: VerifyReport, release: NormalResampled, mis
         except DataError as exc:
             report.problem(str(exc))
             continue
-        shapes = _present(report, release.list_file(split), listed, [[s.path] for s in listed], missing)
+        shapes = _present(
+            report, release.list_file(split), listed, [[s.path] for s in listed], missing
+        )
         if shapes is None:
             continue
         counts, off_unit = [], 0
-        results = read_all(functools.partial(_guarded, _check_normal_resampled), [s.path for s in shapes],
-                           description=f"verify {split}")  # fmt: skip
+        check = functools.partial(_guarded, _check_normal_resampled)
+        results = read_all(check, [s.path for s in shapes], description=f"verify {split}")
         for result in results:
             if isinstance(result, str):
                 report.problem(result)
@@ -114,7 +122,9 @@ def _verify_off(report: VerifyReport, release: PrincetonOFF, missing: str) -> No
     except DataError as exc:
         report.problem(str(exc))
         return
-    report.lines.append(f"  classes: {len(names)} ({', '.join(names[:4])}, ...), label order = sorted folders")
+    report.lines.append(
+        f"  classes: {len(names)} ({', '.join(names[:4])}, ...), label order = sorted folders"
+    )
     for split in release.SPLITS:
         try:
             shapes = release.shapes(split)
@@ -140,7 +150,9 @@ def _check_text_shape(release: ShapeNetPartRelease, shape: TextShape) -> tuple[i
     return points.shape[0], np.unique(parts)
 
 
-def _verify_shapenetpart_text(report: VerifyReport, release: ShapeNetPartRelease, missing: str) -> None:
+def _verify_shapenetpart_text(
+    report: VerifyReport, release: ShapeNetPartRelease, missing: str
+) -> None:
     report.lines.append(f"ShapeNetPart {release.LAYOUT} layout: {release.folder}")
     try:
         release.synsets()
@@ -155,7 +167,9 @@ def _verify_shapenetpart_text(report: VerifyReport, release: ShapeNetPartRelease
         except DataError as exc:
             report.problem(str(exc))
             continue
-        shapes = _present(report, release.list_file(split), listed, [s.files for s in listed], missing)
+        shapes = _present(
+            report, release.list_file(split), listed, [s.files for s in listed], missing
+        )
         if shapes is None:
             continue
         counts, parts = [], set()
@@ -188,7 +202,9 @@ def find_scanobjectnn_variants(root: str | Path) -> list[str]:
 
 def _verify_scanobjectnn(report: VerifyReport, root: Path, missing: str) -> None:
     report.lines.append(f"ScanObjectNN layout: {root}")
-    report.lines.append(f"  classes: {len(ScanObjectNN.CLASS_NAMES)} ({', '.join(ScanObjectNN.CLASS_NAMES[:4])}, ...)")
+    report.lines.append(
+        f"  classes: {len(ScanObjectNN.CLASS_NAMES)} ({', '.join(ScanObjectNN.CLASS_NAMES[:4])}, ...)"
+    )
     for variant in find_scanobjectnn_variants(root):
         for split in ScanObjectNN.SPLITS:
             try:
@@ -207,13 +223,20 @@ def _verify_scanobjectnn(report: VerifyReport, root: Path, missing: str) -> None
 
 def layout_verifiers(missing: MissingPolicy = "error") -> dict[str, tuple[Callable, Callable]]:
     """layout name -> (find(root) -> found or None, verify(report, found))."""
+
     def scan_find(root: Path) -> Path | None:
         return Path(root) if find_scanobjectnn_variants(root) else None
 
     return {
-        "modelnet40_normal_resampled": (NormalResampled.find, functools.partial(_bind, _verify_normal_resampled, missing)),
+        "modelnet40_normal_resampled": (
+            NormalResampled.find,
+            functools.partial(_bind, _verify_normal_resampled, missing),
+        ),
         "modelnet40_off": (PrincetonOFF.find, functools.partial(_bind, _verify_off, missing)),
-        "shapenetpart_v0_normal": (V0Normal.find, functools.partial(_bind, _verify_shapenetpart_text, missing)),
+        "shapenetpart_v0_normal": (
+            V0Normal.find,
+            functools.partial(_bind, _verify_shapenetpart_text, missing),
+        ),
         "shapenetpart_v0": (V0.find, functools.partial(_bind, _verify_shapenetpart_text, missing)),
         "scanobjectnn": (scan_find, functools.partial(_bind, _verify_scanobjectnn, missing)),
     }
