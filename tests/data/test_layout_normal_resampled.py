@@ -96,13 +96,13 @@ def test_verify_reads_the_real_sample(sample: Path, capsys) -> None:
 def test_cache_is_reused_while_unchanged_and_rebuilt_when_a_file_changes(
     sample: Path, tmp_path: Path
 ) -> None:
-    root = small_release(sample, tmp_path / "data", SMALL)
-    first = modelnet40_archive(root, "normal_resampled")
-    assert (
-        first == root / "pointea_cache" / "modelnet40_normal_resampled_2048"
-    )  # under the data root
+    before = small_release(sample, tmp_path / "data", SMALL)
+    cache = modelnet40_archive(before, "normal_resampled")
+    assert cache == before / "pointea_cache" / "modelnet40_normal_resampled_2048"  # under the root
+    stamp = (cache / "ply_data_train0.h5").stat().st_mtime_ns
+    root = before.rename(tmp_path / "moved")  # a data root moved with its cache keeps it
+    first = root / "pointea_cache" / "modelnet40_normal_resampled_2048"
     h5 = first / "ply_data_train0.h5"
-    stamp = h5.stat().st_mtime_ns
     assert modelnet40_archive(root, "auto") == first and h5.stat().st_mtime_ns == stamp  # reused
     # an edited source file converts again, and the new cache holds the new content
     path = root / RELEASE / "bathtub" / "bathtub_0001.txt"

@@ -46,12 +46,8 @@ def source_manifest(
         except OSError as exc:
             raise DataError(f"{path}: cannot read this file ({exc})") from exc
         entries.append([path.relative_to(source).as_posix(), stat.st_size, stat.st_mtime_ns])
-    return {
-        "format": FORMAT_VERSION,
-        "source": str(source.resolve()),
-        "parameters": dict(parameters),
-        "files": entries,
-    }
+    # No absolute path: a data root moved with its pointea_cache/ keeps its cache.
+    return {"format": FORMAT_VERSION, "parameters": dict(parameters), "files": entries}
 
 
 def _read_manifest(folder: Path) -> dict[str, Any] | None:

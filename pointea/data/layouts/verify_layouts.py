@@ -103,9 +103,9 @@ def _verify_normal_resampled(report: VerifyReport, release: NormalResampled, mis
         labels = sorted({s.label for s in shapes})
         span = f"{min(counts)}..{max(counts)}" if counts else "-"
         report.lines.append(
-            f"  {split}: {len(counts)} of {len(listed)} listed shapes read, {span} points each, labels "
-            f"{labels[0]}..{labels[-1]} ({len(labels)} classes), normals ({off_unit} not unit length) "
-            f"(full release: {release.FULL_SIZES[split]})"
+            f"  {split}: {len(counts)} of {len(listed)} listed shapes read, {span} points each, "
+            f"labels {labels[0]}..{labels[-1]} ({len(labels)} classes), normals ({off_unit} of "
+            f"{sum(counts)} not unit length) (full release: {release.FULL_SIZES[split]})"
         )
 
 
