@@ -116,7 +116,7 @@ def cloud_from_rows(
     if "label" in columns:
         raw = values[:, columns.index("label")]  # (K,)
         labels = check_labels(path, raw, kept.indices, label_range)
-    if points.shape[0] > 1 and not np.ptp(points, axis=0).any():
+    if points.shape[0] > 1 and not (points != points[0]).any():
         raise DataError(f"{path}: all {kept.num_rows} points coincide, expected a spread-out cloud")
     return PointCloud(
         points=points,

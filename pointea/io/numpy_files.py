@@ -3,7 +3,7 @@
 ``.npy``: columns named as a headerless text table of C columns (see :mod:`pointea.io.columns`).
 It is memory-mapped and streamed in chunks, so a huge array is subsampled without loading it.
 
-``.npz``: ``points`` (or ``xyz``/``pos``/``data``), and optionally ``normals``, ``colours``
+``.npz`` (read whole, as NumPy loads archives): ``points`` (or ``xyz``/``pos``/``data``), and optionally ``normals``, ``colours``
 (or ``colors``/``rgb``) and ``labels`` (or ``label``/``seg``/``parts``) with one row per point, as
 :func:`pointea.io.write_points` writes them; an archive with a single array reads like a ``.npy``.
 

@@ -118,6 +118,7 @@ def read_points(
         return PointCloud(points=points, normals=normals, path=path, columns=("mesh",),
                           num_source_points=int(vertices.shape[0]))  # fmt: skip
     keeper = row_keeper(path, num_points, seed, max_points)
+    origin = None
     if suffix in TEXT_EXTENSIONS:
         kept, names = read_text_rows(path, keeper, columns=_names(columns),
                                      label_range=label_range, chunk_bytes=chunk_bytes)  # fmt: skip
@@ -127,15 +128,13 @@ def read_points(
         from pointea.io.las import read_las_rows
 
         kept, names, origin = read_las_rows(path, keeper)
-        cloud = cloud_from_rows(path, kept, names, label_range=label_range, origin=origin)
-        return _announce(_attach_labels(cloud, kept, labels_path, label_range), num_points)
     elif suffix == ".ply":
         kept, names = read_ply_rows(path, read_ply_header(path), keeper, label_range, chunk_bytes)
     else:
         from pointea.io.open3d_files import read_pcd_rows
 
         kept, names = read_pcd_rows(path, keeper)
-    cloud = cloud_from_rows(path, kept, names, label_range=label_range)
+    cloud = cloud_from_rows(path, kept, names, label_range=label_range, origin=origin)
     return _announce(_attach_labels(cloud, kept, labels_path, label_range), num_points)
 
 
