@@ -109,7 +109,8 @@ class _PointCloudDataModule(pl.LightningDataModule):
 
 
 class ModelNet40DataModule(_PointCloudDataModule):
-    """ModelNet40 shape classification from ``modelnet40_ply_hdf5_2048/``.
+    """ModelNet40 shape classification from ``modelnet40_ply_hdf5_2048/`` (or, see ``layout``,
+    ``modelnet40_normal_resampled/`` or Princeton's ``ModelNet40/`` meshes).
 
     The validation loader serves the **test split**: ModelNet40 has no validation split and the
     customary protocol (PointNet, DGCNN, PCT) reports accuracy on the test split.
@@ -202,7 +203,8 @@ class ModelNet40DataModule(_PointCloudDataModule):
 
 
 class ShapeNetPartDataModule(_PointCloudDataModule):
-    """ShapeNetPart part segmentation from ``shapenet_part_seg_hdf5_data/`` (or ``hdf5_data/``).
+    """ShapeNetPart part segmentation from ``shapenet_part_seg_hdf5_data/`` (or ``hdf5_data/``; or,
+    see ``layout``, the ``..._v0_normal/`` and ``..._v0/`` text releases).
 
     The standard 16 categories and 50 parts are fixed, so ``num_parts``, ``num_categories`` and
     ``parts_per_category`` never depend on the files. The validation loader serves the real

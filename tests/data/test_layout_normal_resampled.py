@@ -177,3 +177,50 @@ def test_parallel_conversion_equals_the_in_process_one(tmp_path: Path) -> None:
         a, b = ModelNet40(serial, split), ModelNet40(parallel, split)
         assert len(a) == count
         np.testing.assert_array_equal(a.points, b.points)
+
+
+def test_a_short_file_is_repeated_to_fill_and_said_once(tmp_path: Path, caplog) -> None:
+    folder = tmp_path / RELEASE
+    (folder / "cone").mkdir(parents=True)
+    (folder / "modelnet40_shape_names.txt").write_text("cone\n")
+    rows = np.concatenate([np.arange(300).reshape(100, 3) / 300, np.tile([0, 0, 1], (100, 1))], 1)
+    for name in ("cone_0001", "cone_0002"):
+        np.savetxt(folder / "cone" / f"{name}.txt", rows, fmt="%.6f", delimiter=",")
+    (folder / "modelnet40_train.txt").write_text("cone_0001\ncone_0002\n")
+    (folder / "modelnet40_test.txt").write_text("cone_0001\n")
+    with caplog.at_level("WARNING"):
+        cache = modelnet40_archive(tmp_path, "normal_resampled")
+    points = ModelNet40(cache, "train").points
+    assert points.shape == (2, 2048, 3)
+    text = np.loadtxt(folder / "cone" / "cone_0001.txt", delimiter=",", dtype=np.float32)
+    np.testing.assert_array_equal(points[0], text[np.arange(2048) % 100, :3])  # cyclic repeats
+    said = [r.message for r in caplog.records if "fewer than 2048 points" in r.message]
+    assert len(said) == 2 and "train: 2 shape(s)" in said[0] and "test: 1 shape(s)" in said[1]
+
+
+def test_pointea_fit_trains_on_the_real_text_sample(sample: Path, tmp_path: Path, monkeypatch) -> None:
+    from pointea.training import cli_main
+
+    monkeypatch.chdir(tmp_path)
+    config = f"""
+trainer: {{max_epochs: 1, default_root_dir: runs/text, enable_progress_bar: false,
+          enable_model_summary: false, logger: false}}
+model:
+  class_path: pointea.training.PointCloudClassifier
+  init_args:
+    network:
+      class_path: pointea.PCTClassifier
+      init_args:
+        hidden_channels: [16]
+        encoder:
+          class_path: pointea.PointEncoder
+          init_args: {{sample_sizes: [32, 16], neighbours: 8, channels: 16, num_layers: 1,
+                      out_channels: 32}}
+data:
+  class_path: pointea.data.ModelNet40DataModule
+  init_args: {{root: {sample}, layout: normal_resampled, cache_root: {tmp_path}, num_points: 64,
+              batch_size: 8}}
+"""
+    cli_main(["fit", "--config", config])
+    assert (tmp_path / "runs" / "text" / "checkpoints" / "last.ckpt").is_file()
+    assert (tmp_path / "pointea_cache" / "modelnet40_normal_resampled_2048" / "manifest.json").is_file()

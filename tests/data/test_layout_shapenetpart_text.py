@@ -183,3 +183,21 @@ def test_a_label_outside_the_category_names_file_and_line(v0_sample: Path, tmp_p
     assert "\n" not in message and str(seg) in message and "line 7" in message
     assert "label 4 is outside 1..3" in message and "Skateboard" in message
     assert main(["verify", str(root)]) == 1
+
+
+def test_a_v0_normal_label_outside_the_category_names_file_and_line(
+    v0_normal_sample: Path, tmp_path: Path
+) -> None:
+    source = v0_normal_sample / V0Normal.FOLDER
+    folder = tmp_path / V0Normal.FOLDER
+    shutil.copytree(source, folder)
+    path = folder / f"{SKATEBOARD}.txt"
+    lines = path.read_text().splitlines()
+    words = lines[9].split()
+    lines[9] = " ".join([*words[:6], "3.000000"])  # part 3 is an Airplane part, not a Skateboard one
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError) as raised:
+        shapenetpart_archive(tmp_path, "v0_normal", missing="skip")
+    message = str(raised.value)
+    assert "\n" not in message and str(path) in message and "10" in message
+    assert "label 3 is outside 44..46" in message and "Skateboard" in message
