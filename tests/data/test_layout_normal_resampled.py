@@ -79,6 +79,7 @@ def test_real_sample_loads_through_the_data_module(sample: Path, tmp_path: Path)
     assert np.abs(train.points).max() <= 1.0  # the release's shapes sit in the unit sphere
     batch = next(iter(module.train_dataloader()))
     assert batch["points"].shape == (4, 1024, 3) and batch["label"].shape == (4,)
+    assert main(["verify", str(cache)]) == 0  # the cache is a complete ModelNet40 HDF5 archive
 
 
 def test_verify_reads_the_real_sample(sample: Path, capsys) -> None:
@@ -177,6 +178,11 @@ def test_parallel_conversion_equals_the_in_process_one(tmp_path: Path) -> None:
         a, b = ModelNet40(serial, split), ModelNet40(parallel, split)
         assert len(a) == count
         np.testing.assert_array_equal(a.points, b.points)
+    # a bad file read by a worker is the same one-line error, and nothing is left half-written
+    (folder / "cone" / "cone_0003.txt").write_text("0.1,0.2\n")
+    with pytest.raises(DataError, match=r"cone_0003\.txt"):
+        release.cache(tmp_path / "broken", num_points=32, workers=2)
+    assert not any((tmp_path / "broken" / "pointea_cache").iterdir())
 
 
 def test_a_short_file_is_repeated_to_fill_and_said_once(tmp_path: Path, caplog) -> None:
@@ -198,7 +204,9 @@ def test_a_short_file_is_repeated_to_fill_and_said_once(tmp_path: Path, caplog) 
     assert len(said) == 2 and "train: 2 shape(s)" in said[0] and "test: 1 shape(s)" in said[1]
 
 
-def test_pointea_fit_trains_on_the_real_text_sample(sample: Path, tmp_path: Path, monkeypatch) -> None:
+def test_pointea_fit_trains_on_the_real_text_sample(
+    sample: Path, tmp_path: Path, monkeypatch
+) -> None:
     from pointea.training import cli_main
 
     monkeypatch.chdir(tmp_path)
@@ -223,4 +231,6 @@ data:
 """
     cli_main(["fit", "--config", config])
     assert (tmp_path / "runs" / "text" / "checkpoints" / "last.ckpt").is_file()
-    assert (tmp_path / "pointea_cache" / "modelnet40_normal_resampled_2048" / "manifest.json").is_file()
+    assert (
+        tmp_path / "pointea_cache" / "modelnet40_normal_resampled_2048" / "manifest.json"
+    ).is_file()

@@ -194,7 +194,9 @@ def test_a_v0_normal_label_outside_the_category_names_file_and_line(
     path = folder / f"{SKATEBOARD}.txt"
     lines = path.read_text().splitlines()
     words = lines[9].split()
-    lines[9] = " ".join([*words[:6], "3.000000"])  # part 3 is an Airplane part, not a Skateboard one
+    lines[9] = " ".join(
+        [*words[:6], "3.000000"]
+    )  # part 3 is an Airplane part, not a Skateboard one
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(DataError) as raised:
         shapenetpart_archive(tmp_path, "v0_normal", missing="skip")

@@ -74,10 +74,13 @@ def read_all(
         # seconds per worker); like DataLoader workers they run torch on one thread each.
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         context = multiprocessing.get_context(method)
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread)
+        try:
             for result in pool.map(reader, items, chunksize=chunksize):
                 yield result
                 bar.update()
+        finally:  # a bad file (or Ctrl-C) stops the run at once, not after the remaining files
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _one_thread() -> None:
