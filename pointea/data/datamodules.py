@@ -182,7 +182,8 @@ class ModelNet40DataModule(_PointCloudDataModule):
 
     def prepare_data(self) -> None:
         """Write the synthetic set when asked for and missing; otherwise check the data is there."""
-        if find_modelnet40_layout(self.root, self.layout) is None and self.synthetic:
+        synthetic = self.synthetic and self.layout in ("auto", "hdf5")  # written in the HDF5 layout
+        if synthetic and find_modelnet40_layout(self.root, self.layout) is None:
             write_synthetic_modelnet40(
                 self.root, self.seed, self.synthetic_train_per_class, self.synthetic_test_per_class
             )
@@ -279,7 +280,8 @@ class ShapeNetPartDataModule(_PointCloudDataModule):
 
     def prepare_data(self) -> None:
         """Write the synthetic set when asked for and missing; otherwise check the data is there."""
-        if find_shapenetpart_layout(self.root, self.layout) is None and self.synthetic:
+        synthetic = self.synthetic and self.layout in ("auto", "hdf5")  # written in the HDF5 layout
+        if synthetic and find_shapenetpart_layout(self.root, self.layout) is None:
             write_synthetic_shapenetpart(self.root, self.seed, *self.synthetic_sizes)
         self._archive()  # converts a text layout once (rank 0 only under DDP)
 

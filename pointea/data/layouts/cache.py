@@ -83,8 +83,8 @@ def ensure_cache(
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     except OSError as exc:
         raise DataError(
-            f"{folder.parent}: cannot write the converted cache here ({exc}); pass cache_root= "
-            "(or --cache-root) to put it elsewhere"
+            f"{folder.parent}: cannot write the converted cache here ({exc}); pass cache_root "
+            "(--data.init_args.cache_root DIR) to put it elsewhere"
         ) from exc
     staging.chmod(0o755)  # mkdtemp makes it private; the cache is an ordinary data folder
     old = None
