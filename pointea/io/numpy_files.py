@@ -3,9 +3,10 @@
 ``.npy``: columns named as a headerless text table of C columns (see :mod:`pointea.io.columns`).
 It is memory-mapped and streamed in chunks, so a huge array is subsampled without loading it.
 
-``.npz`` (read whole, as NumPy loads archives): ``points`` (or ``xyz``/``pos``/``data``), and optionally ``normals``, ``colours``
-(or ``colors``/``rgb``) and ``labels`` (or ``label``/``seg``/``parts``) with one row per point, as
-:func:`pointea.io.write_points` writes them; an archive with a single array reads like a ``.npy``.
+``.npz`` (read whole, as NumPy loads archives): ``points`` (or ``xyz``/``pos``/``data``), and
+optionally ``normals``, ``colours`` (or ``colors``/``rgb``) and ``labels`` (or ``label``/``seg``/
+``parts``) with one row per point, as :func:`pointea.io.write_points` writes them; an archive with
+a single array reads like a ``.npy``.
 
 Shape legend: N points, C columns, R rows in a chunk.
 """
