@@ -135,12 +135,10 @@ class _TextTable:
         def line_of(row: int) -> int:
             return int(lines[row]) if lines is not None else first_line + row
 
-        if np.isfinite(rows).all():
-            finite = None
-        else:
+        if not np.isfinite(rows).all():  # rare: only then look at the used columns row by row
             finite = np.isfinite(rows[:, self.used]).all(axis=1)  # (R,)
-        if finite is not None and not finite.all():
-            raise DataError(f"{self.path}: line {line_of(np.flatnonzero(~finite)[0])}: NaN/Inf value")
+            if not finite.all():
+                raise DataError(f"{self.path}: line {line_of(np.flatnonzero(~finite)[0])}: NaN/Inf value")
         if self.label_column is None:
             return
         labels = rows[:, self.label_column]  # (R,)
