@@ -53,6 +53,35 @@ def _time(reader: Callable[[Path], int], files: Sequence[Path], processes: int) 
     return time.perf_counter() - start, None
 
 
+def measure_mesh_sampling(num_points: int = 2048, repeat: int = 10) -> dict[str, float]:
+    """CPU ms to read an ``.off`` box and sample ``num_points`` (4x oversampled, FPS), with
+    pointea.io's NumPy FPS and with the network's FPS (torch_cluster) on the same drawn points."""
+    import tempfile
+
+    import torch
+
+    from pointea.io import read_points
+    from pointea.layers.sampling import farthest_point_sampling
+
+    box = ("OFF\n8 6 0\n0 0 0\n2 0 0\n2 1 0\n0 1 0\n0 0 .5\n2 0 .5\n2 1 .5\n0 1 .5\n"
+           "4 0 1 2 3\n4 4 5 6 7\n4 0 1 5 4\n4 1 2 6 5\n4 2 3 7 6\n4 3 0 4 7\n")  # fmt: skip
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "box.off"
+        path.write_text(box)
+        read_points(path, num_points)
+        start = time.process_time()
+        for seed in range(repeat):
+            read_points(path, num_points, seed=seed)
+        mesh_ms = 1000 * (time.process_time() - start) / repeat
+    drawn = torch.rand(4 * num_points, 3)
+    farthest_point_sampling(drawn, None, num_points)
+    start = time.process_time()
+    for _ in range(repeat):
+        farthest_point_sampling(drawn, None, num_points)
+    layers_ms = 1000 * (time.process_time() - start) / repeat
+    return {"read_points_off_ms": round(mesh_ms, 1), "layers_fps_ms": round(layers_ms, 1)}
+
+
 def measure_text_reader(root: str | Path, repeat: int = 5, processes: int = 2) -> dict[str, object]:
     """Seconds, files/s and MB/s of each reader on every ``.txt`` file under ``root``."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -93,6 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             cpu = "-" if row["cpu_ms_per_file"] is None else f"{row['cpu_ms_per_file']:.2f}"
             print(f"| {name} | {row['files_per_s']:.1f} | {row['mb_per_s']:.1f} | "
                   f"{1000 / row['files_per_s']:.2f} | {cpu} | {row['full_release_s']:.0f} s |")  # fmt: skip
+    mesh = measure_mesh_sampling()
+    print(f"\n.off mesh to 2048 points (8192 drawn by area, FPS): {mesh['read_points_off_ms']} ms CPU per file "
+          f"(12,311 meshes: {FULL_RELEASE_FILES * mesh['read_points_off_ms'] / 1000:.0f} CPU s); the same FPS "
+          f"through pointea.layers.sampling (torch_cluster): {mesh['layers_fps_ms']} ms")  # fmt: skip
     return 0
 
 
