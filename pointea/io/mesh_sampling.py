@@ -8,8 +8,9 @@ triangle's unit normal. Seeded: the same mesh, count and seed give the same poin
 
 FPS here is :func:`farthest_points`, a NumPy loop over one cloud that picks exactly the points
 :func:`pointea.layers.sampling.farthest_point_sampling` picks (same start, same order; a test holds
-them equal) but in 22 ms instead of 140 ms (torch_cluster's CPU kernel, float32) for 2048 of 8192
-points on this project's CPU: it decides how long converting ModelNet40's 12,311 meshes takes.
+them equal) about 6x faster than torch_cluster's CPU kernel: 26 ms for a whole mesh read against
+146 ms for that FPS alone, 2048 of 8192 points (``docs/bench/text_reader.md``). It decides how long
+converting ModelNet40's 12,311 meshes takes.
 
 Shape legend: V vertices, T triangles, M drawn points, K kept points.
 """
