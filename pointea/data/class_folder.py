@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,7 +153,8 @@ class ClassFolder(PointCloudDataset):
         split: ``"train"`` or ``"test"``.
         file_points: points read from every file (see the module notes).
         transform: per-shape transform.
-        seed: seed of the per-file subsets and mesh sampling (file ``i`` uses ``seed + i``).
+        seed: seed of the per-file subsets and mesh sampling; each file adds the CRC-32 of its path
+            relative to the root, so adding a file changes no other file's points.
 
     Items: ``{"points": float32 (K, 3), "label": int, "index": int}``.
 
@@ -174,7 +176,8 @@ class ClassFolder(PointCloudDataset):
         for index, (path, _) in enumerate(entries):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", ResampledWarning)
-                cloud = read_points(path, file_points, seed=seed + index)
+                relative = path.relative_to(listing.root).as_posix().encode()
+                cloud = read_points(path, file_points, seed=seed + zlib.crc32(relative))
             topped_up += cloud.resampled
             for other in caught:
                 if not issubclass(other.category, ResampledWarning):

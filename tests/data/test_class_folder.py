@@ -131,3 +131,20 @@ def test_pointea_fit_trains_on_a_folder_of_ply_and_off_files(tmp_path: Path) -> 
     assert checkpoint["pointea"]["network"]["args"]["num_classes"] == 3
     head = [v for k, v in checkpoint["state_dict"].items() if k.endswith("weight")][-1]
     assert head.shape[0] == 3
+
+
+def test_a_new_file_changes_no_other_files_points(tmp_path: Path) -> None:
+    from pointea.data.class_folder import ClassFolder
+
+    flat = tmp_path / "flat"
+    write_class_folder(flat, per_class=3)
+    root = tmp_path / "split"
+    for name in CLASSES:
+        shutil.copytree(flat / name, root / "train" / name)
+        shutil.copytree(flat / name, root / "test" / name)
+    before = ClassFolder(list_class_folder(root), "train", file_points=128)
+    shutil.copy(flat / "box" / "box_00.off", root / "train" / "box" / "box_00a.off")  # sorts second
+    after = ClassFolder(list_class_folder(root), "train", file_points=128)
+    assert len(after) == len(before) + 1
+    for path, points in zip(before.files, before.points):
+        assert np.array_equal(after.points[after.files.index(path)], points)
