@@ -45,7 +45,9 @@ def sample_mesh(
         vertices: (V, 3); triangles: (T, 3) int; returns points (K, 3), normals (K, 3) float32
     """
     if num_points < 1 or oversample < 1:
-        raise DataError(f"{path}: need num_points >= 1 and oversample >= 1, got {num_points}, {oversample}")
+        raise DataError(
+            f"{path}: need num_points >= 1 and oversample >= 1, got {num_points}, {oversample}"
+        )
     if triangles.shape[0] == 0:
         raise DataError(f"{path}: the mesh has no faces, nothing to sample points from")
     corners = vertices[triangles]  # (T, 3 corners, 3)
@@ -73,7 +75,9 @@ def farthest_points(points: np.ndarray, num_samples: int) -> np.ndarray:
     Shapes:
         points: (M, 3); returns (K,) int64 indices in sampling order
     """
-    columns = np.ascontiguousarray(points.T, dtype=np.float32)  # (3, M): one contiguous row per axis
+    columns = np.ascontiguousarray(
+        points.T, dtype=np.float32
+    )  # (3, M): one contiguous row per axis
     count = columns.shape[1]
     chosen = np.empty(num_samples, dtype=np.int64)
     nearest = np.full(count, np.inf, dtype=np.float32)  # (M,) squared distance to the chosen set

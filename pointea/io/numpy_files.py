@@ -32,8 +32,12 @@ NPZ_KEYS = {
     "labels": ("labels", "label", "seg", "parts", "classification"),
 }
 _MAGIC = {".npy": b"\x93NUMPY", ".npz": b"PK"}
-_NAMES = {"points": ("x", "y", "z"), "normals": ("nx", "ny", "nz"), "colours": ("r", "g", "b"),
-          "labels": ("label",)}  # fmt: skip
+_NAMES = {
+    "points": ("x", "y", "z"),
+    "normals": ("nx", "ny", "nz"),
+    "colours": ("r", "g", "b"),
+    "labels": ("label",),
+}
 
 
 def _check_table(path: Path, array: np.ndarray, what: str) -> None:
@@ -63,8 +67,12 @@ def read_numpy_rows(
     with open(path, "rb") as stream:
         magic = stream.read(6)
     if not magic.startswith(_MAGIC[path.suffix.lower()]):
-        kind = "a NumPy .npy array" if path.suffix.lower() == ".npy" else "a NumPy .npz (zip) archive"
-        raise DataError(f"{path}: not {kind}: it does not start with {_MAGIC[path.suffix.lower()]!r}")
+        kind = (
+            "a NumPy .npy array" if path.suffix.lower() == ".npy" else "a NumPy .npz (zip) archive"
+        )
+        raise DataError(
+            f"{path}: not {kind}: it does not start with {_MAGIC[path.suffix.lower()]!r}"
+        )
     try:
         if path.suffix.lower() == ".npy":
             array = np.load(path, mmap_mode="r", allow_pickle=False)
@@ -78,7 +86,7 @@ def read_numpy_rows(
     if not arrays:
         raise DataError(f"{path}: empty archive, expected a 'points' array")
     if len(arrays) == 1:
-        (key, array), = arrays.items()
+        ((key, array),) = arrays.items()
         _check_table(path, array, repr(key))
         names = columns or default_columns(array.shape[1])
         return _stream(array, keeper, chunk_bytes), check_columns(path, names, array.shape[1])
@@ -87,8 +95,10 @@ def read_numpy_rows(
         key = next((k for k in keys if k in arrays), None)
         if key is None:
             if role == "points":
-                raise DataError(f"{path}: no points array; expected one of {', '.join(keys)} "
-                                f"(found {', '.join(arrays)})")  # fmt: skip
+                raise DataError(
+                    f"{path}: no points array; expected one of {', '.join(keys)} "
+                    f"(found {', '.join(arrays)})"
+                )
             continue
         array = arrays[key]
         width = len(_NAMES[role])
