@@ -126,7 +126,7 @@ def test_npy_and_npz(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("suffix", [".las", ".laz"])
 def test_las_and_laz_keep_georeferenced_precision(tmp_path: Path, suffix: str) -> None:
-    laspy = pytest.importorskip("laspy")  # the `las` extra; installed with pointea[dev]
+    import laspy  # the `las` extra (pointea[dev] installs it)
     header = laspy.LasHeader(point_format=3, version="1.2")
     header.offsets = np.array([512_000.0, 5_400_000.0, 300.0])  # UTM metres
     header.scales = np.array([0.001, 0.001, 0.001])
