@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,13 +55,18 @@ def _readable(folder: Path) -> list[Path]:
     from pointea.io import SUPPORTED_EXTENSIONS
 
     return sorted(
-        path for path in folder.iterdir()
-        if path.is_file() and not path.name.startswith(".") and path.suffix.lower() in SUPPORTED_EXTENSIONS
-    )  # fmt: skip
+        path
+        for path in folder.iterdir()
+        if path.is_file()
+        and not path.name.startswith(".")
+        and path.suffix.lower() in SUPPORTED_EXTENSIONS
+    )
 
 
 def _class_dirs(folder: Path) -> list[Path]:
-    return sorted(path for path in folder.iterdir() if path.is_dir() and not path.name.startswith("."))
+    return sorted(
+        path for path in folder.iterdir() if path.is_dir() and not path.name.startswith(".")
+    )
 
 
 def _read_list(root: Path, list_file: Path, names: tuple[str, ...]) -> tuple[tuple[Path, int], ...]:
@@ -83,7 +89,9 @@ def _read_list(root: Path, list_file: Path, names: tuple[str, ...]) -> tuple[tup
     return tuple(entries)
 
 
-def list_class_folder(root: str | Path, test_fraction: float = 0.2, seed: int = 0) -> ClassFolderListing:
+def list_class_folder(
+    root: str | Path, test_fraction: float = 0.2, seed: int = 0
+) -> ClassFolderListing:
     """Find the layout, the classes and each split's files (see the module notes).
 
     Raises:
@@ -92,14 +100,20 @@ def list_class_folder(root: str | Path, test_fraction: float = 0.2, seed: int = 
     """
     root = Path(root).expanduser()
     if not root.is_dir():
-        raise DataError(f"{root}: no such folder; expected <root>/<class>/<files> (see ClassFolderDataModule)")
+        raise DataError(
+            f"{root}: no such folder; expected <root>/<class>/<files> (see ClassFolderDataModule)"
+        )
     if all((root / split).is_dir() for split in SPLITS):
         names = tuple(sorted({d.name for split in SPLITS for d in _class_dirs(root / split)}))
         layout = "split_folders"
         files = {
-            split: tuple((path, names.index(d.name)) for d in _class_dirs(root / split) for path in _readable(d))
+            split: tuple(
+                (path, names.index(d.name))
+                for d in _class_dirs(root / split)
+                for path in _readable(d)
+            )
             for split in SPLITS
-        }  # fmt: skip
+        }
     else:
         classes = _class_dirs(root)
         names = tuple(d.name for d in classes)
@@ -110,23 +124,29 @@ def list_class_folder(root: str | Path, test_fraction: float = 0.2, seed: int = 
             )
         if all((d / split).is_dir() for d in classes for split in SPLITS):
             layout = "class_split_folders"
-            files = {split: tuple((p, i) for i, d in enumerate(classes) for p in _readable(d / split))
-                     for split in SPLITS}  # fmt: skip
+            files = {
+                split: tuple((p, i) for i, d in enumerate(classes) for p in _readable(d / split))
+                for split in SPLITS
+            }
         elif all((root / f"{split}.txt").is_file() for split in SPLITS):
             layout = "split_lists"
             files = {split: _read_list(root, root / f"{split}.txt", names) for split in SPLITS}
         else:
             if not 0 < test_fraction < 1:
-                raise DataError(f"{root}: no train/test split given, and test_fraction={test_fraction} "
-                                "is not in (0, 1)")  # fmt: skip
+                raise DataError(
+                    f"{root}: no train/test split given, and test_fraction={test_fraction} "
+                    "is not in (0, 1)"
+                )
             layout = "holdout"
             files = _holdout([_readable(d) for d in classes], test_fraction, seed)
     for split in SPLITS:
         counts = np.bincount([label for _, label in files[split]], minlength=len(names))
         if split == "train" and (counts == 0).any():
             empty = names[int(np.flatnonzero(counts == 0)[0])]
-            raise DataError(f"{root}: class {empty!r} has no readable files in the train split "
-                            f"({layout} layout)")  # fmt: skip
+            raise DataError(
+                f"{root}: class {empty!r} has no readable files in the train split "
+                f"({layout} layout)"
+            )
         if not files[split]:
             raise DataError(f"{root}: the {split} split holds no readable files ({layout} layout)")
     return ClassFolderListing(root=root, layout=layout, class_names=names, files=files)
@@ -152,7 +172,8 @@ class ClassFolder(PointCloudDataset):
         split: ``"train"`` or ``"test"``.
         file_points: points read from every file (see the module notes).
         transform: per-shape transform.
-        seed: seed of the per-file subsets and mesh sampling (file ``i`` uses ``seed + i``).
+        seed: seed of the per-file subsets and mesh sampling; each file adds the CRC-32 of its path
+            relative to the root, so adding a file changes no other file's points.
 
     Items: ``{"points": float32 (K, 3), "label": int, "index": int}``.
 
@@ -161,9 +182,13 @@ class ClassFolder(PointCloudDataset):
     """
 
     def __init__(
-        self, listing: ClassFolderListing, split: str, file_points: int = 2048,
-        transform: Transform | None = None, seed: int = 0,
-    ) -> None:  # fmt: skip
+        self,
+        listing: ClassFolderListing,
+        split: str,
+        file_points: int = 2048,
+        transform: Transform | None = None,
+        seed: int = 0,
+    ) -> None:
         from pointea.io import ResampledWarning, read_points
 
         if split not in SPLITS:
@@ -174,11 +199,14 @@ class ClassFolder(PointCloudDataset):
         for index, (path, _) in enumerate(entries):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", ResampledWarning)
-                cloud = read_points(path, file_points, seed=seed + index)
+                relative = path.relative_to(listing.root).as_posix().encode()
+                cloud = read_points(path, file_points, seed=seed + zlib.crc32(relative))
             topped_up += cloud.resampled
             for other in caught:
                 if not issubclass(other.category, ResampledWarning):
-                    warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
+                    warnings.warn_explicit(
+                        other.message, other.category, other.filename, other.lineno
+                    )
             clouds[index] = cloud.points
         if topped_up:
             warnings.warn(

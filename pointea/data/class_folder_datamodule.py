@@ -82,7 +82,11 @@ class ClassFolderDataModule(_PointCloudDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit") and self.train_set is None:
-            self.train_set = ClassFolder(self.listing, "train", self.file_points, self.train_transform, self.seed)
+            self.train_set = ClassFolder(
+                self.listing, "train", self.file_points, self.train_transform, self.seed
+            )
         if self.test_set is None:
-            self.test_set = ClassFolder(self.listing, "test", self.file_points, self.eval_transform, self.seed)
+            self.test_set = ClassFolder(
+                self.listing, "test", self.file_points, self.eval_transform, self.seed
+            )
         self.val_set = self.test_set

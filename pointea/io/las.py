@@ -48,8 +48,11 @@ def read_las_rows(
             colour = {"red", "green", "blue"} <= dimensions
             colour_scale = None
             for chunk in reader.chunk_iterator(chunk_points):
-                columns = [np.asarray(chunk.x) - origin[0], np.asarray(chunk.y) - origin[1],
-                           np.asarray(chunk.z) - origin[2]]  # fmt: skip
+                columns = [
+                    np.asarray(chunk.x) - origin[0],
+                    np.asarray(chunk.y) - origin[1],
+                    np.asarray(chunk.z) - origin[2],
+                ]
                 if colour:
                     rgb = np.stack([chunk.red, chunk.green, chunk.blue], axis=1)  # (R, 3) uint16
                     if colour_scale is None:  # 8-bit values in 16-bit fields happen: look once

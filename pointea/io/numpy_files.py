@@ -3,9 +3,10 @@
 ``.npy``: columns named as a headerless text table of C columns (see :mod:`pointea.io.columns`).
 It is memory-mapped and streamed in chunks, so a huge array is subsampled without loading it.
 
-``.npz`` (read whole, as NumPy loads archives): ``points`` (or ``xyz``/``pos``/``data``), and optionally ``normals``, ``colours``
-(or ``colors``/``rgb``) and ``labels`` (or ``label``/``seg``/``parts``) with one row per point, as
-:func:`pointea.io.write_points` writes them; an archive with a single array reads like a ``.npy``.
+``.npz`` (read whole, as NumPy loads archives): ``points`` (or ``xyz``/``pos``/``data``), and
+optionally ``normals``, ``colours`` (or ``colors``/``rgb``) and ``labels`` (or ``label``/``seg``/
+``parts``) with one row per point, as :func:`pointea.io.write_points` writes them; an archive with
+a single array reads like a ``.npy``.
 
 Shape legend: N points, C columns, R rows in a chunk.
 """
@@ -31,8 +32,12 @@ NPZ_KEYS = {
     "labels": ("labels", "label", "seg", "parts", "classification"),
 }
 _MAGIC = {".npy": b"\x93NUMPY", ".npz": b"PK"}
-_NAMES = {"points": ("x", "y", "z"), "normals": ("nx", "ny", "nz"), "colours": ("r", "g", "b"),
-          "labels": ("label",)}  # fmt: skip
+_NAMES = {
+    "points": ("x", "y", "z"),
+    "normals": ("nx", "ny", "nz"),
+    "colours": ("r", "g", "b"),
+    "labels": ("label",),
+}
 
 
 def _check_table(path: Path, array: np.ndarray, what: str) -> None:
@@ -62,8 +67,12 @@ def read_numpy_rows(
     with open(path, "rb") as stream:
         magic = stream.read(6)
     if not magic.startswith(_MAGIC[path.suffix.lower()]):
-        kind = "a NumPy .npy array" if path.suffix.lower() == ".npy" else "a NumPy .npz (zip) archive"
-        raise DataError(f"{path}: not {kind}: it does not start with {_MAGIC[path.suffix.lower()]!r}")
+        kind = (
+            "a NumPy .npy array" if path.suffix.lower() == ".npy" else "a NumPy .npz (zip) archive"
+        )
+        raise DataError(
+            f"{path}: not {kind}: it does not start with {_MAGIC[path.suffix.lower()]!r}"
+        )
     try:
         if path.suffix.lower() == ".npy":
             array = np.load(path, mmap_mode="r", allow_pickle=False)
@@ -77,7 +86,7 @@ def read_numpy_rows(
     if not arrays:
         raise DataError(f"{path}: empty archive, expected a 'points' array")
     if len(arrays) == 1:
-        (key, array), = arrays.items()
+        ((key, array),) = arrays.items()
         _check_table(path, array, repr(key))
         names = columns or default_columns(array.shape[1])
         return _stream(array, keeper, chunk_bytes), check_columns(path, names, array.shape[1])
@@ -86,8 +95,10 @@ def read_numpy_rows(
         key = next((k for k in keys if k in arrays), None)
         if key is None:
             if role == "points":
-                raise DataError(f"{path}: no points array; expected one of {', '.join(keys)} "
-                                f"(found {', '.join(arrays)})")  # fmt: skip
+                raise DataError(
+                    f"{path}: no points array; expected one of {', '.join(keys)} "
+                    f"(found {', '.join(arrays)})"
+                )
             continue
         array = arrays[key]
         width = len(_NAMES[role])

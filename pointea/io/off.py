@@ -44,8 +44,10 @@ def _numbers(path: Path, number: int, line: bytes) -> list[float]:
     try:
         return [float(token) for token in line.split()]
     except ValueError:
-        raise DataError(f"{path}: line {number}: {line[:40].decode(errors='replace')!r} is not "
-                        "a list of numbers") from None  # fmt: skip
+        raise DataError(
+            f"{path}: line {number}: {line[:40].decode(errors='replace')!r} is not "
+            "a list of numbers"
+        ) from None
 
 
 def read_off(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -66,8 +68,10 @@ def read_off(path: Path) -> tuple[np.ndarray, np.ndarray]:
     lines = _content_lines(path, data)
     number, first = lines[0]
     if not first.startswith(b"OFF"):
-        raise DataError(f"{path}: line {number}: expected the header 'OFF', found "
-                        f"{first[:20].decode(errors='replace')!r}")  # fmt: skip
+        raise DataError(
+            f"{path}: line {number}: expected the header 'OFF', found "
+            f"{first[:20].decode(errors='replace')!r}"
+        )
     rest = first[3:].strip()  # "OFF490 518 0": counts glued to the header
     body = lines[1:]
     if not rest:
@@ -77,8 +81,10 @@ def read_off(path: Path) -> tuple[np.ndarray, np.ndarray]:
         body = body[1:]
     counts = _numbers(path, number, rest)
     if len(counts) < 2 or any(c < 0 or not float(c).is_integer() for c in counts):
-        raise DataError(f"{path}: line {number}: expected the counts 'V F E', found "
-                        f"{rest.decode(errors='replace')!r}")  # fmt: skip
+        raise DataError(
+            f"{path}: line {number}: expected the counts 'V F E', found "
+            f"{rest.decode(errors='replace')!r}"
+        )
     num_vertices, num_faces = int(counts[0]), int(counts[1])
     if len(body) < num_vertices + num_faces:
         raise DataError(
@@ -99,7 +105,9 @@ def _vertices(path: Path, lines: list[tuple[int, bytes]]) -> np.ndarray:
         for number, line in lines:
             row = _numbers(path, number, line)
             if len(row) < 3:
-                raise DataError(f"{path}: line {number}: a vertex needs x y z, found {len(row)} numbers")
+                raise DataError(
+                    f"{path}: line {number}: a vertex needs x y z, found {len(row)} numbers"
+                )
             rows.append(row[:3])
         vertices = np.asarray(rows, np.float64).reshape(-1, 3)
     finite = np.isfinite(vertices).all(axis=1)  # (V,)
@@ -125,7 +133,9 @@ def _triangles(path: Path, lines: list[tuple[int, bytes]], num_vertices: int) ->
         for k in range(1, size - 1):  # fan: (0, k, k + 1)
             triangles.append((corners[0], corners[k], corners[k + 1]))
             origin.append(number)
-    return _check_indices(path, np.asarray(triangles, np.int64).reshape(-1, 3), origin, num_vertices)
+    return _check_indices(
+        path, np.asarray(triangles, np.int64).reshape(-1, 3), origin, num_vertices
+    )
 
 
 def _check_indices(

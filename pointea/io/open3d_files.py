@@ -55,8 +55,9 @@ def read_pcd_rows(path: Path, keeper: KeepAll | KeepRandom) -> tuple[KeptRows, t
         raise DataError(f"{path}: not a PCD file (no '# .PCD', 'VERSION' or 'FIELDS' header)")
     o3d = import_open3d(path)
     with _quiet(o3d):
-        cloud = o3d.io.read_point_cloud(str(path), format="pcd", remove_nan_points=False,
-                                        remove_infinite_points=False)  # fmt: skip
+        cloud = o3d.io.read_point_cloud(
+            str(path), format="pcd", remove_nan_points=False, remove_infinite_points=False
+        )
     points = np.asarray(cloud.points, dtype=np.float32)  # (N, 3)
     if points.shape[0] == 0:
         raise DataError(f"{path}: open3d read no points from this PCD file (corrupt or empty)")
@@ -83,7 +84,9 @@ def read_open3d_mesh(path: Path) -> tuple[np.ndarray, np.ndarray]:
     vertices = np.asarray(mesh.vertices, dtype=np.float64)
     triangles = np.asarray(mesh.triangles, dtype=np.int64)
     if vertices.shape[0] == 0:
-        raise DataError(f"{path}: open3d read no vertices from this {path.suffix} mesh (corrupt or empty)")
+        raise DataError(
+            f"{path}: open3d read no vertices from this {path.suffix} mesh (corrupt or empty)"
+        )
     if not np.isfinite(vertices).all():
         raise DataError(f"{path}: the mesh has NaN/Inf vertices")
     return vertices, triangles

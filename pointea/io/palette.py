@@ -44,7 +44,9 @@ def label_colours(labels: np.ndarray) -> np.ndarray:
     return table[inverse.reshape(-1)]
 
 
-def scalar_colours(values: np.ndarray, low: float | None = None, high: float | None = None) -> np.ndarray:
+def scalar_colours(
+    values: np.ndarray, low: float | None = None, high: float | None = None
+) -> np.ndarray:
     """Viridis colours of scalars, from ``low`` (dark blue) to ``high`` (yellow); min/max by default.
 
     Shapes:

@@ -62,7 +62,9 @@ def read_ply_header(path: Path) -> PlyHeader:
         raise DataError(f"{path}: not a PLY file (it does not start with 'ply')")
     end = data.find(b"end_header")
     if end < 0:
-        raise DataError(f"{path}: no 'end_header' in the first {_MAX_HEADER} bytes, not a PLY header")
+        raise DataError(
+            f"{path}: no 'end_header' in the first {_MAX_HEADER} bytes, not a PLY header"
+        )
     size = data.index(b"\n", end) + 1 if b"\n" in data[end:] else len(data)
     text = data[:size].decode("ascii", errors="replace").splitlines()
     fmt = None
@@ -82,7 +84,9 @@ def read_ply_header(path: Path) -> PlyHeader:
         else:
             raise DataError(f"{path}: PLY header line {number}: cannot read {line.strip()!r}")
     if fmt is None:
-        raise DataError(f"{path}: PLY header has no 'format ascii|binary_little_endian|binary_big_endian'")
+        raise DataError(
+            f"{path}: PLY header has no 'format ascii|binary_little_endian|binary_big_endian'"
+        )
     return PlyHeader(
         format=fmt,
         elements=tuple((name, count, tuple(props)) for name, count, props in elements),
@@ -110,9 +114,13 @@ def read_ply_rows(
     if header.format == "ascii":
         with open(path, "rb") as stream:
             stream.seek(header.size)
-            stream_rows(path, stream, b"", header.lines + 1, names, keeper, label_range, chunk_bytes)
+            stream_rows(
+                path, stream, b"", header.lines + 1, names, keeper, label_range, chunk_bytes
+            )
         if keeper.num_rows != count:
-            raise DataError(f"{path}: the header declares {count} vertices, the file has {keeper.num_rows}")
+            raise DataError(
+                f"{path}: the header declares {count} vertices, the file has {keeper.num_rows}"
+            )
         return keeper.finish(), names
     order = _FORMATS[header.format]
     dtype = np.dtype([(name, order + PLY_TYPES[kind]) for name, kind in properties])

@@ -39,9 +39,16 @@ MESH_EXTENSIONS = (".off", ".obj", ".stl")
 OPEN3D_POINT_EXTENSIONS = (".ply", ".pcd")
 LAS_EXTENSIONS = (".las", ".laz")
 SUPPORTED_EXTENSIONS = tuple(
-    sorted({*TEXT_EXTENSIONS, *NUMPY_EXTENSIONS, *MESH_EXTENSIONS, *OPEN3D_POINT_EXTENSIONS,
-            *LAS_EXTENSIONS})
-)  # fmt: skip
+    sorted(
+        {
+            *TEXT_EXTENSIONS,
+            *NUMPY_EXTENSIONS,
+            *MESH_EXTENSIONS,
+            *OPEN3D_POINT_EXTENSIONS,
+            *LAS_EXTENSIONS,
+        }
+    )
+)
 DEFAULT_MESH_POINTS = 2048
 
 
@@ -106,7 +113,9 @@ def read_points(
     suffix = _check_path(path)
     if suffix in MESH_EXTENSIONS or (suffix == ".ply" and read_ply_header(path).count("face")):
         if labels_path is not None:
-            raise DataError(f"{path}: a mesh has no per-point labels; labels_path is for point files")
+            raise DataError(
+                f"{path}: a mesh has no per-point labels; labels_path is for point files"
+            )
         if suffix == ".off":
             vertices, triangles = read_off(path)
         else:
@@ -115,15 +124,23 @@ def read_points(
             vertices, triangles = read_open3d_mesh(path)
         count = DEFAULT_MESH_POINTS if num_points is None else num_points
         points, normals = sample_mesh(path, vertices, triangles, count, seed, oversample)
-        return PointCloud(points=points, normals=normals, path=path, columns=("mesh",),
-                          num_source_points=int(vertices.shape[0]))  # fmt: skip
+        return PointCloud(
+            points=points,
+            normals=normals,
+            path=path,
+            columns=("mesh",),
+            num_source_points=int(vertices.shape[0]),
+        )
     keeper = row_keeper(path, num_points, seed, max_points)
     origin = None
     if suffix in TEXT_EXTENSIONS:
-        kept, names = read_text_rows(path, keeper, columns=_names(columns),
-                                     label_range=label_range, chunk_bytes=chunk_bytes)  # fmt: skip
+        kept, names = read_text_rows(
+            path, keeper, columns=_names(columns), label_range=label_range, chunk_bytes=chunk_bytes
+        )
     elif suffix in NUMPY_EXTENSIONS:
-        kept, names = read_numpy_rows(path, keeper, columns=_names(columns), chunk_bytes=chunk_bytes)
+        kept, names = read_numpy_rows(
+            path, keeper, columns=_names(columns), chunk_bytes=chunk_bytes
+        )
     elif suffix in LAS_EXTENSIONS:
         from pointea.io.las import read_las_rows
 
@@ -143,9 +160,11 @@ def _names(columns: Sequence[str] | None) -> tuple[str, ...] | None:
 
 
 def _attach_labels(
-    cloud: PointCloud, kept: KeptRows, labels_path: str | Path | None,
+    cloud: PointCloud,
+    kept: KeptRows,
+    labels_path: str | Path | None,
     label_range: tuple[int, int] | None,
-) -> PointCloud:  # fmt: skip
+) -> PointCloud:
     """Add the labels of a ``.seg``-style file (one per point of the file) to the kept points."""
     if labels_path is None:
         return cloud

@@ -30,7 +30,13 @@ from pointea.data.errors import DataError
 from pointea.io.columns import check_columns, default_columns, header_columns
 from pointea.io.selection import KeepAll, KeepRandom, KeptRows
 
-__all__ = ["TEXT_EXTENSIONS", "read_text_rows", "read_label_file", "stream_rows", "DEFAULT_CHUNK_BYTES"]
+__all__ = [
+    "TEXT_EXTENSIONS",
+    "read_text_rows",
+    "read_label_file",
+    "stream_rows",
+    "DEFAULT_CHUNK_BYTES",
+]
 
 TEXT_EXTENSIONS = (".xyz", ".xyzn", ".xyzrgb", ".pts", ".txt", ".csv")
 DEFAULT_CHUNK_BYTES = 64 << 20
@@ -78,8 +84,15 @@ def _split(line: bytes) -> list[bytes]:
 class _TextTable:
     """Parses one file's chunks into (R, C) float32 rows, naming the line of any problem."""
 
-    def __init__(self, path: Path, num_columns: int, used: np.ndarray, label_column: int | None,
-                 label_range: tuple[int, int] | None, comma: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        path: Path,
+        num_columns: int,
+        used: np.ndarray,
+        label_column: int | None,
+        label_range: tuple[int, int] | None,
+        comma: bool = False,
+    ) -> None:
         self.path = path
         self.num_columns = num_columns
         self.used = used  # (C,) bool: columns that must be finite
@@ -103,8 +116,13 @@ class _TextTable:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # "input contained no data" included
             try:
-                return np.loadtxt(io.BytesIO(chunk), dtype=np.float32, delimiter=self.delimiter,
-                                  comments=None, ndmin=2)  # fmt: skip
+                return np.loadtxt(
+                    io.BytesIO(chunk),
+                    dtype=np.float32,
+                    delimiter=self.delimiter,
+                    comments=None,
+                    ndmin=2,
+                )
             except (ValueError, UserWarning):
                 return None
 
@@ -135,19 +153,21 @@ class _TextTable:
         def line_of(row: int) -> int:
             return int(lines[row]) if lines is not None else first_line + row
 
-        if np.isfinite(rows).all():
-            finite = None
-        else:
+        if not np.isfinite(rows).all():  # rare: only then look at the used columns row by row
             finite = np.isfinite(rows[:, self.used]).all(axis=1)  # (R,)
-        if finite is not None and not finite.all():
-            raise DataError(f"{self.path}: line {line_of(np.flatnonzero(~finite)[0])}: NaN/Inf value")
+            if not finite.all():
+                raise DataError(
+                    f"{self.path}: line {line_of(np.flatnonzero(~finite)[0])}: NaN/Inf value"
+                )
         if self.label_column is None:
             return
         labels = rows[:, self.label_column]  # (R,)
         whole = labels == np.round(labels)
         if not whole.all():
             row = np.flatnonzero(~whole)[0]
-            raise DataError(f"{self.path}: line {line_of(row)}: label {labels[row]} is not an integer")
+            raise DataError(
+                f"{self.path}: line {line_of(row)}: label {labels[row]} is not an integer"
+            )
         if self.label_range is not None:
             low, high = self.label_range
             outside = (labels < low) | (labels > high)

@@ -29,7 +29,9 @@ __all__ = ["write_points", "WRITE_EXTENSIONS"]
 WRITE_EXTENSIONS = (".ply", ".npz")
 
 
-def _per_point(path: Path, name: str, array: np.ndarray | None, count: int, width: int) -> np.ndarray | None:
+def _per_point(
+    path: Path, name: str, array: np.ndarray | None, count: int, width: int
+) -> np.ndarray | None:
     if array is None:
         return None
     array = np.asarray(array)
@@ -67,8 +69,10 @@ def write_points(
     path = Path(path).expanduser()
     suffix = path.suffix.lower()
     if suffix not in WRITE_EXTENSIONS:
-        raise DataError(f"{path}: cannot write {suffix or 'files without an extension'}; "
-                        f"supported: {' '.join(WRITE_EXTENSIONS)}")  # fmt: skip
+        raise DataError(
+            f"{path}: cannot write {suffix or 'files without an extension'}; "
+            f"supported: {' '.join(WRITE_EXTENSIONS)}"
+        )
     if not path.parent.is_dir():
         raise DataError(f"{path}: the folder {path.parent} does not exist")
     if not isinstance(cloud, PointCloud):
@@ -83,10 +87,17 @@ def write_points(
     scalars = _per_point(path, "scalars", scalars, count, 1)
     if labels is not None and not np.issubdtype(labels.dtype, np.integer):
         raise DataError(f"{path}: labels have dtype {labels.dtype}, expected integers")
-    arrays = {"points": points.astype(np.float32), "normals": normals, "colours": colours,
-              "labels": labels, "scalars": scalars}  # fmt: skip
+    arrays = {
+        "points": points.astype(np.float32),
+        "normals": normals,
+        "colours": colours,
+        "labels": labels,
+        "scalars": scalars,
+    }
     arrays = {key: value for key, value in arrays.items() if value is not None}
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
+    with tempfile.NamedTemporaryFile(
+        dir=path.parent, prefix=f".{path.name}.", delete=False
+    ) as handle:
         temporary = Path(handle.name)
         try:
             if suffix == ".npz":
@@ -101,7 +112,9 @@ def write_points(
     return path
 
 
-def _write_ply(handle, arrays: dict[str, np.ndarray], scalar_range: tuple[float, float] | None) -> None:
+def _write_ply(
+    handle, arrays: dict[str, np.ndarray], scalar_range: tuple[float, float] | None
+) -> None:
     count = arrays["points"].shape[0]
     if "labels" in arrays:
         rgb = label_colours(arrays["labels"])
@@ -131,8 +144,13 @@ def _write_ply(handle, arrays: dict[str, np.ndarray], scalar_range: tuple[float,
     if "scalars" in arrays:
         table["scalar"] = arrays["scalars"]
     types = {"<f4": "float", "u1": "uchar", "<i4": "int"}
-    header = ["ply", "format binary_little_endian 1.0", "comment written by pointea",
-              f"element vertex {count}", *(f"property {types[kind]} {name}" for name, kind in fields),
-              "end_header"]  # fmt: skip
+    header = [
+        "ply",
+        "format binary_little_endian 1.0",
+        "comment written by pointea",
+        f"element vertex {count}",
+        *(f"property {types[kind]} {name}" for name, kind in fields),
+        "end_header",
+    ]
     handle.write(("\n".join(header) + "\n").encode("ascii"))
     handle.write(table.tobytes())

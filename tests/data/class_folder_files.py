@@ -16,17 +16,26 @@ def _box_off(rng: np.random.Generator) -> str:
     """A box mesh with random proportions and offset, quads as Princeton's .off files have."""
     size = rng.uniform(0.5, 2.0, 3)
     corner = rng.uniform(-5, 5, 3)
-    cube = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1], [1, 0, 1], [1, 1, 1], [0, 1, 1]])
+    cube = np.array(
+        [[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1], [1, 0, 1], [1, 1, 1], [0, 1, 1]]
+    )
     vertices = corner + cube * size
     faces = ["4 0 1 2 3", "4 4 5 6 7", "4 0 1 5 4", "4 1 2 6 5", "4 2 3 7 6", "4 3 0 4 7"]
-    return "OFF\n8 6 0\n" + "".join(f"{x:.5f} {y:.5f} {z:.5f}\n" for x, y, z in vertices) + "\n".join(faces) + "\n"
+    return (
+        "OFF\n8 6 0\n"
+        + "".join(f"{x:.5f} {y:.5f} {z:.5f}\n" for x, y, z in vertices)
+        + "\n".join(faces)
+        + "\n"
+    )
 
 
 def _dome(rng: np.random.Generator, n: int) -> np.ndarray:
     """Points on an upper half sphere, in centimetres.  Shapes: returns (n, 3) float32"""
     v = rng.normal(size=(n, 3))
     v[:, 2] = np.abs(v[:, 2])
-    return (v / np.linalg.norm(v, axis=1, keepdims=True) * 50 + rng.uniform(-100, 100, 3)).astype(np.float32)
+    return (v / np.linalg.norm(v, axis=1, keepdims=True) * 50 + rng.uniform(-100, 100, 3)).astype(
+        np.float32
+    )
 
 
 def _rod(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -36,7 +45,9 @@ def _rod(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.stack([np.cos(angle) * 0.05, np.sin(angle) * 0.05, t * 3], axis=1).astype(np.float32)
 
 
-def write_class_folder(root: Path, per_class: int = 6, points: int = 300, seed: int = 0) -> list[Path]:
+def write_class_folder(
+    root: Path, per_class: int = 6, points: int = 300, seed: int = 0
+) -> list[Path]:
     """``root/<class>/<name>`` for the three classes: boxes as ``.off``, domes and rods as ``.ply``
     (one rod as an ``.xyz`` text file); returns the files written."""
     rng = np.random.default_rng(seed)

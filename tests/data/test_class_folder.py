@@ -21,7 +21,9 @@ from .class_folder_files import CLASSES, write_class_folder
 def test_holdout_layout_reads_every_file_once(tmp_path: Path) -> None:
     files = write_class_folder(tmp_path)
     module = ClassFolderDataModule(str(tmp_path), num_points=128, batch_size=4, file_points=256)
-    assert module.class_names == list(CLASSES) and module.num_classes == 3  # before any file is read
+    assert (
+        module.class_names == list(CLASSES) and module.num_classes == 3
+    )  # before any file is read
     assert module.listing.layout == "holdout"
     module.prepare_data()
     module.setup("fit")
@@ -59,7 +61,9 @@ def test_split_folders_class_split_folders_and_split_lists(tmp_path: Path) -> No
                 shutil.copy(path, split / part / name)
     listing = list_class_folder(split)
     assert listing.layout == "split_folders" and listing.class_names == CLASSES
-    assert len(listing.files["train"]) == 12 and len(listing.files["test"]) == 6  # test/box/notes.md ignored
+    assert (
+        len(listing.files["train"]) == 12 and len(listing.files["test"]) == 6
+    )  # test/box/notes.md ignored
     # root/<class>/{train,test}/ (Princeton ModelNet style)
     princeton = tmp_path / "princeton"
     for name in CLASSES:
@@ -68,12 +72,17 @@ def test_split_folders_class_split_folders_and_split_lists(tmp_path: Path) -> No
     listing = list_class_folder(princeton)
     assert listing.layout == "class_split_folders" and len(listing.files["test"]) == 6
     # root/<class>/ + train.txt / test.txt
-    (flat / "train.txt").write_text("box/box_00.off\n# a comment\ndome/dome_01.ply\nrod/rod_00.xyz\n")
+    (flat / "train.txt").write_text(
+        "box/box_00.off\n# a comment\ndome/dome_01.ply\nrod/rod_00.xyz\n"
+    )
     (flat / "test.txt").write_text("box/box_01.off\n")
     listing = list_class_folder(flat)
     assert listing.layout == "split_lists"
     assert [(p.name, label) for p, label in listing.files["train"]] == [
-        ("box_00.off", 0), ("dome_01.ply", 1), ("rod_00.xyz", 2)]  # fmt: skip
+        ("box_00.off", 0),
+        ("dome_01.ply", 1),
+        ("rod_00.xyz", 2),
+    ]
     (flat / "test.txt").write_text("box/box_01.off\nbox/box_99.off\n")
     with pytest.raises(DataError, match=r"test\.txt: line 2: box/box_99\.off is not a file under"):
         list_class_folder(flat)
@@ -121,13 +130,34 @@ def test_pointea_fit_trains_on_a_folder_of_ply_and_off_files(tmp_path: Path) -> 
     write_class_folder(data, per_class=5, points=200)
     config = tiny_config(tmp_path / "config.yaml", "classification", data, tmp_path / "run")
     settings = yaml.safe_load(config.read_text())
-    settings["data"] = {"class_path": "pointea.data.ClassFolderDataModule",
-                        "init_args": {"root": str(data), "num_points": 128, "file_points": 256, "batch_size": 4}}  # fmt: skip
+    settings["data"] = {
+        "class_path": "pointea.data.ClassFolderDataModule",
+        "init_args": {"root": str(data), "num_points": 128, "file_points": 256, "batch_size": 4},
+    }
     config.write_text(yaml.safe_dump(settings, sort_keys=False))
     cli_main(["fit", "--config", str(config)])
-    checkpoint = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False, map_location="cpu")
+    checkpoint = torch.load(
+        tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False, map_location="cpu"
+    )
     assert checkpoint["epoch"] == 0 and checkpoint["global_step"] == 3  # 12 training files, batch 4
     # the network's output was linked to the folder's 3 classes
     assert checkpoint["pointea"]["network"]["args"]["num_classes"] == 3
     head = [v for k, v in checkpoint["state_dict"].items() if k.endswith("weight")][-1]
     assert head.shape[0] == 3
+
+
+def test_a_new_file_changes_no_other_files_points(tmp_path: Path) -> None:
+    from pointea.data.class_folder import ClassFolder
+
+    flat = tmp_path / "flat"
+    write_class_folder(flat, per_class=3)
+    root = tmp_path / "split"
+    for name in CLASSES:
+        shutil.copytree(flat / name, root / "train" / name)
+        shutil.copytree(flat / name, root / "test" / name)
+    before = ClassFolder(list_class_folder(root), "train", file_points=128)
+    shutil.copy(flat / "box" / "box_00.off", root / "train" / "box" / "box_00a.off")  # sorts second
+    after = ClassFolder(list_class_folder(root), "train", file_points=128)
+    assert len(after) == len(before) + 1
+    for path, points in zip(before.files, before.points):
+        assert np.array_equal(after.points[after.files.index(path)], points)

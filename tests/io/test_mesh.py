@@ -41,7 +41,9 @@ def test_off_cube_is_sampled_on_its_surface(tmp_path: Path) -> None:
     _on_cube_surface(cloud)
     again = read_points(path, 600, seed=0)
     other = read_points(path, 600, seed=1)
-    assert np.array_equal(cloud.points, again.points) and not np.array_equal(cloud.points, other.points)
+    assert np.array_equal(cloud.points, again.points) and not np.array_equal(
+        cloud.points, other.points
+    )
     assert read_points(path).points.shape == (2048, 3)  # DEFAULT_MESH_POINTS
 
 
@@ -68,6 +70,7 @@ def test_area_decides_where_points_go(tmp_path: Path) -> None:
     cloud = read_points(path, 1000, seed=0)
     on_big = (cloud.points[:, 2] > 2.5).mean()
     assert 0.75 < on_big < 0.85
+
     # FPS spreads points: the closest pair is much farther apart than in a plain random draw
     def closest(points: np.ndarray) -> float:
         d = np.linalg.norm(points[:, None] - points[None], axis=-1) + np.eye(len(points)) * 9
@@ -89,7 +92,10 @@ def _write_ascii_stl(path: Path) -> Path:
     for triangle in CUBE_TRIANGLES:
         a, b, c = CUBE_VERTICES[triangle]
         normal = np.cross(b - a, c - a)
-        lines += [f"  facet normal {' '.join(map(str, normal / np.linalg.norm(normal)))}", "    outer loop"]
+        lines += [
+            f"  facet normal {' '.join(map(str, normal / np.linalg.norm(normal)))}",
+            "    outer loop",
+        ]
         lines += [f"      vertex {x:e} {y:e} {z:e}" for x, y, z in (a, b, c)]
         lines += ["    endloop", "  endfacet"]
     path.write_text("\n".join([*lines, "endsolid cube"]) + "\n")
@@ -100,23 +106,39 @@ def _write_binary_stl(path: Path) -> Path:
     record = np.dtype([("normal", "<f4", 3), ("corners", "<f4", (3, 3)), ("attribute", "<u2")])
     facets = np.zeros(len(CUBE_TRIANGLES), record)
     facets["corners"] = CUBE_VERTICES[CUBE_TRIANGLES]
-    path.write_bytes(b"binary stl".ljust(80, b" ") + np.uint32(len(facets)).tobytes() + facets.tobytes())
+    path.write_bytes(
+        b"binary stl".ljust(80, b" ") + np.uint32(len(facets)).tobytes() + facets.tobytes()
+    )
     return path
 
 
 def _write_ply_mesh(path: Path) -> Path:
-    header = ["ply", "format ascii 1.0", f"element vertex {len(CUBE_VERTICES)}", "property float x",
-              "property float y", "property float z", f"element face {len(CUBE_TRIANGLES)}",
-              "property list uchar int vertex_indices", "end_header"]  # fmt: skip
-    body = [f"{x} {y} {z}" for x, y, z in CUBE_VERTICES] + [f"3 {a} {b} {c}" for a, b, c in CUBE_TRIANGLES]
+    header = [
+        "ply",
+        "format ascii 1.0",
+        f"element vertex {len(CUBE_VERTICES)}",
+        "property float x",
+        "property float y",
+        "property float z",
+        f"element face {len(CUBE_TRIANGLES)}",
+        "property list uchar int vertex_indices",
+        "end_header",
+    ]
+    body = [f"{x} {y} {z}" for x, y, z in CUBE_VERTICES] + [
+        f"3 {a} {b} {c}" for a, b, c in CUBE_TRIANGLES
+    ]
     path.write_text("\n".join(header + body) + "\n")
     return path
 
 
 @pytest.mark.parametrize(
     ("name", "writer"),
-    [("cube.obj", _write_obj), ("cube.stl", _write_ascii_stl), ("binary.stl", _write_binary_stl),
-     ("cube.ply", _write_ply_mesh)],  # fmt: skip
+    [
+        ("cube.obj", _write_obj),
+        ("cube.stl", _write_ascii_stl),
+        ("binary.stl", _write_binary_stl),
+        ("cube.ply", _write_ply_mesh),
+    ],
 )
 def test_open3d_meshes(tmp_path: Path, name: str, writer) -> None:
     cloud = read_points(writer(tmp_path / name), 300, seed=0)
@@ -129,3 +151,15 @@ def test_zero_area_mesh_is_refused(tmp_path: Path) -> None:
     path.write_text("OFF\n3 1 0\n0 0 0\n1 1 1\n2 2 2\n3 0 1 2\n")  # collinear corners
     with pytest.raises(DataError, match=r"flat\.off: the mesh has zero surface area"):
         read_points(path, 10)
+
+
+def test_mesh_fps_picks_what_the_layers_fps_picks() -> None:
+    """pointea.io's NumPy FPS is a faster route to the very samples of the network's FPS."""
+    import torch
+
+    from pointea.io.mesh_sampling import farthest_points
+    from pointea.layers.sampling import farthest_point_sampling
+
+    points = np.random.default_rng(0).normal(size=(4096, 3)).astype(np.float32)
+    expected = farthest_point_sampling(torch.from_numpy(points), None, 512).numpy()
+    assert np.array_equal(farthest_points(points, 512), expected)

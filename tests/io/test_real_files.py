@@ -27,7 +27,9 @@ def test_every_normal_resampled_file_reads_whole(normal_resampled: Path) -> None
         assert cloud.columns == ("x", "y", "z", "nx", "ny", "nz")
         assert cloud.points.shape == (10_000, 3) and cloud.points.dtype == np.float32
         assert cloud.num_source_points == 10_000 and not cloud.resampled
-        assert np.linalg.norm(cloud.points, axis=1).max() < 1.002  # unit sphere, to 4 printed digits
+        assert (
+            np.linalg.norm(cloud.points, axis=1).max() < 1.002
+        )  # unit sphere, to 4 printed digits
         # unit normals, except the release's (1, 1, 1) placeholder on a few points of some files
         # (bathtub_0001: 6, bathtub_0004: 14), kept as published
         placeholder = (cloud.normals == 1).all(axis=1)
@@ -56,7 +58,10 @@ def test_normal_resampled_subset_is_seeded_and_chunk_independent(normal_resample
 
 
 def test_shapenet_v0_pts_with_seg_labels(shapenet_v0: Path) -> None:
-    synsets = dict(line.split("\t") for line in (shapenet_v0 / "synsetoffset2category.txt").read_text().splitlines())
+    synsets = dict(
+        line.split("\t")
+        for line in (shapenet_v0 / "synsetoffset2category.txt").read_text().splitlines()
+    )
     assert len(synsets) == 16
     for category, synset in synsets.items():
         (points_file,) = sorted((shapenet_v0 / synset / "points").glob("*.pts"))
@@ -78,7 +83,11 @@ def test_seg_labels_outside_the_category_name_the_line(shapenet_v0: Path, tmp_pa
     from pointea.data.errors import DataError
 
     points_file = next((shapenet_v0 / "03642806" / "points").glob("*.pts"))  # Laptop: 2 parts
-    seg = (shapenet_v0 / "03642806" / "points_label" / f"{points_file.stem}.seg").read_text().split("\n")
+    seg = (
+        (shapenet_v0 / "03642806" / "points_label" / f"{points_file.stem}.seg")
+        .read_text()
+        .split("\n")
+    )
     seg[6] = "3"
     bad = tmp_path / "bad.seg"
     bad.write_text("\n".join(seg))

@@ -37,7 +37,9 @@ def _write(path: Path, table: np.ndarray, sep: str = " ", header: str | None = N
         ("a.pts", [0, 1, 2, 3, 4], ("x", "y", "z", "-", "-")),  # 5 columns: extra ones ignored
     ],
 )
-def test_columns_follow_the_column_count(tmp_path: Path, name: str, take: list, columns: tuple) -> None:
+def test_columns_follow_the_column_count(
+    tmp_path: Path, name: str, take: list, columns: tuple
+) -> None:
     table = _table(np.random.default_rng(0), 50)[:, take]  # (50, len(take))
     cloud = read_points(_write(tmp_path / name, table, sep="," if name.endswith(".csv") else " "))
     assert cloud.columns == columns
@@ -70,7 +72,9 @@ def test_xyzrgb_colours_and_leica_pts(tmp_path: Path) -> None:
     path = _write(tmp_path / "scan.pts", np.hstack([xyz, intensity, rgb]), header="10")
     cloud = read_points(path)
     assert cloud.columns == ("x", "y", "z", "-", "r", "g", "b")
-    assert np.allclose(cloud.points, xyz, atol=1e-5) and np.allclose(cloud.colours * 255, rgb, atol=1e-3)
+    assert np.allclose(cloud.points, xyz, atol=1e-5) and np.allclose(
+        cloud.colours * 255, rgb, atol=1e-3
+    )
 
 
 def test_columns_argument_overrides(tmp_path: Path) -> None:
@@ -83,7 +87,9 @@ def test_columns_argument_overrides(tmp_path: Path) -> None:
 def test_fewer_points_than_asked_are_drawn_again_and_said_once(tmp_path: Path) -> None:
     table = _table(np.random.default_rng(4), 30)
     path = _write(tmp_path / "few.xyz", table[:, :3])
-    with pytest.warns(ResampledWarning, match=r"few\.xyz: 30 points, fewer than the 100 asked for") as caught:
+    with pytest.warns(
+        ResampledWarning, match=r"few\.xyz: 30 points, fewer than the 100 asked for"
+    ) as caught:
         cloud = read_points(path, 100, seed=0)
     assert len(caught) == 1
     assert cloud.resampled and cloud.points.shape == (100, 3) and cloud.num_source_points == 30
@@ -123,4 +129,6 @@ def test_a_10000_line_file_parses_in_milliseconds(tmp_path: Path) -> None:
     for _ in range(5):
         read_points(path)
     per_file = (time.perf_counter() - start) / 5
-    assert per_file < 0.05, f"{per_file * 1e3:.1f} ms per 10,000-line file"  # 5 ms of CPU measured here
+    assert per_file < 0.05, (
+        f"{per_file * 1e3:.1f} ms per 10,000-line file"
+    )  # 5 ms of CPU measured here
