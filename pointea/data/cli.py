@@ -2,6 +2,7 @@
 
     pointea-data synth --root data/synthetic [--seed 0] [--train-per-class 64] ...
     pointea-data verify data/synthetic
+    pointea-data verify data/modelnet40_normal_resampled [--layout NAME] [--missing skip]
     pointea-data download modelnet40 --root data [--url URL] [--sha256 HEX] [--timeout 60] \
         [--deadline 7200]
 
@@ -66,6 +67,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     verify = commands.add_parser("verify", help="check a folder's archives; exit 1 on a problem")
     verify.add_argument("folder", help="an archive folder, or a folder containing archive folders")
+    verify.add_argument(
+        "--layout",
+        default="auto",
+        help="auto (every layout found; the default) or one of: modelnet40_hdf5, shapenetpart_hdf5, "
+        "modelnet40_normal_resampled, modelnet40_off, shapenetpart_v0_normal, shapenetpart_v0, "
+        "scanobjectnn",
+    )
+    verify.add_argument(
+        "--missing",
+        choices=("error", "skip"),
+        default="error",
+        help="listed files that are absent: a problem (default), or a note (for subsets)",
+    )
 
     download = commands.add_parser("download", help="download and unpack a published archive")
     download.add_argument("name", choices=sorted(ARCHIVES))
@@ -148,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "synth":
                 return _synth(args)
             if args.command == "verify":
-                report = verify_folder(args.folder)
+                report = verify_folder(args.folder, args.layout, args.missing)
                 print(report.text())
                 return 0 if report.ok else 1
             target = download_archive(

@@ -1,6 +1,7 @@
 """LightningDataModules for ModelNet40 (classification) and ShapeNetPart (part segmentation).
 
-Both read the published HDF5 layouts (or the synthetic stand-in written in the same layouts), serve
+Both read the published HDF5 layouts (or the synthetic stand-in written in the same layouts, or a
+text or mesh release converted once into them: ``layout``, see :mod:`pointea.data.layouts`), serve
 channels-last batches of dicts, and expose the label-space facts the CLI links into the model
 (``num_classes``; ``num_parts``, ``num_categories``) right after ``__init__``, before any data is
 read.
@@ -24,6 +25,16 @@ from typing import Literal
 import pytorch_lightning as pl
 from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
+from pointea.data.layouts.listing import MissingPolicy
+from pointea.data.layouts.resolve import (
+    ModelNet40Layout,
+    ShapeNetPartLayout,
+    find_modelnet40_layout,
+    find_shapenetpart_layout,
+    modelnet40_archive,
+    modelnet40_class_names,
+    shapenetpart_archive,
+)
 from pointea.data.modelnet40 import ModelNet40
 from pointea.data.presets import Augmentation, Sampling, build_transform
 from pointea.data.ranges import (
@@ -106,7 +117,8 @@ class _PointCloudDataModule(pl.LightningDataModule):
 
 
 class ModelNet40DataModule(_PointCloudDataModule):
-    """ModelNet40 shape classification from ``modelnet40_ply_hdf5_2048/``.
+    """ModelNet40 shape classification from ``modelnet40_ply_hdf5_2048/`` (or, see ``layout``,
+    ``modelnet40_normal_resampled/`` or Princeton's ``ModelNet40/`` meshes).
 
     The validation loader serves the **test split**: ModelNet40 has no validation split and the
     customary protocol (PointNet, DGCNN, PCT) reports accuracy on the test split.
@@ -122,9 +134,15 @@ class ModelNet40DataModule(_PointCloudDataModule):
         normalize: centre and scale each cloud into the unit sphere first.
         synthetic: when ``root`` holds no data, ``prepare_data`` writes the synthetic 12-class set
             there (deterministic from ``seed``).
-        seed: seed of the synthetic set.
+        seed: seed of the synthetic set and of the ``off`` layout's mesh sampling.
         synthetic_train_per_class: synthetic training shapes per class.
         synthetic_test_per_class: synthetic test shapes per class.
+        layout: ``"auto"`` (the first found: hdf5, normal_resampled, off), ``"hdf5"``
+            (``modelnet40_ply_hdf5_2048``), ``"normal_resampled"`` (PointNet++'s text release) or
+            ``"off"`` (Princeton's meshes); text and mesh layouts are converted once into the HDF5
+            layout under ``cache_root`` (see :mod:`pointea.data.layouts`).
+        cache_root: where ``pointea_cache/`` goes; default: the folder holding the release.
+        missing: listed shapes whose files are absent: ``"error"``, or ``"skip"`` them.
 
     Shapes:
         batch["points"]: (B, K, 3) float32; batch["label"]: (B,) int64; batch["index"]: (B,) int64
@@ -143,6 +161,9 @@ class ModelNet40DataModule(_PointCloudDataModule):
         seed: int = 0,
         synthetic_train_per_class: int = 64,
         synthetic_test_per_class: int = 16,
+        layout: ModelNet40Layout = "auto",
+        cache_root: str | None = None,
+        missing: MissingPolicy = "error",
     ) -> None:
         super().__init__(
             root, num_points, batch_size, num_workers, augment, sampling, normalize, synthetic, seed
@@ -151,15 +172,17 @@ class ModelNet40DataModule(_PointCloudDataModule):
         train, test = synthetic_train_per_class, synthetic_test_per_class
         self.synthetic_train_per_class = size("synthetic_train_per_class", train)
         self.synthetic_test_per_class = size("synthetic_test_per_class", test)
+        self.layout, self.cache_root, self.missing = layout, cache_root, missing
+        find_modelnet40_layout(root, layout)  # an unknown layout fails here, with the argument named
         self.save_hyperparameters()
 
     @property
     def class_names(self) -> list[str]:
         """Class names in label order: from ``shape_names.txt`` when the data is there, else
         the synthetic classes (``synthetic=True``), else the 40 standard ModelNet40 classes."""
-        found = ModelNet40.LAYOUT.find(self.root)
+        found = modelnet40_class_names(self.root, self.layout)
         if found is not None:
-            return ModelNet40.read_class_names(found)
+            return found
         return list(SYNTHETIC_CLASS_NAMES if self.synthetic else ModelNet40.CLASS_NAMES)
 
     @property
@@ -169,22 +192,30 @@ class ModelNet40DataModule(_PointCloudDataModule):
 
     def prepare_data(self) -> None:
         """Write the synthetic set when asked for and missing; otherwise check the data is there."""
-        if ModelNet40.LAYOUT.find(self.root) is None and self.synthetic:
+        synthetic = self.synthetic and self.layout in ("auto", "hdf5")  # written in the HDF5 layout
+        if synthetic and find_modelnet40_layout(self.root, self.layout) is None:
             write_synthetic_modelnet40(
                 self.root, self.seed, self.synthetic_train_per_class, self.synthetic_test_per_class
             )
-        ModelNet40.LAYOUT.locate(self.root)
+        self._archive()  # converts a text or mesh layout once (rank 0 only under DDP)
+
+    def _archive(self) -> Path:
+        return modelnet40_archive(
+            self.root, self.layout, self.num_points, self.cache_root, self.missing, self.seed
+        )
 
     def setup(self, stage: str | None = None) -> None:
+        archive = self._archive()
         if stage in (None, "fit") and self.train_set is None:
-            self.train_set = ModelNet40(self.root, "train", self.train_transform)
+            self.train_set = ModelNet40(archive, "train", self.train_transform)
         if self.test_set is None:
-            self.test_set = ModelNet40(self.root, "test", self.eval_transform)
+            self.test_set = ModelNet40(archive, "test", self.eval_transform)
         self.val_set = self.test_set
 
 
 class ShapeNetPartDataModule(_PointCloudDataModule):
-    """ShapeNetPart part segmentation from ``shapenet_part_seg_hdf5_data/`` (or ``hdf5_data/``).
+    """ShapeNetPart part segmentation from ``shapenet_part_seg_hdf5_data/`` (or ``hdf5_data/``; or,
+    see ``layout``, the ``..._v0_normal/`` and ``..._v0/`` text releases).
 
     The standard 16 categories and 50 parts are fixed, so ``num_parts``, ``num_categories`` and
     ``parts_per_category`` never depend on the files. The validation loader serves the real
@@ -203,9 +234,15 @@ class ShapeNetPartDataModule(_PointCloudDataModule):
         train_split: ``"train"``, or ``"trainval"`` to train on train + val.
         synthetic: when ``root`` holds no data, ``prepare_data`` writes the synthetic 5-category
             set there (deterministic from ``seed``), labelled in the standard label space.
-        seed: seed of the synthetic set.
+        seed: seed of the synthetic set and of the text layouts' resampling to 2048 points.
         synthetic_train_per_category, synthetic_val_per_category, synthetic_test_per_category:
             synthetic shapes per category and split.
+        layout: ``"auto"`` (the first found: hdf5, v0_normal, v0), ``"hdf5"``
+            (``shapenet_part_seg_hdf5_data``), ``"v0_normal"`` or ``"v0"`` (the text releases,
+            converted once into the HDF5 layout under ``cache_root``, see
+            :mod:`pointea.data.layouts`).
+        cache_root: where ``pointea_cache/`` goes; default: the folder holding the release.
+        missing: listed shapes whose files are absent: ``"error"``, or ``"skip"`` them.
 
     Shapes:
         batch["points"]: (B, K, 3) float32; batch["parts"]: (B, K) int64;
@@ -227,6 +264,9 @@ class ShapeNetPartDataModule(_PointCloudDataModule):
         synthetic_train_per_category: int = 100,
         synthetic_val_per_category: int = 20,
         synthetic_test_per_category: int = 20,
+        layout: ShapeNetPartLayout = "auto",
+        cache_root: str | None = None,
+        missing: MissingPolicy = "error",
     ) -> None:
         super().__init__(
             root, num_points, batch_size, num_workers, augment, sampling, normalize, synthetic, seed
@@ -242,6 +282,8 @@ class ShapeNetPartDataModule(_PointCloudDataModule):
                 ("synthetic_test_per_category", synthetic_test_per_category),
             )
         )
+        self.layout, self.cache_root, self.missing = layout, cache_root, missing
+        find_shapenetpart_layout(root, layout)  # an unknown layout fails here, with the argument named
         self.save_hyperparameters()
 
     num_parts: int = ShapeNetPart.NUM_PARTS
@@ -251,17 +293,24 @@ class ShapeNetPartDataModule(_PointCloudDataModule):
 
     def prepare_data(self) -> None:
         """Write the synthetic set when asked for and missing; otherwise check the data is there."""
-        if ShapeNetPart.LAYOUT.find(self.root) is None and self.synthetic:
+        synthetic = self.synthetic and self.layout in ("auto", "hdf5")  # written in the HDF5 layout
+        if synthetic and find_shapenetpart_layout(self.root, self.layout) is None:
             write_synthetic_shapenetpart(self.root, self.seed, *self.synthetic_sizes)
-        ShapeNetPart.LAYOUT.locate(self.root)
+        self._archive()  # converts a text layout once (rank 0 only under DDP)
+
+    def _archive(self) -> Path:
+        return shapenetpart_archive(
+            self.root, self.layout, self.num_points, self.cache_root, self.missing, self.seed
+        )
 
     def setup(self, stage: str | None = None) -> None:
+        archive = self._archive()
         if stage in (None, "fit") and self.train_set is None:
-            train = ShapeNetPart(self.root, "train", self.train_transform)
+            train = ShapeNetPart(archive, "train", self.train_transform)
             if self.train_split == "trainval":
-                train = ConcatDataset([train, ShapeNetPart(self.root, "val", self.train_transform)])
+                train = ConcatDataset([train, ShapeNetPart(archive, "val", self.train_transform)])
             self.train_set = train
         if stage in (None, "fit", "validate") and self.val_set is None:
-            self.val_set = ShapeNetPart(self.root, "val", self.eval_transform)
+            self.val_set = ShapeNetPart(archive, "val", self.eval_transform)
         if stage in (None, "test", "predict") and self.test_set is None:
-            self.test_set = ShapeNetPart(self.root, "test", self.eval_transform)
+            self.test_set = ShapeNetPart(archive, "test", self.eval_transform)

@@ -26,7 +26,7 @@ from pointea.data.errors import DataError
 from pointea.data.modelnet40 import ModelNet40
 from pointea.data.shapenetpart import ShapeNetPart
 
-__all__ = ["VerifyReport", "verify_folder"]
+__all__ = ["VerifyReport", "verify_folder", "known_layouts"]
 
 #: Shapes per split in the full published archives, reported for comparison.
 _FULL_SIZES = {
@@ -159,29 +159,61 @@ def _verify_shapenetpart(report: VerifyReport, folder: Path) -> None:
         _check_split(report, "ShapeNetPart", split, files, read)
 
 
-def verify_folder(path: str | Path) -> VerifyReport:
-    """Verify every archive layout found at ``path`` (itself, or its archive sub-folders)."""
+def verify_folder(path: str | Path, layout: str = "auto", missing: str = "error") -> VerifyReport:
+    """Verify every layout found at ``path`` (itself, or its archive sub-folders), or one named.
+
+    Args:
+        path: a data folder.
+        layout: ``"auto"``, or one of :func:`known_layouts`.
+        missing: ``"skip"`` notes listed files that are absent (deliberate subsets) instead of
+            reporting them as a problem.
+    """
     path = Path(path).expanduser()
     report = VerifyReport()
     if not path.is_dir():
         report.lines.append(f"verify {path}")
         report.problem(f"{path} is not a folder")
         return report
-    modelnet, shapenet = ModelNet40.LAYOUT.find(path), ShapeNetPart.LAYOUT.find(path)
-    if modelnet is None and shapenet is None:
+    layouts = _layouts(missing)
+    if layout != "auto" and layout not in layouts:
         report.lines.append(f"verify {path}")
-        report.problem(
-            f"{path}: no ModelNet40 layout ({ModelNet40.NAMES_FILE}) and no ShapeNetPart layout "
-            f"({ShapeNetPart.CATEGORIES_FILE}) here or in {ModelNet40.ARCHIVE_DIR}/, "
-            f"{'/, '.join(ShapeNetPart.ARCHIVE_DIRS)}/"
-        )
+        report.problem(f"--layout must be auto or one of {', '.join(layouts)}; got {layout!r}")
         return report
-    if modelnet is not None:
-        _verify_modelnet40(report, modelnet)
-    if shapenet is not None:
-        _verify_shapenetpart(report, shapenet)
-    report.lines.append(
-        "checksums: no official SHA-256 digests are recorded; internal consistency checked, "
-        "file digests (first 16 hex digits) listed above"
-    )
+    chosen = layouts if layout == "auto" else {layout: layouts[layout]}
+    found = [(verify, hit) for find, verify in chosen.values() if (hit := find(path)) is not None]
+    if not found:
+        report.lines.append(f"verify {path}")
+        if layout == "auto":
+            report.problem(
+                f"{path}: no ModelNet40 layout ({ModelNet40.NAMES_FILE}) and no ShapeNetPart layout "
+                f"({ShapeNetPart.CATEGORIES_FILE}) here or in {ModelNet40.ARCHIVE_DIR}/, "
+                f"{'/, '.join(ShapeNetPart.ARCHIVE_DIRS)}/, and none of the other layouts "
+                f"({', '.join(list(layouts)[2:])}; see docs/data.md)"
+            )
+        else:
+            report.problem(f"{path}: no {layout} layout here (see docs/data.md for what it holds)")
+        return report
+    for verify, hit in found:
+        verify(report, hit)
+    if any(verify in (_verify_modelnet40, _verify_shapenetpart) for verify, _ in found):
+        report.lines.append(
+            "checksums: no official SHA-256 digests are recorded; internal consistency checked, "
+            "file digests (first 16 hex digits) listed above"
+        )
     return report
+
+
+def _layouts(missing: str) -> dict[str, tuple[Callable, Callable]]:
+    """layout name -> (find(path) -> found or None, verify(report, found))."""
+    from pointea.data.layouts.verify_layouts import layout_verifiers  # it imports this module
+
+    return {
+        "modelnet40_hdf5": (ModelNet40.LAYOUT.find, _verify_modelnet40),
+        "shapenetpart_hdf5": (ShapeNetPart.LAYOUT.find, _verify_shapenetpart),
+        **layout_verifiers(missing),
+    }
+
+
+def known_layouts() -> list[str]:
+    """The names ``--layout`` accepts (besides ``auto``)."""
+    return list(_layouts("error"))

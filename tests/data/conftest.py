@@ -10,7 +10,13 @@ import pytest
 from pointea.data.archive_writer import write_modelnet40_archive, write_shapenetpart_archive
 from pointea.data.shapenetpart import ShapeNetPart
 
-REAL_SUBSET = Path(__file__).resolve().parents[3] / "shared" / "data" / "modelnet40_real_subset"
+# ``../shared/data`` beside the repository; a git worktree one level deeper finds it one level up.
+_REPO = Path(__file__).resolve().parents[2]
+SHARED_DATA = next(
+    (p / "shared" / "data" for p in (_REPO.parent, _REPO.parent.parent) if (p / "shared" / "data").is_dir()),
+    _REPO.parent / "shared" / "data",
+)
+REAL_SUBSET = SHARED_DATA / "modelnet40_real_subset"
 TINY_CLASSES = ("alpha", "beta", "gamma")
 
 
@@ -59,3 +65,11 @@ def real_subset() -> Path:
     if not REAL_SUBSET.is_dir():
         pytest.skip(f"real ModelNet40 subset not found at {REAL_SUBSET}")
     return REAL_SUBSET
+
+
+def shared_sample(name: str) -> Path:
+    """A real sample folder of ``../shared/data`` (each has a README with its provenance)."""
+    folder = SHARED_DATA / name
+    if not folder.is_dir():
+        pytest.skip(f"real sample not found at {folder}")
+    return folder
