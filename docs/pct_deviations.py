@@ -11,7 +11,8 @@ For every shape (its first 1024 points, as PCT's test loader takes them), in flo
    same centres: neighbour sets that differ.
 3. Logits of a PCT classifier with random weights and BatchNorm statistics (no trained PCT weights
    are available here): PCT's published network against the converted PCTClassifier(attention=
-   "offset"), and against PCT with the FPS skip turned off.
+   "offset"), and against PCT with the FPS skip turned off, on the shapes where 1. or 2. found a
+   difference and on the first ``--control`` shapes.
 
 Reads the cloud file only; writes nothing.
 """
@@ -42,6 +43,7 @@ def main() -> None:
     parser.add_argument("file", help="a ModelNet40 HDF5 file (data: (S, 2048, 3))")
     parser.add_argument("--points", type=int, default=1024)
     parser.add_argument("--seed", type=int, default=0, help="seed of the random PCT weights")
+    parser.add_argument("--control", type=int, default=8, help="shapes compared besides the affected ones")
     args = parser.parse_args()
     with h5py.File(args.file, "r") as f:
         clouds = torch.from_numpy(f["data"][:, : args.points].astype("float32"))  # (S, N, 3)
@@ -49,7 +51,8 @@ def main() -> None:
 
     near_origin = stage1_diff = stage2_diff = 0
     knn1 = knn2 = queries1 = queries2 = 0
-    for cloud in clouds:
+    affected = []
+    for index, cloud in enumerate(clouds):
         near_origin += int(((cloud * cloud).sum(-1) <= pct_reference.CUDA_FPS_SKIP).any())
         pct1 = furthest_point_sample(cloud[None], 512)[0]
         ours1 = farthest_point_sampling(cloud, None, 512)
@@ -58,30 +61,37 @@ def main() -> None:
         pct2 = furthest_point_sample(centres[None], 256)[0]
         ours2 = farthest_point_sampling(centres, None, 256)
         stage2_diff += int(set(pct2.tolist()) != set(ours2.tolist()))
-        knn1 += _knn_sets_differ(cloud, centres)
-        knn2 += _knn_sets_differ(centres, centres[ours2])
+        differ = (set(pct1.tolist()) != set(ours1.tolist()), set(pct2.tolist()) != set(ours2.tolist()),
+                  _knn_sets_differ(cloud, centres), _knn_sets_differ(centres, centres[ours2]))  # fmt: skip
+        knn1, knn2 = knn1 + differ[2], knn2 + differ[3]
+        if any(differ):
+            affected.append(index)
         queries1, queries2 = queries1 + 512, queries2 + 256
     print(f"{shapes} shapes, {args.points} points each, float32")
     print(f"shapes with a point of squared norm <= 1e-3: {near_origin}")
     print(f"FPS sets differ (PCT's CUDA skip vs pointea): stage 1 {stage1_diff}/{shapes}, stage 2 {stage2_diff}/{shapes}")
     print(f"kNN sets differ (matrix-product vs exact): stage 1 {knn1}/{queries1} queries, stage 2 {knn2}/{queries2}")
 
+    control = [i for i in range(args.control) if i not in affected]
+    print(f"shapes with any FPS or kNN difference: {affected}; control shapes: {control}")
+
     reference = randomise(Pct(output_channels=40), seed=args.seed).eval()
     network = from_pct_pytorch(reference.state_dict())
-    with torch.no_grad():
-        ours = torch.cat([network(c) for c in clouds.split(16)])
-        pct = torch.cat([reference(c.transpose(1, 2)) for c in clouds.split(16)])
-        no_skip = lambda xyz, n, skip=-1.0: furthest_point_sample(xyz, n, skip)  # noqa: E731
-        with mock.patch.object(pct_reference, "furthest_point_sample", no_skip):
-            pct_no_skip = torch.cat([reference(c.transpose(1, 2)) for c in clouds.split(16)])
-    scale = pct.abs().max()
-    for name, theirs in (("PCT", pct), ("PCT without the FPS skip", pct_no_skip)):
-        difference = (ours - theirs).abs().max(dim=-1).values  # (S,)
-        print(
-            f"logits, pointea vs {name} (random weights, |logit| <= {scale:.2f}): max |diff| {difference.max():.2e}, "
-            f"shapes with |diff| > 1e-3: {int((difference > 1e-3).sum())}/{shapes}, "
-            f"argmax differs: {int((ours.argmax(-1) != theirs.argmax(-1)).sum())}/{shapes}"
-        )
+    no_skip = lambda xyz, n, skip=-1.0: furthest_point_sample(xyz, n, skip)  # noqa: E731
+    for name, indices in (("affected", affected), ("control", control)):
+        batch = clouds[indices]
+        with torch.no_grad():
+            ours = network(batch)
+            pct = reference(batch.transpose(1, 2))
+            with mock.patch.object(pct_reference, "furthest_point_sample", no_skip):
+                pct_no_skip = reference(batch.transpose(1, 2))
+        for against, theirs in (("PCT", pct), ("PCT without the FPS skip", pct_no_skip)):
+            difference = (ours - theirs).abs().max(dim=-1).values  # (S,)
+            print(
+                f"{name} shapes, logits pointea vs {against} (random weights, |logit| <= {pct.abs().max():.2f}): "
+                f"max |diff| per shape {[f'{d:.1e}' for d in difference.tolist()]}, "
+                f"argmax differs: {int((ours.argmax(-1) != theirs.argmax(-1)).sum())}/{len(indices)}"
+            )
 
 
 if __name__ == "__main__":
