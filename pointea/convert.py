@@ -157,8 +157,8 @@ def from_pct_pytorch(state_dict: Mapping[str, Tensor], source: str = "the state 
         if value.dim() == 3 and value.shape[-1] == 1 and target[key].dim() == 2:
             value = value.squeeze(-1)  # (out, in, 1) -> (out, in)
         if value.shape != target[key].shape:
-            expected = tuple(target[key].shape) + ((1,) if raw.dim() == 3 else ())
-            raise CheckpointError(f"{source}: {source_key} has shape {tuple(raw.shape)}, PCT's Pct has {expected}")
+            pct_shape = tuple(target[key].shape) + ((1,) if raw.dim() == 3 else ())  # Conv1d: (out, in, 1)
+            raise CheckpointError(f"{source}: {source_key} has shape {tuple(raw.shape)}, PCT's Pct has {pct_shape}")
         converted[key] = value
 
     for lbr in lbrs:
