@@ -27,13 +27,14 @@ __all__ = ["ExternalAttention", "double_normalize"]
 def double_normalize(logits: Tensor, mask: Tensor | None = None, eps: float = 1e-9) -> Tensor:
     """Softmax over the points, then l1 normalisation over the memory slots.
 
-    Computed in float32 whatever the input dtype, so bf16/fp16 training keeps the tiny per-point
-    weights of large clouds. Masked points get zero weight everywhere.
+    Computed in at least float32 (float64 stays float64), so bf16/fp16 training keeps the tiny
+    per-point weights of large clouds. Masked points get zero weight everywhere.
 
     Shapes:
         logits: (B, H, N, S); mask: (B, N) bool, True for real points; returns (B, H, N, S) float32
+        or float64
     """
-    logits = logits.float()
+    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
     if mask is not None:
         logits = logits.masked_fill(~mask[:, None, :, None], float("-inf"))  # (B, N) -> (B, 1, N, 1)
     attention = logits.softmax(dim=2)  # over the N points

@@ -10,6 +10,7 @@ Shape legend: B batch, N points, C channels, H heads, D channels per head.
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from pointea.layers.arguments import check_count, check_fraction
@@ -64,7 +65,9 @@ class SelfAttention(nn.Module):
         batch, num_points, channels = x.shape
         qk = self.query_key(x).view(batch, num_points, self.heads, -1).transpose(1, 2)  # (B, N, H*Dq) -> (B, H, N, Dq)
         value = self.value(x).view(batch, num_points, self.heads, -1).transpose(1, 2)  # (B, N, H*D) -> (B, H, N, D)
-        energy = (qk @ qk.transpose(-1, -2)).float()  # (B, H, N_i, N_j), symmetric
+        energy = qk @ qk.transpose(-1, -2)  # (B, H, N_i, N_j), symmetric
+        # Soft-maxed in at least float32 (bf16/fp16 training), float64 stays float64.
+        energy = energy.to(torch.promote_types(energy.dtype, torch.float32))
         if mask is not None:
             energy = energy.masked_fill(~mask[:, None, None, :], float("-inf"))  # (B, N) -> (B, 1, 1, N_j)
         weights = energy.softmax(dim=-1)  # over j, for each i

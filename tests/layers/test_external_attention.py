@@ -101,3 +101,10 @@ def test_bf16_keeps_normalisation_in_float32():
 def test_heads_must_divide_channels():
     with pytest.raises(ValueError, match="divisible by heads=5"):
         ExternalAttention(16, heads=5)
+
+
+def test_float64_is_computed_in_float64():
+    logits = torch.randn(1, 2, 7, 3, dtype=torch.float64) * 5
+    attention = double_normalize(logits)
+    assert attention.dtype == torch.float64
+    assert (attention - naive_double_normalize(logits)).abs().max() < 1e-12

@@ -44,3 +44,12 @@ def test_padding_mask_leaves_real_points_unchanged():
     out_padded, attention = layer(padded, mask=mask, return_attention=True)
     assert torch.allclose(out_padded[:, :9], out, atol=1e-5)
     assert torch.all(attention[:, :, :9, 9:] == 0)  # real points never read padding
+
+
+def test_float64_is_computed_in_float64():
+    """The softmax runs in at least float32 (for bf16/fp16), but never rounds float64 down."""
+    layer = SelfAttention(16, heads=1).double()
+    x = torch.randn(2, 11, 16, dtype=torch.float64)
+    out, attention = layer(x, return_attention=True)
+    assert out.dtype == attention.dtype == torch.float64
+    assert (out - pct_reference(layer, x)).abs().max() < 1e-12

@@ -104,3 +104,19 @@ def test_constructor_rejects_inconsistent_stages():
         PointEncoder(sample_sizes=(256, 512))
     with pytest.raises(ValueError, match="neighbours=64 exceeds"):
         PointEncoder(sample_sizes=(128, 32), neighbours=64)
+
+
+def test_pct_segmentation_encoder_options_are_checked():
+    with pytest.raises(ValueError, match="pre_attention_layers=0 .* channels=32 must equal its width 16"):
+        PointEncoder(**{**TINY_ENCODER, "sample_sizes": (), "stage_channels": ()}, pre_attention_layers=0)
+    with pytest.raises(ValueError, match="pre_attention_layers must be >= 0"):
+        PointEncoder(**TINY_ENCODER, pre_attention_layers=-1)
+
+
+@pytest.mark.parametrize("fuse_embedding, fused", [(True, 2 * 32 + 32), (False, 2 * 32)])
+def test_fusion_width_follows_pct(fuse_embedding, fused):
+    """PCT's classifier fuses the attention outputs and the last stage's output (feature_1);
+    its segmenter the attention outputs alone."""
+    encoder = PointEncoder(**TINY_ENCODER, fuse_embedding=fuse_embedding)
+    assert encoder.fuse.linear.in_features == fused
+    assert len(encoder.pre_attention) == 2
