@@ -37,7 +37,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from pointea.models.checkpoint import CheckpointError, load_torch_file
+from pointea.models.checkpoint import CheckpointError, check_finite_weights, load_torch_file
 from pointea.models.classifier import PCTClassifier
 
 __all__ = ["from_pct_pytorch", "write_checkpoint", "convert_pct_pytorch", "main"]
@@ -123,9 +123,11 @@ def from_pct_pytorch(state_dict: Mapping[str, Tensor], source: str = "the state 
 
     Raises:
         CheckpointError: one line: not a state dict, a missing or unexpected key (the first of
-            each named), a tensor of the wrong shape, or query/key weights that differ.
+            each named), a tensor of the wrong shape, query/key weights that differ, or NaN/Inf
+            weights.
     """
     state = _strip_prefix(state_dict, source)
+    check_finite_weights(state, source)  # a diverged PCT run's weights would convert and predict class 0
     lbrs, copies, shared = _pct_layout()
     expected = _expected_keys(lbrs, copies, shared)
     optional = {f"{lbr.norm}.num_batches_tracked" for lbr in lbrs}

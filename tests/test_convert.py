@@ -111,3 +111,11 @@ def test_num_batches_tracked_may_be_absent(reference):
     state = {k: v for k, v in reference.state_dict().items() if not k.endswith("num_batches_tracked")}
     network = from_pct_pytorch(state)
     assert int(network.encoder.fuse.norm.num_batches_tracked) == 0
+
+
+def test_a_diverged_pct_state_dict_is_refused(reference):
+    state = dict(reference.state_dict())
+    state["linear3.weight"] = state["linear3.weight"].clone()
+    state["linear3.weight"][0, 0] = float("nan")
+    with pytest.raises(CheckpointError, match="non-finite weights .* linear3.weight"):
+        from_pct_pytorch(state)
