@@ -109,7 +109,7 @@ def test_constructor_rejects_inconsistent_stages():
 def test_pct_segmentation_encoder_options_are_checked():
     with pytest.raises(ValueError, match="pre_attention_layers=0 .* channels=32 must equal its width 16"):
         PointEncoder(**{**TINY_ENCODER, "sample_sizes": (), "stage_channels": ()}, pre_attention_layers=0)
-    with pytest.raises(ValueError, match="pre_attention_layers must be >= 0"):
+    with pytest.raises(ValueError, match="pre_attention_layers must be an integer >= 0"):
         PointEncoder(**TINY_ENCODER, pre_attention_layers=-1)
 
 
