@@ -105,3 +105,34 @@ def test_self_attention_is_refused_with_the_memory_its_maps_need_before_allocati
     points = torch.rand(1, 1, 3).expand(1, 1_048_576, 3)  # a view: no N-sized allocation either
     with torch.no_grad(), pytest.raises(ValueError, match=r"B=1, N=1048576 would need 4096\.0 GiB per map"):
         model(points, torch.tensor([0]), chunk_size=4096)
+
+
+class _LargestAllocation(torch.utils._python_dispatch.TorchDispatchMode):
+    """Records the storage sizes of every tensor an operation returns, except views of the given
+    tensors (inputs, parameters)."""
+
+    def __init__(self, inputs: tuple[torch.Tensor, ...]) -> None:
+        super().__init__()
+        self.skip = {t.untyped_storage().data_ptr() for t in inputs}
+        self.sizes: list[int] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in out if isinstance(out, (tuple, list)) else (out,):
+            if isinstance(t, torch.Tensor) and t.untyped_storage().data_ptr() not in self.skip:
+                self.sizes.append(t.untyped_storage().nbytes())
+        return out
+
+
+def test_no_tensor_but_the_output_grows_with_the_number_of_points():
+    model = _trained_statistics(
+        PCTPartSegmenter(num_parts=6, num_categories=3, encoder=PointEncoder(**TINY_SEGMENTATION))
+    )
+    largest = {}
+    for n in (2000, 8000):
+        points, category = torch.rand(1, n, 3), torch.tensor([1])
+        with torch.no_grad(), _LargestAllocation((points, category, *model.parameters())) as mode:
+            model(points, category, chunk_size=250)
+        output_bytes = n * 6 * 4  # the (1, N, K) float32 logits
+        largest[n] = max(size for size in mode.sizes if size != output_bytes)
+    assert largest[8000] == largest[2000] == 250 * 512 * 4  # one chunk of the widest layer (the head's 512)
