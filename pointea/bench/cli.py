@@ -123,8 +123,11 @@ def _memory_for_cases(settings: BenchSettings) -> int | None:
 
 def _run_model_case(case: ModelCase, settings: BenchSettings, earlier: list[dict[str, Any]]) -> dict[str, Any]:
     stages, skip_reason = plan_stages(case, _memory_for_cases(settings), earlier)
-    if case.chunk_size is not None:  # its fwd+bwd pass would be the plain case's
-        stages = tuple(stage for stage in stages if stage == "forward")
+    # A chunked case's fwd+bwd pass would be the plain case's, a checkpointing case's forward
+    # without gradients too: each measures only the stage it changes.
+    only = "forward" if case.chunk_size is not None else "train" if case.checkpointing else None
+    if only is not None:
+        stages = tuple(stage for stage in stages if stage == only)
         skip_reason = None if stages else skip_reason
     estimate = estimate_case_bytes(case, training=True)
     if not stages:
@@ -168,6 +171,11 @@ def _notes(settings: BenchSettings, machine: dict[str, Any]) -> list[str]:
         notes.append(
             "Chunked: the forward pass of the external segmenter evaluated exactly in chunks of points "
             "(`chunk_size`, pointea.models.chunked); forward only (its fwd+bwd would be the plain case's)."
+        )
+    if any(variant.get("checkpointing") for variant in settings.variants):
+        notes.append(
+            "ckpt: activation checkpointing (`activation_checkpointing=True`); fwd+bwd only (without "
+            "gradients its forward is the plain case's)."
         )
     return notes
 

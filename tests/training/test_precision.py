@@ -5,7 +5,7 @@ import torch
 from torch.utils.data import DataLoader
 
 import pointea.layers.external_attention as external_attention
-from pointea import PCTPartSegmenter, PointEncoder
+from pointea import PCTClassifier, PCTPartSegmenter, PointEncoder
 from pointea.training import PartSegmentation
 from tests.conftest import TINY_ENCODER
 
@@ -58,3 +58,11 @@ def test_compile_option_compiles_the_network_in_place_keeping_checkpoint_keys():
     assert getattr(eager.network, "_compiled_call_impl", None) is None
     assert compiled.network._compiled_call_impl is not None
     assert list(compiled.state_dict()) == list(eager.state_dict())  # no "_orig_mod." prefixes
+
+
+def test_sampling_classifier_compiles_around_torch_cluster():
+    network = PCTClassifier(num_classes=4, encoder=PointEncoder(**TINY_ENCODER), hidden_channels=(32,)).eval()
+    points = torch.rand(2, 128, 3)
+    compiled = torch.compile(network, backend="eager")  # dynamo's tracing, without code generation
+    with torch.no_grad():
+        assert torch.allclose(compiled(points), network(points), atol=1e-6)
