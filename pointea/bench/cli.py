@@ -85,8 +85,8 @@ class BenchSettings:
         command: the command line, for the report.
         variants: keyword arguments of :class:`~pointea.bench.cases.ModelCase` of every variant to
             measure (``{}``: the plain fp32 eager case), see :func:`~pointea.bench.cases.build_grid`.
-        parity: measure every variant's largest logit difference to the plain forward (which
-            must then fit in memory too).
+        parity: measure every variant's largest logit difference to the plain forward, where
+            that fits in memory too.
         memory_limit_bytes: plan cases against at most this much memory (``None``: what the
             machine has available).
         fit_from: fit the growth exponents over every N from this size on (``None``: the last three).
@@ -122,7 +122,10 @@ def _memory_for_cases(settings: BenchSettings) -> int | None:
 
 
 def _run_model_case(case: ModelCase, settings: BenchSettings, earlier: list[dict[str, Any]]) -> dict[str, Any]:
-    stages, skip_reason = plan_stages(case, _memory_for_cases(settings), earlier)
+    memory = _memory_for_cases(settings)
+    stages, skip_reason = plan_stages(case, memory, earlier)
+    # The parity check runs the plain forward too: only where that fits.
+    parity = settings.parity and "forward" in plan_stages(case.plain(), memory, earlier)[0]
     # A chunked case's fwd+bwd pass would be the plain case's, a checkpointing case's forward
     # without gradients too: each measures only the stage it changes.
     only = "forward" if case.chunk_size is not None else "train" if case.checkpointing else None
@@ -142,7 +145,7 @@ def _run_model_case(case: ModelCase, settings: BenchSettings, earlier: list[dict
         stages=stages,
         timeout_seconds=settings.case_timeout_seconds,
         threads=settings.threads,
-        parity=settings.parity,
+        parity=parity,
     )
     result["estimated_attention_bytes"] = estimate
     if result.get("status") == "out_of_memory":
