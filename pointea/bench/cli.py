@@ -289,6 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--precision", type=_choice_list(PRECISIONS), default=("fp32",),
                         help="comma-separated: fp32 and/or bf16 (autocast) (default: fp32)")  # fmt: skip
     parser.add_argument("--compile", action="store_true", help="also measure every case compiled with torch.compile")
+    parser.add_argument("--no-plain", action="store_true",
+                        help="measure the variants only, not the plain fp32 eager cases (no ratios then)")  # fmt: skip
     parser.add_argument("--parity", action="store_true",
                         help="each variant's largest logit difference to the plain fp32 forward on the same input")  # fmt: skip
     parser.add_argument("--memory-limit", type=float, default=None,
@@ -336,7 +338,11 @@ def _variants(args: argparse.Namespace) -> tuple[dict[str, Any], ...]:
                 variants.append(variant)
     if args.chunk_size is not None:
         variants.append({"chunk_size": args.chunk_size})
-    if {} not in variants:
+    if args.no_plain:
+        variants = [variant for variant in variants if variant]
+        if not variants:
+            raise SystemExit("pointea-bench: --no-plain leaves no case to measure; add a variant (--chunk-size, ...)")
+    elif {} not in variants:
         variants.insert(0, {})  # the plain case every ratio divides by
     return tuple(variants)
 

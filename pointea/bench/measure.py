@@ -12,7 +12,8 @@ What is measured, in this order:
   seconds of the timed repeats after warm-up, and the peak memory of that stretch.
 - ``train``: forward plus backward of the summed logits (gradients set to ``None`` between runs),
   with activation checkpointing for a checkpointing case; median seconds and peak memory likewise.
-- ``flops`` of one forward pass (:func:`pointea.models.summary.count_flops`) and ``parameters``.
+- ``flops`` of one forward pass (:func:`pointea.models.summary.count_flops`; plain cases whose
+  forward runs only) and ``parameters``.
 - for a variant (chunked, bf16, compiled) with ``parity=True``: ``max_logit_difference``, the
   largest absolute difference between its forward logits and the plain fp32 eager forward's on
   the same input (measured last, after the peaks).
@@ -357,7 +358,8 @@ def measure_case(
             result["peak_reset"] = meter.reset_ok
             model.zero_grad(set_to_none=True)
             _write(result, result_path)
-        result["flops"] = count_flops(eager, *inputs)[0]
+        if case.is_plain and "forward" in stages:  # a variant's are its plain case's; the count runs unchunked
+            result["flops"] = count_flops(eager, *inputs)[0]
         if parity and not case.is_plain and "forward" in stages:
             with torch.no_grad():
                 reference = eager(*inputs).float()
