@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from pointea.bench.figures import FIGURES
+from pointea.bench.report import FIGURES
 from pointea.bench.report import REPORT_FILES
-from pointea.bench.runner import QUICK_POINTS
+from pointea.bench.cli import QUICK_POINTS
 
 REPORT_KEYS = {"schema", "machine", "settings", "models", "ratios", "scaling", "sampling", "sampling_ratios",
                "loader", "notes", "wall_seconds"}  # fmt: skip
@@ -86,3 +86,17 @@ def test_from_json_renders_the_same_report_without_measuring(quick_run: tuple[Pa
     markdown = REPORT_FILES["markdown"]
     assert (tmp_path / markdown).read_text() == (out / markdown).read_text()
     assert (tmp_path / REPORT_FILES["plot"]).stat().st_size > 0
+
+
+def test_variant_flags_build_the_variants_with_the_plain_case_first() -> None:
+    from pointea.bench.cli import build_parser, settings_from_args
+
+    def variants(*flags: str) -> tuple:
+        return settings_from_args(build_parser().parse_args(list(flags)), "pointea-bench").variants
+
+    assert variants() == ({},)
+    assert variants("--checkpointing", "both", "--precision", "fp32,bf16", "--chunk-size", "64") == (
+        {}, {"checkpointing": True}, {"precision": "bf16"}, {"precision": "bf16", "checkpointing": True},
+        {"chunk_size": 64},
+    )  # fmt: skip
+    assert variants("--compile", "--no-plain") == ({"compiled": True},)
