@@ -155,7 +155,10 @@ def _markdown(report: dict[str, Any]) -> str:
         "sample standard deviation over the seeds (n - 1), then (min / max), in %. *last*: the checkpoint at the "
         "end of training; *best*: the checkpoint with the best validation metric (on ModelNet40 and its subsets, "
         "validation runs on the test split, so *best* is chosen on test and flatters). Voting: "
-        f"{votes} passes of randomly scaled clouds (1 = none).",
+        f"{votes} passes of randomly scaled clouds (1 = none). Seconds per epoch: wall clock of each training "
+        "epoch, its validation included, averaged over the epochs (it follows the machine's load). Peak RSS: the "
+        "run process's maximum resident memory when `fit` returns (imports and data included). GFLOPs: one "
+        "forward pass on one cloud of the data module's `num_points`.",
         f"Machine: {report['machine']}; {report['date']}.",
         "",
     ]
