@@ -175,8 +175,8 @@ def _markdown(report: dict[str, Any]) -> str:
                     continue
                 cells = " | ".join(_percent(stats[name]) for name in names)
                 lines.append(f"| {config['label']} | {checkpoint} | {vote_key} | {cells} |")
-    lines += ["", "| config | parameters | GFLOPs per cloud | seconds per epoch | peak RSS (MiB) | peak CUDA (MiB) | best epoch |",
-              "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines += ["", "| config | parameters | GFLOPs per cloud | seconds per epoch | peak RSS (MiB) | peak CUDA (MiB) "
+              "| best epoch |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for config in report["configs"]:
         summary = config["summary"]
         if summary["status"] != "ok":
@@ -211,7 +211,8 @@ def _markdown(report: dict[str, Any]) -> str:
         lines += ["", "**Failed runs** (a config with a failed run gets no mean):", ""]
         lines += [f"- {label} seed {run['seed']}: {run['status']}: {run['reason']}" for label, run in failed]
     lines += ["", "Configs: " + ", ".join(f"{c['label']} = `{c['path']}`" for c in report["configs"]) + ".",
-              f"Run folders: `{report['runs']}`. Built by `pointea-compare` (pointea/training/compare.py).", ""]  # fmt: skip
+              f"Run folders: `{report['runs']}`. Built by `pointea-compare` (pointea/training/compare.py).",
+              ""]  # fmt: skip
     return "\n".join(lines)
 
 
@@ -280,7 +281,9 @@ def _prepare(args: argparse.Namespace, overrides: list[str]) -> tuple[str, list[
     paths = [args.config_a, args.config_b]
     tasks = [config_task(p) for p in paths]
     if tasks[0] != tasks[1]:
-        raise CompareError(f"{paths[0]} trains {tasks[0]} but {paths[1]} trains {tasks[1]}: compare configs of one task")
+        raise CompareError(
+            f"{paths[0]} trains {tasks[0]} but {paths[1]} trains {tasks[1]}: compare configs of one task"
+        )
     configs = [Compared(p, label, t) for p, label, t in zip(paths, _labels(paths), tasks)]
     runs = Path(args.runs) if args.runs else Path("runs/compare") / Path(args.out).name
     for config in configs:

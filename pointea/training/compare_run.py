@@ -29,6 +29,7 @@ import torch
 
 from pointea.models.checkpoint import read_checkpoint
 from pointea.models.summary import count_flops, count_parameters
+from pointea.training.checkpoint_path import last_checkpoint_path
 from pointea.training.cli import PointeaCLI
 from pointea.training.module import PointCloudModule
 from pointea.training.run_monitor import RunMonitor
@@ -66,15 +67,17 @@ def _test(config: str, checkpoint: str, votes: int, common: list[str]) -> dict[s
     return {"votes": votes, "metrics": metrics, "log_dir": cli.trainer.log_dir}
 
 
-def run_compared(config: str, seed: int, root: str, votes: int = 1, overrides: list[str] | None = None) -> dict[str, Any]:
+def run_compared(
+    config: str, seed: int, root: str, votes: int = 1, overrides: list[str] | None = None
+) -> dict[str, Any]:
     """Fit ``config`` with ``seed`` in ``root``, test its last and best checkpoints; return the record.
 
     The record: ``status`` (``"ok"``, ``"failed"`` or ``"diverged"``) and ``reason`` (one line,
     ``None`` when ok); ``epochs`` and ``epoch_seconds`` (each training epoch, validation
     included) with their mean ``seconds_per_epoch``; ``peak_rss_mib``, ``peak_cuda_mib``;
     ``parameters`` and ``gflops`` (one cloud of the data module's ``num_points``); ``checkpoints``
-    (``last``/``best``: path and the epoch it was saved at, counted from 1); ``tests``: per checkpoint, a list of ``{"votes",
-    "metrics", "log_dir"}`` with every ``test/*`` metric logged.
+    (``last``/``best``: path and the epoch it was saved at, counted from 1); ``tests``: per
+    checkpoint, a list of ``{"votes", "metrics", "log_dir"}`` with every ``test/*`` metric logged.
     """
     record: dict[str, Any] = {"config": config, "seed": seed, "root": root, "status": "failed", "reason": None}
     common = [*(overrides or []), "--seed_everything", str(seed), "--trainer.default_root_dir", root]
@@ -93,8 +96,10 @@ def run_compared(config: str, seed: int, root: str, votes: int = 1, overrides: l
             record.update(status="diverged", reason=f"training loss not finite at step {monitor.non_finite_step}")
             return record
         callback = cli.trainer.checkpoint_callback
-        paths = {"last": str(Path(callback.dirpath) / "last.ckpt"), "best": callback.best_model_path}
-        record["checkpoints"] = {name: {"path": path, "epoch": read_checkpoint(path)["epoch"] + 1} for name, path in paths.items()}
+        paths = {"last": str(last_checkpoint_path(callback)), "best": callback.best_model_path}
+        record["checkpoints"] = {
+            name: {"path": path, "epoch": read_checkpoint(path)["epoch"] + 1} for name, path in paths.items()
+        }
         record["tests"] = {}
         for name, path in paths.items():
             record["tests"][name] = [_test(config, path, v, common) for v in sorted({1, votes})]

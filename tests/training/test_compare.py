@@ -37,9 +37,12 @@ def comparison(classification_root, tmp_path_factory):
     """external vs offset, seeds 0 and 1, 1 epoch, 2 votes; returns (exit status, folder, report)."""
     folder = tmp_path_factory.mktemp("compare")
     a = tiny_config(folder / "external.yaml", "classification", classification_root, folder / "unused")
-    b = tiny_config(folder / "offset.yaml", "classification", classification_root, folder / "unused", attention="offset")
-    argv = [str(a), str(b), "--seeds", "2", "--votes", "2", "--out", str(folder / "report"), "--runs", str(folder / "runs"),
-            "--trainer.max_epochs", "1", "--data.init_args.batch_size", "6"]  # fmt: skip
+    b = tiny_config(folder / "offset.yaml", "classification", classification_root, folder / "unused",
+                    attention="offset")  # fmt: skip
+    # the last two options are not pointea-compare's: they pass through to every pointea command
+    argv = [str(a), str(b), "--seeds", "2", "--votes", "2", "--out", str(folder / "report"),
+            "--runs", str(folder / "runs"), "--trainer.max_epochs", "1",
+            "--data.init_args.batch_size", "6"]  # fmt: skip
     status = main(argv)
     return status, folder, json.loads((folder / "report.json").read_text())
 
@@ -68,7 +71,8 @@ def test_report_numbers_are_the_metrics_the_runs_logged(comparison):
     _, folder, report = comparison
     for config in report["configs"]:
         for run in config["runs"]:
-            reported = sorted(tuple(t["metrics"][m] for m in METRICS) for c in ("last", "best") for t in run["tests"][c])
+            tests = [t for checkpoint in ("last", "best") for t in run["tests"][checkpoint]]
+            reported = sorted(tuple(t["metrics"][m] for m in METRICS) for t in tests)
             logged = read_csv_tests(folder / "runs" / config["label"] / f"seed{run['seed']}")
             assert len(logged) == 4
             for logged_pair, reported_pair in zip(logged, reported):
@@ -80,7 +84,8 @@ def test_a_reported_metric_is_reproduced_by_a_fresh_pointea_test(comparison):
     config = report["configs"][1]  # offset, seed 1, last checkpoint, no voting
     run = config["runs"][1]
     cli = PointeaCLI(args=["test", "--config", config["path"], "--trainer.default_root_dir", str(folder / "fresh"),
-                           "--ckpt_path", run["checkpoints"]["last"]["path"], "--model.init_args.votes", "1"])  # fmt: skip
+                           "--ckpt_path", run["checkpoints"]["last"]["path"],
+                           "--model.init_args.votes", "1"])  # fmt: skip
     fresh = {m: float(cli.trainer.callback_metrics[m]) for m in METRICS}
     assert fresh == pytest.approx(run["tests"]["last"][0]["metrics"], rel=1e-6)
 
@@ -117,11 +122,13 @@ def test_mean_std_min_max_over_seeds(comparison):
 def test_seeds_give_different_runs_and_sizes_are_the_networks(comparison):
     _, folder, report = comparison
     for config in report["configs"]:
-        states = [torch.load(run["checkpoints"]["last"]["path"], weights_only=True)["state_dict"] for run in config["runs"]]
+        paths = [run["checkpoints"]["last"]["path"] for run in config["runs"]]
+        states = [torch.load(path, weights_only=True)["state_dict"] for path in paths]
         assert states[0].keys() == states[1].keys()
         assert any(not torch.equal(states[0][k], states[1][k]) for k in states[0] if states[0][k].is_floating_point())
         for run in config["runs"]:
-            saved = next((folder / "runs" / config["label"] / f"seed{run['seed']}" / "csv").glob("version_0/config.yaml"))
+            run_dir = folder / "runs" / config["label"] / f"seed{run['seed']}"
+            saved = run_dir / "csv" / "version_0" / "config.yaml"  # the fit's config, saved by Lightning's CLI
             assert yaml.safe_load(saved.read_text())["seed_everything"] == run["seed"]
         network = PCTClassifier.from_checkpoint(config["runs"][0]["checkpoints"]["last"]["path"])
         assert config["summary"]["parameters"] == count_parameters(network)
