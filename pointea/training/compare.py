@@ -9,7 +9,9 @@ folder ``<runs>/<label>/seed<S>`` (``trainer.default_root_dir``; ``--runs`` defa
 run (:mod:`pointea.training.compare_run`), so each run's peak memory is its own. Runs go one after
 another, seeds interleaved (A0, B0, A1, ...); on a GPU machine pass Lightning's trainer options
 (``--trainer.accelerator gpu --trainer.devices 4``) and each run uses them. Options after the two
-configs that ``pointea-compare`` does not know go to every ``pointea fit`` and ``test``.
+configs that ``pointea-compare`` does not know go to every ``pointea fit`` and ``test``. Under DDP
+the tests run on every rank too; Lightning's DistributedSampler then repeats a few test clouds when
+the test set does not divide evenly over the ranks, so the metrics can differ slightly from one device.
 
 The report, ``<out>.md`` and ``<out>.json``: per config, the mean +- sample standard deviation
 (n - 1) and min / max over seeds of the task's test metrics (overall accuracy and mean class

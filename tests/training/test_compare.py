@@ -193,3 +193,18 @@ def test_an_existing_run_folder_is_never_reused(classification_root, tmp_path, c
     status = main([str(a), str(a), "--seeds", "1", "--runs", str(tmp_path / "runs")])
     assert status == 2 and "runs never share a folder" in capsys.readouterr().err
 
+
+
+def test_trainer_options_pass_through_to_ddp_runs(classification_root, tmp_path):
+    """Under Lightning's DDP (2 CPU processes, gloo) every run trains and tests on both ranks, and the
+    first rank alone writes the run's record."""
+    a = tiny_config(tmp_path / "a.yaml", "classification", classification_root, tmp_path / "unused")
+    status = main([str(a), str(a), "--seeds", "1", "--out", str(tmp_path / "report"), "--runs", str(tmp_path / "runs"),
+                   "--trainer.strategy", "ddp", "--trainer.devices", "2"])  # fmt: skip
+    assert status == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    for config in report["configs"]:
+        (run,) = config["runs"]
+        assert run["status"] == "ok" and set(run["tests"]["last"][0]["metrics"]) >= set(METRICS)
+        log = (tmp_path / "runs" / config["label"] / "seed0" / "log.txt").read_text()
+        assert "GLOBAL_RANK: 1, MEMBER: 2/2" in log
