@@ -9,6 +9,7 @@ from tests.training.conftest import REPO
 
 CONFIGS = {
     "demo.yaml": (PointCloudClassifier, "external", 12),  # the synthetic set's 12 classes
+    "demo_pct.yaml": (PointCloudClassifier, "offset", 12),
     "demo_partseg.yaml": (PartSegmentation, "external", 50),
     "custom_folder.yaml": (PointCloudClassifier, "external", 3),  # the 3 classes written below
     "modelnet40.yaml": (PointCloudClassifier, "external", 40),
@@ -44,6 +45,8 @@ def test_config_builds_with_linked_label_space_and_pct_recipe(name, tmp_path, mo
     assert best.dirpath == last.dirpath == folder and last.monitor is None and last.filename == "last"
     assert [type(logger).__name__ for logger in trainer.loggers][0] == "CSVLogger"
     assert model.criterion.label_smoothing == 0.2
+    # BatchNorm statistics over the global batch under DDP in the real configs
+    assert cli.config["trainer"]["sync_batchnorm"] is name.startswith(("modelnet40", "shapenetpart"))
     model.trainer = trainer
     optimizers = model.configure_optimizers()
     optimizer, scheduler = optimizers["optimizer"], optimizers["lr_scheduler"]["scheduler"]
@@ -57,3 +60,13 @@ def test_config_builds_with_linked_label_space_and_pct_recipe(name, tmp_path, mo
     assert isinstance(scheduler, torch.optim.lr_scheduler.CosineAnnealingLR) and scheduler.T_max == trainer.max_epochs
     if not name.startswith("demo"):
         assert trainer.max_epochs == 250 and cli.datamodule.batch_size == 32
+
+
+def test_demo_pct_is_the_demo_with_offset_attention():
+    import yaml
+
+    demo, pct = (yaml.safe_load((REPO / "configs" / name).read_text()) for name in ("demo.yaml", "demo_pct.yaml"))
+    assert pct["model"]["init_args"]["network"]["init_args"]["encoder"]["init_args"].pop("attention") == "offset"
+    assert "attention" not in demo["model"]["init_args"]["network"]["init_args"]["encoder"]["init_args"]
+    assert pct["trainer"].pop("default_root_dir") == "runs/demo_pct" and demo["trainer"].pop("default_root_dir")
+    assert pct == demo
