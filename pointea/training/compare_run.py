@@ -31,6 +31,7 @@ from pointea.models.checkpoint import read_checkpoint
 from pointea.models.summary import count_flops, count_parameters
 from pointea.training.checkpoint_path import last_checkpoint_path
 from pointea.training.cli import PointeaCLI
+from pointea.training.divergence import TrainingDiverged
 from pointea.training.module import PointCloudModule
 from pointea.training.run_monitor import RunMonitor
 
@@ -92,9 +93,6 @@ def run_compared(
         record["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
         record["peak_cuda_mib"] = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
         record.update(_size_and_cost(cli.model, cli.datamodule.num_points))
-        if monitor.diverged:
-            record.update(status="diverged", reason=f"training loss not finite at step {monitor.non_finite_step}")
-            return record
         callback = cli.trainer.checkpoint_callback
         paths = {"last": str(last_checkpoint_path(callback)), "best": callback.best_model_path}
         record["checkpoints"] = {
@@ -108,6 +106,8 @@ def run_compared(
             record.update(status="diverged", reason="a test metric is not finite")
             return record
         record["status"] = "ok"
+    except TrainingDiverged as error:  # the training module stops at the first NaN/Inf loss or gradient
+        record.update(status="diverged", reason=_one_line(error))
     except Exception as error:  # noqa: BLE001 - every failure becomes a failed run, in one line
         record["reason"] = _one_line(error)
     except SystemExit as error:  # the CLI's one-line errors (pointea: error: ...) and argument errors

@@ -152,7 +152,7 @@ def test_failed_and_diverged_runs_are_reported_as_failed_and_exit_non_zero(class
     assert "2 run(s) failed or diverged" in capsys.readouterr().err
     report = json.loads(out.with_suffix(".json").read_text())
     (diverged,), (failed,) = (c["runs"] for c in report["configs"])
-    assert diverged["status"] == "diverged" and "not finite" in diverged["reason"]
+    assert diverged["status"] == "diverged" and "training diverged" in diverged["reason"]
     assert failed["status"] == "failed" and "no_data" in failed["reason"] and "\n" not in failed["reason"]
     for config in report["configs"]:
         assert config["summary"]["status"] == "failed" and "metrics" not in config["summary"]
