@@ -19,7 +19,7 @@ batches reproducible and DataLoader workers draw different augmentations.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pytorch_lightning as pl
 from torch.utils.data import ConcatDataset, DataLoader, Dataset
@@ -60,6 +60,8 @@ class _PointCloudDataModule(pl.LightningDataModule):
         self.num_workers = num_workers
         self.synthetic = synthetic
         self.seed = seed
+        self.sampling = sampling
+        self.normalize = normalize
         # Built eagerly so a bad choice fails at construction, with the argument named.
         self.train_transform = build_transform(
             num_points, train=True, augment=augment, sampling=sampling, normalize=normalize
@@ -70,6 +72,10 @@ class _PointCloudDataModule(pl.LightningDataModule):
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
         self.test_set: Dataset | None = None
+
+    def preprocessing_record(self) -> dict[str, Any]:
+        """What a checkpoint records of how clouds were served, so prediction can repeat it."""
+        return {"num_points": self.num_points, "sampling": self.sampling, "normalize": self.normalize}
 
     def _loader(self, dataset: Dataset | None, train: bool) -> DataLoader:
         if dataset is None:

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from pointea.layers.lbr import LBR
-from pointea.layers.sampling import farthest_point_sampling, knn
+from pointea.layers.sampling import dense_farthest_point_sampling, dense_knn, farthest_point_sampling, knn
 
 __all__ = ["SampleAndGroup"]
 
@@ -18,7 +18,9 @@ class SampleAndGroup(nn.Module):
     """Farthest-point-sample M centres per cloud, gather each one's K nearest points, and embed
     ``concat(neighbour - centre, centre)`` with two LBRs and a max over the neighbours.
 
-    Works on PyG's flat layout, so clouds of different sizes batch together.
+    ``forward`` works on PyG's flat layout, so clouds of different sizes batch together;
+    ``forward_dense`` on a dense batch of equal-size clouds (traceable, for exported models). Both
+    compute the same function.
 
     Args:
         in_channels: feature channels C_in of the input points.
@@ -29,6 +31,7 @@ class SampleAndGroup(nn.Module):
     Shapes:
         pos: (P, 3); features: (P, C_in); batch: (P,) sorted cloud index
         returns: pos (B * M, 3), features (B * M, C_out), batch (B * M,)
+        forward_dense: pos (B, N, 3); features (B, N, C_in); returns pos (B, M, 3), features (B, M, C_out)
     """
 
     def __init__(self, in_channels: int, out_channels: int, num_samples: int = 512, neighbours: int = 32) -> None:
@@ -47,3 +50,17 @@ class SampleAndGroup(nn.Module):
         grouped = torch.cat([offsets, centre_features.expand_as(offsets)], dim=-1)  # (B * M, K, 2 C_in)
         pooled = self.embed(grouped).amax(dim=1)  # (B * M, K, C_out) -> (B * M, C_out)
         return centre_pos, pooled, centre_batch
+
+    def forward_dense(self, pos: Tensor, features: Tensor) -> tuple[Tensor, Tensor]:
+        num_clouds, _, channels = features.shape
+        with torch.no_grad():
+            centres = dense_farthest_point_sampling(pos, self.num_samples)  # (B, M)
+            centre_pos = pos.gather(1, centres.unsqueeze(-1).expand(-1, -1, 3))  # (B, M) -> (B, M, 3)
+            neighbours = dense_knn(pos, centre_pos, self.neighbours)  # (B, M, K)
+        centre_features = features.gather(1, centres.unsqueeze(-1).expand(-1, -1, channels))  # (B, M, C_in)
+        flat = neighbours.reshape(num_clouds, -1, 1).expand(-1, -1, channels)  # (B, M, K) -> (B, M * K, C_in)
+        neighbour_features = features.gather(1, flat).view(*neighbours.shape, channels)  # (B, M, K, C_in)
+        offsets = neighbour_features - centre_features.unsqueeze(2)  # (B, M, K, C_in)
+        grouped = torch.cat([offsets, centre_features.unsqueeze(2).expand_as(offsets)], dim=-1)  # (B, M, K, 2 C_in)
+        pooled = self.embed(grouped).amax(dim=2)  # (B, M, K, C_out) -> (B, M, C_out)
+        return centre_pos, pooled

@@ -32,6 +32,7 @@ from torch_geometric.utils import to_dense_batch
 from pointea.layers.lbr import LBR
 from pointea.layers.offset_attention import AttentionKind, OffsetAttentionLayer, check_attention_kind
 from pointea.layers.sample_and_group import SampleAndGroup
+from pointea.layers.sampling import is_tracing
 from pointea.models.checkpoint import FromCheckpoint
 
 __all__ = ["PointEncoder", "EncoderOutput", "Pooling"]
@@ -166,26 +167,48 @@ class PointEncoder(FromCheckpoint, nn.Module):
         return self.sample_sizes[0] if self.sample_sizes else 1
 
     def forward(self, points: Tensor | Data, return_attention: bool = False) -> EncoderOutput:
+        if isinstance(points, Tensor):  # dense (B, N, 3): traceable, the path exported models take
+            _check_dense(points)
+            if not is_tracing() and points.shape[1] < self.min_points:
+                self._too_few_points(points.shape[1])
+            mask, positions, x = None, points, self.embedding(points)  # (B, N, C_embed)
+            for stage in self.stages:
+                positions, x = stage.forward_dense(positions, x)  # (B, M, 3), (B, M, C)
+        else:
+            mask, positions, x = self._embed_flat(points)
+        return self._attend(x, positions, mask, return_attention)
+
+    def _too_few_points(self, smallest: int) -> None:
+        raise ValueError(
+            f"PointEncoder samples {self.min_points} points per cloud (sample_sizes[0]), but a cloud "
+            f"has {smallest}; resample clouds to at least {self.min_points} points "
+            "(pointea.data transforms do) or lower sample_sizes"
+        )
+
+    def _embed_flat(self, points: Data) -> tuple[Tensor | None, Tensor, Tensor]:
+        """Input embedding and sample-and-group stages on a PyG batch; clouds may differ in size.
+
+        Shapes: returns mask (B, M) or None, positions (B, M, 3), features (B, M, C)
+        """
         pos, batch, num_clouds = _flatten(points)
         sizes = torch.bincount(batch, minlength=num_clouds)  # (B,) points per cloud
         if int(sizes.min()) < self.min_points:
-            raise ValueError(
-                f"PointEncoder samples {self.min_points} points per cloud (sample_sizes[0]), but a cloud "
-                f"has {int(sizes.min())}; resample clouds to at least {self.min_points} points "
-                "(pointea.data transforms do) or lower sample_sizes"
-            )
+            self._too_few_points(int(sizes.min()))
         features = self.embedding(pos)  # (P, C_embed)
         for stage in self.stages:
             pos, features, batch = stage(pos, features, batch)  # (B * M, 3), (B * M, C), (B * M,)
 
         if self.stages or bool((sizes == sizes[0]).all()):
-            mask = None
             positions = pos.view(num_clouds, -1, 3)  # (B * M, 3) -> (B, M, 3)
-            x = features.view(num_clouds, positions.shape[1], -1)  # (B * M, C) -> (B, M, C)
-        else:
-            x, mask = to_dense_batch(features, batch, batch_size=num_clouds)  # (B, M_max, C), (B, M_max)
-            positions, _ = to_dense_batch(pos, batch, batch_size=num_clouds)  # (B, M_max, 3)
+            return None, positions, features.view(num_clouds, positions.shape[1], -1)  # (B * M, C) -> (B, M, C)
+        x, mask = to_dense_batch(features, batch, batch_size=num_clouds)  # (B, M_max, C), (B, M_max)
+        positions, _ = to_dense_batch(pos, batch, batch_size=num_clouds)  # (B, M_max, 3)
+        return mask, positions, x
 
+    def _attend(
+        self, x: Tensor, positions: Tensor, mask: Tensor | None, return_attention: bool
+    ) -> EncoderOutput:
+        """Attention layers, fusion and pooling. Shapes: x (B, M, C); positions (B, M, 3); mask (B, M)."""
         embedding = x  # (B, M, C_embed): PCT's feature_1
         for lbr in self.pre_attention:
             x = lbr(x, mask=mask)
@@ -220,21 +243,19 @@ class PointEncoder(FromCheckpoint, nn.Module):
         return torch.cat(pooled, dim=-1)
 
 
-def _flatten(points: Tensor | Data) -> tuple[Tensor, Tensor, int]:
-    """Bring a dense batch or a PyG batch to PyG's flat layout.
+def _check_dense(points: Tensor) -> None:
+    if points.dim() != 3 or points.shape[-1] != 3 or not points.is_floating_point():
+        raise ValueError(
+            f"PointEncoder expects a float tensor of shape (B, N, 3), got {tuple(points.shape)} {points.dtype}"
+        )
+
+
+def _flatten(points: Data) -> tuple[Tensor, Tensor, int]:
+    """Bring a PyG batch to PyG's flat layout.
 
     Shapes:
-        points: (B, N, 3), or Data/Batch with pos (P, 3); returns pos (P, 3), batch (P,), B
+        points: Data/Batch with pos (P, 3); returns pos (P, 3), batch (P,), B
     """
-    if isinstance(points, Tensor):
-        if points.dim() != 3 or points.shape[-1] != 3 or not points.is_floating_point():
-            raise ValueError(
-                f"PointEncoder expects a float tensor of shape (B, N, 3), got {tuple(points.shape)} "
-                f"{points.dtype}"
-            )
-        num_clouds, num_points, _ = points.shape
-        batch = torch.arange(num_clouds, device=points.device).repeat_interleave(num_points)  # (B * N,)
-        return points.reshape(-1, 3), batch, num_clouds  # (B, N, 3) -> (B * N, 3)
     pos = getattr(points, "pos", None)
     if pos is None or pos.dim() != 2 or pos.shape[-1] != 3:
         raise ValueError(

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from pointea.layers.lbr import LBR
 from pointea.layers.offset_attention import AttentionKind
+from pointea.layers.sampling import is_tracing
 from pointea.models.checkpoint import FromCheckpoint
 from pointea.models.encoder import EncoderOutput, PointEncoder
 from pointea.models.resolve_encoder import resolve_encoder
@@ -90,16 +91,17 @@ class PCTPartSegmenter(FromCheckpoint, nn.Module):
     def forward(
         self, points: Tensor, category: Tensor, return_encoding: bool = False, return_attention: bool = False
     ) -> Tensor | tuple[Tensor, EncoderOutput]:
-        if category.dim() != 1 or category.shape[0] != points.shape[0] or category.is_floating_point():
-            raise ValueError(
-                f"PCTPartSegmenter: category must be a (B,) integer tensor for B={points.shape[0]} "
-                f"clouds, got {tuple(category.shape)} {category.dtype}"
-            )
-        if category.numel() and not (0 <= int(category.min()) and int(category.max()) < self.num_categories):
-            raise ValueError(
-                f"PCTPartSegmenter: category ids must lie in [0, {self.num_categories}), got "
-                f"[{int(category.min())}, {int(category.max())}]"
-            )
+        if not is_tracing():  # the checks read tensor values, which an exported graph does not have
+            if category.dim() != 1 or category.shape[0] != points.shape[0] or category.is_floating_point():
+                raise ValueError(
+                    f"PCTPartSegmenter: category must be a (B,) integer tensor for B={points.shape[0]} "
+                    f"clouds, got {tuple(category.shape)} {category.dtype}"
+                )
+            if category.numel() and not (0 <= int(category.min()) and int(category.max()) < self.num_categories):
+                raise ValueError(
+                    f"PCTPartSegmenter: category ids must lie in [0, {self.num_categories}), got "
+                    f"[{int(category.min())}, {int(category.max())}]"
+                )
         encoding = self.encoder(points, return_attention=return_attention)
         one_hot = F.one_hot(category, self.num_categories).to(points.dtype)  # (B,) -> (B, num_categories)
         context = torch.cat([encoding.global_feature, self.category_embedding(one_hot)], dim=-1)  # (B, G + E)

@@ -127,8 +127,24 @@ class PointCloudModule(pl.LightningModule):
             "encoder": {**self.network.encoder.constructor_record(), "prefix": "network.encoder."},
         }
 
+    def label_record(self) -> dict[str, Any]:
+        """The label names a checkpoint records beside the network (see
+        :func:`~pointea.models.checkpoint.trained_labels`)."""
+        return {}
+
+    def preprocessing_record(self) -> dict[str, Any] | None:
+        """How the attached data module serves clouds (see
+        :func:`~pointea.models.checkpoint.trained_preprocessing`); ``None`` without one."""
+        datamodule = getattr(self._trainer, "datamodule", None)
+        record = getattr(datamodule, "preprocessing_record", None)
+        return record() if callable(record) else None
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint[CHECKPOINT_KEY] = self.network_record()
+        record = {**self.network_record(), "labels": self.label_record()}
+        preprocessing = self.preprocessing_record()
+        if preprocessing is not None:
+            record["preprocessing"] = preprocessing
+        checkpoint[CHECKPOINT_KEY] = record
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.check_checkpoint(checkpoint)
