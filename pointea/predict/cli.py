@@ -54,9 +54,9 @@ class UsageError(ValueError):
     """A bad argument, reported in one line."""
 
 
-def _num_points(text: str) -> int | None:
+def _num_points(text: str) -> int | str:
     if text == "all":
-        return None
+        return text
     try:
         value = int(text)
     except ValueError:
@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--num-points",
         type=_num_points,
-        default="trained",
+        default=None,
         help="points per cloud, or 'all' for every point (default: as in training)",
     )
     group = parser.add_mutually_exclusive_group()
@@ -114,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     model = load_trained_model(args.checkpoint)
-    num_points = model.num_points if args.num_points == "trained" else args.num_points
+    num_points = model.num_points if args.num_points is None else None if args.num_points == "all" else args.num_points
     if num_points is not None and num_points < model.min_points:
         raise UsageError(
             f"--num-points {num_points} is below the {model.min_points} points the network samples per cloud"

@@ -52,7 +52,7 @@ class Preprocessing:
         elif self.sampling == "fps":
             count = f"{self.num_points} points by farthest point sampling"
         else:
-            count = f"{self.num_points} points as a random subset (seeded by file name)"
+            count = f"{self.num_points} points as a random subset (seeded by the file name)"
         return f"centre on the centroid, scale into the unit sphere, {count}"
 
     def __call__(self, points: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -89,7 +89,7 @@ class PointFiles(Dataset):
         path = self.files[index]
         try:
             raw = read_cloud(path)
-            normalised, served = self.preprocessing(raw, path.name)
+            normalised, served = self.preprocessing(raw, path.stem)
         except (OSError, ValueError, KeyError, EOFError) as error:  # numpy/zip/PLY parsing problems
             return {"index": index, "error": _one_line(error)}
         item = {"index": index, "points": torch.from_numpy(np.ascontiguousarray(served)), "count": raw.shape[0]}
