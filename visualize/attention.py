@@ -3,11 +3,14 @@
 Usage (from the repository root)::
 
     python -m visualize.attention --config CONFIG [--ckpt CKPT] --split test --index I [--save out.png]
+    python -m visualize.attention --config CONFIG [--ckpt CKPT] --file scan.ply [--save out.png]
 
 Without ``--save`` a window opens (it needs a display); the key map is printed and shown in the
 window. With ``--save`` the picture has one tile per head (columns) and layer (rows) for sample
 ``I``, plus the input coloured by its truth and by the prediction. Without ``--ckpt`` the model is
-randomly initialised (``--seed``), and the title says so.
+randomly initialised (``--seed``), and the title says so. ``--file`` shows the model on one point or
+mesh file of your own instead of a data set sample (classification configs; the file's class is
+unknown, so the first column shows the prediction).
 
 External attention colours each point by its weight on one memory slot (``--colour-by weight
 --slot K``, viridis) or by the slot it attends to most (``--colour-by argmax``, the default for
@@ -21,11 +24,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from visualize.arguments import add_model_arguments, add_sample_arguments, check_index, run_command
 from visualize.errors import InputError
 from visualize.inference import record_attention
-from visualize.loading import load_data, load_model
+from visualize.loading import load_data, load_file, load_model
 from visualize.record import AttentionRecord
 from visualize.state import ViewState
 
@@ -47,11 +51,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--slot", type=int, default=1, help="memory slot for --colour-by weight, 1-based (default: 1)")
     parser.add_argument("--query", type=int, default=1, help="offset attention: query point, 1-based (default: 1)")
     parser.add_argument("--full-cloud", action="store_true", help="propagate attention to every input point")
+    parser.add_argument("--file", help="a point or mesh file (.ply .off .xyz ...) to show instead of a data set sample")
     return parser
 
 
 def _command(args: argparse.Namespace) -> int:
-    data = load_data(args.config, args.split, args.data_root)
+    if args.file:
+        data = load_file(args.config, args.file, args.seed)
+        args.index, args.split = 0, Path(args.file).name
+    else:
+        data = load_data(args.config, args.split, args.data_root)
     check_index(args.index, len(data.dataset), args.split, data.description)
     model = load_model(args.config, args.ckpt, data, seed=args.seed, device=args.device)
 

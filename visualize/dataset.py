@@ -3,10 +3,13 @@
 Usage (from the repository root)::
 
     python -m visualize.dataset --config CONFIG [--split test] [--index I] [--count K] [--save out.png]
+    python -m visualize.dataset --files scans/*.ply [--points 4096] [--save out.png]
 
 The window shows one sample at a time (N / P step). ``--save`` renders ``K`` samples from ``I`` on
 in a grid (``--cols`` per row), each seen by its own fixed camera and titled with its label.
 The served clouds are the evaluation pipeline's (the config's ``num_points``, no augmentation).
+``--files`` shows point or mesh files instead (anything :func:`pointea.io.read_points` reads), one
+tile each, coloured by their labels, else their colours, else z (:mod:`visualize.files`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from visualize.camera import fixed_camera
 from visualize.cloud import Cloud
 from visualize.colors import label_colors
 from visualize.errors import InputError
+from visualize.files import file_cloud, file_title, read_file
 from visualize.grid import GridLayout
 from visualize.inference import category_parts, local_parts
 from visualize.loading import DataSplit, load_data
@@ -59,7 +63,54 @@ def _parser() -> argparse.ArgumentParser:
     add_sample_arguments(parser)
     parser.add_argument("--count", type=int, default=1, help="samples in the --save picture, from --index on (default: 1)")
     parser.add_argument("--cols", type=int, default=4, help="tiles per row of the --save picture (default: 4)")
+    parser.epilog = (
+        "To show your own point or mesh files instead: --files FILE [FILE ...] [--points N] [--seed S] "
+        "[--save PNG] [--tile-size PX] [--cols C]"
+    )
     return parser
+
+
+def _files_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m visualize.dataset --files",
+        description="Show point or mesh files (.ply .pcd .xyz .txt .csv .pts .npy .npz .las .laz .off .obj .stl): "
+        "open3d window, or --save a PNG grid.",
+    )
+    parser.add_argument("--files", nargs="+", required=True, metavar="FILE", help="files to show, one tile each")
+    parser.add_argument("--points", type=int, default=4096, help="points shown per file: a seeded subset, or mesh samples (default: 4096)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the subsets and mesh samples (default: 0)")
+    parser.add_argument("--save", metavar="PNG", help="render headless to this PNG instead of opening a window")
+    parser.add_argument("--tile-size", type=int, default=256, help="pixels per picture tile (default: 256)")
+    parser.add_argument("--cols", type=int, default=4, help="tiles per row of the --save picture (default: 4)")
+    return parser
+
+
+def _files_command(args: argparse.Namespace) -> int:
+    if args.points < 1 or args.cols < 1:
+        raise InputError(f"--points and --cols must be at least 1, got {args.points} and {args.cols}")
+    clouds = [read_file(path, args.points, args.seed) for path in args.files]  # every file checked first
+    if args.save:
+        from visualize.picture import render_picture, save_png
+
+        cols = min(args.cols, len(clouds))
+        layout = GridLayout(rows=math.ceil(len(clouds) / cols), cols=cols, tile_width=args.tile_size, tile_height=args.tile_size)
+        tiles = {}
+        for position, cloud in enumerate(clouds):
+            shown = file_cloud(cloud)
+            size_px = point_size_for(shown.points.shape[0], args.tile_size)
+            tiles[divmod(position, cols)] = Tile(shown, fixed_camera(shown.points), file_title(cloud), size_px)
+        image = render_picture(layout, tiles, header=f"{len(clouds)} file(s)")
+        print(f"wrote {save_png(image, args.save)}: {len(clouds)} file(s)")
+        return 0
+    from visualize.browser import SampleBrowser
+    from visualize.window import run_window
+
+    def frame(index: int) -> Frame:
+        title = file_title(clouds[index])
+        return Frame((file_cloud(clouds[index]),), f"pointea files | {title}", title)
+
+    run_window(SampleBrowser(frame, len(clouds)))
+    return 0
 
 
 def _command(args: argparse.Namespace) -> int:
@@ -97,6 +148,9 @@ def _command(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m visualize.dataset``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--files" in argv:
+        return run_command(_files_parser(), _files_command, argv)
     return run_command(_parser(), _command, argv)
 
 

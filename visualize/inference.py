@@ -80,7 +80,7 @@ def record_attention(
     device = next(model.parameters()).device
     points = torch.as_tensor(item["points"], dtype=torch.float32, device=device).unsqueeze(0)  # (1, N, 3)
     num_points = points.shape[1]
-    where = f"{split} #{int(item['index'])}"
+    where = f"{split} #{int(item['index'])}" if int(item["index"]) >= 0 else split  # -1: a file
     if isinstance(model, PCTPartSegmenter):
         category = int(item["category"])
         logits, encoding = model(points, torch.tensor([category], device=device), return_attention=True)
@@ -91,18 +91,17 @@ def record_attention(
         num_labels = len(category_parts(category))
         truth_title, prediction_title = "truth parts", "predicted parts"
     elif isinstance(model, PCTClassifier):
-        label = int(item["label"])
+        label = int(item["label"])  # -1: unknown (a file of the user's)
         logits, encoding = model(points, return_attention=True)
         probabilities = logits[0].softmax(dim=-1)  # (K,)
         predicted = int(probabilities.argmax())
-        truth = np.full(num_points, label, dtype=np.int64)
         prediction = np.full(num_points, predicted, dtype=np.int64)
-        caption = (
-            f"{where}: {class_names[label]}, predicted {class_names[predicted]} "
-            f"({float(probabilities[predicted]):.0%})"
-        )
+        truth = np.full(num_points, label, dtype=np.int64) if label >= 0 else prediction
+        known = f"{class_names[label]}, " if label >= 0 else ""
+        caption = f"{where}: {known}predicted {class_names[predicted]} ({float(probabilities[predicted]):.0%})"
         num_labels = model.num_classes
-        truth_title, prediction_title = f"truth: {class_names[label]}", f"predicted: {class_names[predicted]}"
+        truth_title = f"truth: {class_names[label]}" if label >= 0 else "class unknown"
+        prediction_title = f"predicted: {class_names[predicted]}"
     else:
         raise TypeError(f"record_attention: expected a PCTClassifier or PCTPartSegmenter, got {type(model).__name__}")
     return AttentionRecord(

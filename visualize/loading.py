@@ -24,16 +24,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from pointea.data import ModelNet40, ModelNet40DataModule, ShapeNetPart, ShapeNetPartDataModule
+from pointea.data import ClassFolderDataModule, ModelNet40, ModelNet40DataModule, ShapeNetPart, ShapeNetPartDataModule
+from pointea.data.class_folder import ClassFolder
 from pointea.models import PCTClassifier, PCTPartSegmenter
 from pointea.models.checkpoint import CHECKPOINT_KEY, CheckpointError, read_checkpoint
 from visualize.errors import InputError
 
-__all__ = ["DataSplit", "LoadedModel", "load_data", "load_model", "reinitialise"]
+__all__ = ["DataSplit", "LoadedModel", "load_data", "load_file", "load_model", "reinitialise"]
 
 Task = Literal["classification", "segmentation"]
 
@@ -125,7 +127,32 @@ def load_data(config: str | Path, split: str, data_root: str | Path | None = Non
         dataset = ShapeNetPart(datamodule.root, split, datamodule.eval_transform)
         description = f"ShapeNetPart at {dataset.archive_dir}"  # type: ignore[attr-defined]
         return DataSplit(dataset, "segmentation", list(ShapeNetPart.CATEGORIES), description)
-    raise InputError(f"{config}: data is a {type(datamodule).__name__}; the viewers read ModelNet40 or ShapeNetPart data modules")
+    if isinstance(datamodule, ClassFolderDataModule):  # "val" is the test split, as in training
+        dataset = ClassFolder(datamodule.listing, "test" if split == "val" else split, datamodule.file_points,
+                              datamodule.eval_transform, datamodule.seed)  # fmt: skip
+        return DataSplit(dataset, "classification", list(dataset.class_names), f"class folder {datamodule.listing.root}")
+    raise InputError(f"{config}: data is a {type(datamodule).__name__}; the viewers read ModelNet40, ShapeNetPart or class-folder data modules")
+
+
+def load_file(config: str | Path, path: str | Path, seed: int = 0) -> DataSplit:
+    """One point or mesh file as a one-item classification split for the config's model.
+
+    The file is read with :func:`pointea.io.read_points` (the config's ``num_points``: a seeded
+    subset, or mesh samples), centred and scaled into the unit sphere as the training data is,
+    then served by the config's evaluation pipeline. It has no known class: its ``label`` is -1.
+    """
+    from pointea.data.transforms import NormalizeUnitSphere
+    from visualize.files import read_file
+
+    datamodule = _parse_config(config).datamodule
+    names = getattr(datamodule, "class_names", None)
+    if getattr(datamodule, "num_parts", None) is not None or names is None:
+        raise InputError(f"{config}: --file needs a classification config (a part segmenter needs each shape's category)")
+    cloud = read_file(path, datamodule.num_points, seed)
+    rng = np.random.default_rng(seed)
+    sample = datamodule.eval_transform(NormalizeUnitSphere()({"points": cloud.points}, rng), rng)
+    item = {"points": sample["points"], "label": -1, "index": -1}
+    return DataSplit([item], "classification", list(names), f"{Path(path).name} ({type(datamodule).__name__} model)")
 
 
 _NETWORKS: dict[Task, type[nn.Module]] = {"classification": PCTClassifier, "segmentation": PCTPartSegmenter}

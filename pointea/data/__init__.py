@@ -5,6 +5,7 @@ Start with :class:`ModelNet40DataModule` / :class:`ShapeNetPartDataModule`; the 
 command writes the synthetic sets, verifies a folder and downloads the archives.
 """
 
+from pointea.data.class_folder_datamodule import ClassFolderDataModule
 from pointea.data.datamodules import ModelNet40DataModule, ShapeNetPartDataModule
 from pointea.data.download import ARCHIVES, download_archive
 from pointea.data.errors import DataError
@@ -17,6 +18,7 @@ from pointea.data.verify import verify_folder
 __all__ = [
     "ARCHIVES",
     "AUGMENTATIONS",
+    "ClassFolderDataModule",
     "DataError",
     "ModelNet40",
     "ModelNet40DataModule",

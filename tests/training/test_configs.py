@@ -4,11 +4,13 @@ import pytest
 import torch
 
 from pointea.training import PartSegmentation, PointCloudClassifier, PointeaCLI
+from tests.data.class_folder_files import write_class_folder
 from tests.training.conftest import REPO
 
 CONFIGS = {
     "demo.yaml": (PointCloudClassifier, "external", 12),  # the synthetic set's 12 classes
     "demo_partseg.yaml": (PartSegmentation, "external", 50),
+    "custom_folder.yaml": (PointCloudClassifier, "external", 3),  # the 3 classes written below
     "modelnet40.yaml": (PointCloudClassifier, "external", 40),
     "modelnet40_pct.yaml": (PointCloudClassifier, "offset", 40),
     "shapenetpart.yaml": (PartSegmentation, "external", 50),
@@ -23,6 +25,8 @@ def test_the_shipped_configs_are_these():
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_config_builds_with_linked_label_space_and_pct_recipe(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # configs name data/ and runs/ relative to the working directory
+    if name == "custom_folder.yaml":  # a folder of "your own files" where the config expects it
+        write_class_folder(tmp_path / "data" / "my_shapes", per_class=2, points=64)
     cli = PointeaCLI(args=["--config", str(REPO / "configs" / name)], run=False)
     module, attention, labels = CONFIGS[name]
     model, trainer = cli.model, cli.trainer
