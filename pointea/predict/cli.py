@@ -39,7 +39,8 @@ from pointea.models.checkpoint import CheckpointError
 from pointea.predict.dataset import FileBatch, PointFiles, Preprocessing, collate_files
 from pointea.predict.files import expand_paths
 from pointea.predict.model import TrainedModel, load_trained_model
-from pointea.predict.outputs import unique_name, write_csv, write_json, write_parts_npz, write_parts_ply, write_table
+from pointea.io import write_points
+from pointea.predict.outputs import unique_name, write_csv, write_json, write_parts_npz, write_table
 from pointea.training.category_parts import CategoryParts
 from pointea.training.voting import ScaleVoting
 
@@ -310,7 +311,7 @@ class _Segmenter:
             parts = propagate_labels(item["points"], sampled_labels, item["normalised"]).numpy()  # (N,)
             part_ids = self.model.parts_per_category[name]
             stem = unique_name(self.files[item["index"]], self.taken)
-            write_parts_ply(self.out / f"{stem}.parts.ply", item["raw"], parts, part_ids)
+            write_points(self.out / f"{stem}.parts.ply", item["raw"], labels=parts)  # coloured by part
             write_parts_npz(self.out / f"{stem}.parts.npz", item["raw"], parts, name, part_ids)
             counts = np.bincount(parts, minlength=self.model.network.num_parts)
             self.results[item["index"]] = {

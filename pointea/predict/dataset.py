@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from pointea.data.errors import DataError
 from pointea.data.transforms import NormalizeUnitSphere, Resample
 from pointea.predict.files import read_cloud
 
@@ -90,18 +91,19 @@ class PointFiles(Dataset):
         try:
             raw = read_cloud(path)
             normalised, served = self.preprocessing(raw, path.stem)
-        except (OSError, ValueError, KeyError, EOFError) as error:  # numpy/zip/PLY parsing problems
-            return {"index": index, "error": _one_line(error)}
+        except (DataError, ValueError) as error:  # unreadable file, or too few points for the network
+            return {"index": index, "error": _one_line(error, path)}
         item = {"index": index, "points": torch.from_numpy(np.ascontiguousarray(served)), "count": raw.shape[0]}
         if self.keep_all:
             item.update(raw=raw, normalised=torch.from_numpy(np.ascontiguousarray(normalised)))
         return item
 
 
-def _one_line(error: BaseException) -> str:
+def _one_line(error: BaseException, path: Path) -> str:
+    """The error's message without the file name it starts with (the listing names the file)."""
     text = str(error).strip().splitlines()
-    message = text[-1] if text else type(error).__name__
-    return message if isinstance(error, ValueError) else f"{type(error).__name__}: {message}"
+    message = text[0] if text else type(error).__name__
+    return message.removeprefix(f"{path}: ").removeprefix(f"{path} ")
 
 
 @dataclass

@@ -16,7 +16,7 @@ from pointea.models.checkpoint import CHECKPOINT_KEY, trained_labels, trained_pr
 from pointea.predict import Preprocessing, load_trained_model
 from pointea.predict.cli import main
 from pointea.predict.files import read_cloud
-from pointea.predict.outputs import write_parts_ply
+from pointea.io import write_points
 from pointea.training.category_parts import CategoryParts
 
 
@@ -44,7 +44,7 @@ def write_formats(folder: Path, clouds: np.ndarray) -> list[Path]:
         elif path.suffix == ".xyz":
             np.savetxt(path, cloud, fmt="%.6f")
         else:
-            write_parts_ply(path, cloud, np.zeros(len(cloud), dtype=np.int64), [0])
+            write_points(path, cloud)
         paths.append(path)
     return paths
 
