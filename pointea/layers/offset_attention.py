@@ -44,7 +44,8 @@ class OffsetAttentionLayer(nn.Module):
         dropout: dropout on the attention map.
 
     Shapes:
-        x: (B, N, C); mask: (B, N) bool, True for real points
+        x: (B, N, C); mask: (B, N) bool, True for real points; logsumexp: (B, H, 1, S), external
+        attention's softmax statistics of the whole cloud when ``x`` is a chunk of it
         returns: output (B, N, C) and, with ``return_attention``, the attention map:
         (B, H, N, S) for external, (B, H, N, N) for offset; else ``None``.
     """
@@ -70,8 +71,17 @@ class OffsetAttentionLayer(nn.Module):
         self.transform = LBR(channels, channels)
 
     def forward(
-        self, x: Tensor, mask: Tensor | None = None, return_attention: bool = False
+        self,
+        x: Tensor,
+        mask: Tensor | None = None,
+        return_attention: bool = False,
+        logsumexp: Tensor | None = None,
     ) -> tuple[Tensor, Tensor | None]:
-        attended, attention = self.attention(x, mask=mask, return_attention=return_attention)
+        if logsumexp is None:
+            attended, attention = self.attention(x, mask=mask, return_attention=return_attention)
+        elif self.kind == "external":
+            attended, attention = self.attention(x, mask=mask, return_attention=return_attention, logsumexp=logsumexp)
+        else:
+            raise ValueError("OffsetAttentionLayer: logsumexp (chunked evaluation) needs attention='external'")
         out = x + self.transform(x - attended, mask=mask)
         return out, attention

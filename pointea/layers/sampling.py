@@ -103,7 +103,19 @@ def farthest_point_sampling(pos: Tensor, batch: Tensor | None, num_samples: int)
     # exactly M whatever the rounding of the float product.
     ratio = ((num_samples - 0.5) / sizes.to(pos.dtype)).to(pos.device)
     batch = batch if batch is not None else torch.zeros(pos.shape[0], dtype=torch.long, device=pos.device)
+    return _torch_cluster_fps(pos, batch, ratio)
+
+
+# torch.compile cannot trace torch_cluster's operators (they have no fake-tensor implementation):
+# it runs them eagerly between compiled graphs. The pure-torch fallbacks trace as they are.
+@torch.compiler.disable
+def _torch_cluster_fps(pos: Tensor, batch: Tensor, ratio: Tensor) -> Tensor:
     return torch_cluster.fps(pos, batch, ratio=ratio, random_start=False)
+
+
+@torch.compiler.disable
+def _torch_cluster_knn(pos: Tensor, query: Tensor, k: int, batch: Tensor | None, query_batch: Tensor | None) -> Tensor:
+    return torch_cluster.knn(pos, query, k, batch, query_batch)
 
 
 def knn(
@@ -138,7 +150,7 @@ def knn(
         )
     if not _use_torch_cluster():
         return fallback_knn(pos, query, k, batch, query_batch)
-    edge_index = torch_cluster.knn(pos, query, k, batch, query_batch)  # (2, Q * K): query, point
+    edge_index = _torch_cluster_knn(pos, query, k, batch, query_batch)  # (2, Q * K): query, point
     return edge_index[1].view(query.shape[0], k)  # (Q * K,) -> (Q, K), grouped by query
 
 

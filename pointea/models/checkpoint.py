@@ -47,6 +47,7 @@ __all__ = [
     "pointea_record",
     "trained_labels",
     "trained_preprocessing",
+    "RUNTIME_OPTIONS",
 ]
 
 #: Key of pointea's record in a Lightning checkpoint dict.
@@ -295,6 +296,12 @@ def trained_preprocessing(checkpoint: Mapping[str, Any], path: str | Path) -> di
     return dict(preprocessing) if isinstance(preprocessing, Mapping) else None
 
 
+#: Constructor arguments that change how a network runs, not its weights or results: a checkpoint
+#: trained with one value loads into a network configured with another (or one recorded before the
+#: argument existed).
+RUNTIME_OPTIONS = frozenset({"activation_checkpointing"})
+
+
 def record_differences(expected: Any, found: Any, where: str = "") -> list[str]:
     """Human-readable differences between two constructor records, e.g. ``["encoder.channels: 32 != 64"]``."""
     if isinstance(expected, Mapping) and isinstance(found, Mapping):
@@ -305,7 +312,7 @@ def record_differences(expected: Any, found: Any, where: str = "") -> list[str]:
                 return [f"{where or 'network'}: {_short_name(expected['class'])} != {_short_name(found['class'])}"]
             return record_differences(expected["args"], found["args"], where)
         differences = []
-        for key in sorted(expected.keys() | found.keys()):
+        for key in sorted((expected.keys() | found.keys()) - RUNTIME_OPTIONS):
             name = f"{where}.{key}" if where else key
             differences += record_differences(expected.get(key), found.get(key), name)
         return differences

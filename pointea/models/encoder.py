@@ -21,23 +21,27 @@ cloud, C channels, H heads, S memory slots, G global channels.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 from torch_geometric.utils import to_dense_batch
 
+from pointea.layers.checkpointing import checkpoint
 from pointea.layers.lbr import LBR
 from pointea.layers.offset_attention import AttentionKind, OffsetAttentionLayer, check_attention_kind
 from pointea.layers.sample_and_group import SampleAndGroup
 from pointea.layers.sampling import is_tracing
 from pointea.models.checkpoint import FromCheckpoint
+from pointea.models.chunked import RunningPool, check_chunked_evaluation, fused_chunks, softmax_statistics
 
 __all__ = ["PointEncoder", "EncoderOutput", "Pooling"]
 
 Pooling = Literal["max", "mean", "max+mean"]
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -84,6 +88,12 @@ class PointEncoder(FromCheckpoint, nn.Module):
             stage's output, or the input embedding without stages) after the attention outputs
             before the fusion LBR, as PCT's classifier does with ``feature_1``; PCT's segmenter
             fuses the attention outputs only.
+        activation_checkpointing: when gradients are on, keep only each block's input for the
+            backward pass and recompute its activations there (``torch.utils.checkpoint``): the
+            input embedding, each pre-attention LBR, each attention layer and the fusion; less
+            memory for about one more forward pass of time. BatchNorm running statistics are
+            updated once, as without it (:mod:`pointea.layers.checkpointing`). The
+            sample-and-group stages are not checkpointed. Changes no weight or result.
 
     Shapes:
         points: (B, N, 3) float tensor, or a PyG ``Data``/``Batch`` with ``pos`` (P, 3) and
@@ -107,6 +117,7 @@ class PointEncoder(FromCheckpoint, nn.Module):
         pooling: Pooling = "max",
         pre_attention_layers: int = 2,
         fuse_embedding: bool = True,
+        activation_checkpointing: bool = False,
     ) -> None:
         super().__init__()
         check_attention_kind(attention)
@@ -134,6 +145,7 @@ class PointEncoder(FromCheckpoint, nn.Module):
             )
         self.attention = attention
         self.fuse_embedding = fuse_embedding
+        self.activation_checkpointing = activation_checkpointing
         self.sample_sizes = sample_sizes
         self.pooling = pooling
         self.out_channels = out_channels
@@ -166,12 +178,22 @@ class PointEncoder(FromCheckpoint, nn.Module):
         """Fewest points a cloud may have: the first stage's sample size (1 without stages)."""
         return self.sample_sizes[0] if self.sample_sizes else 1
 
-    def forward(self, points: Tensor | Data, return_attention: bool = False) -> EncoderOutput:
+    def forward(
+        self, points: Tensor | Data, return_attention: bool = False, chunk_size: int | None = None
+    ) -> EncoderOutput:
+        """With ``chunk_size``, a full-resolution external-attention encoder in eval mode under
+        ``torch.no_grad()`` is evaluated exactly in chunks of that many points (see
+        :mod:`pointea.models.chunked`): the same output in memory independent of the number of
+        points beyond the input and the (B, N, C_out) features returned."""
+        if chunk_size is not None:
+            if return_attention:
+                raise ValueError("PointEncoder: return_attention is not available with chunk_size")
+            return self._forward_in_chunks(points, chunk_size)
         if isinstance(points, Tensor):  # dense (B, N, 3): traceable, the path exported models take
             _check_dense(points)
             if not is_tracing() and points.shape[1] < self.min_points:
                 self._too_few_points(points.shape[1])
-            mask, positions, x = None, points, self.embedding(points)  # (B, N, C_embed)
+            mask, positions, x = None, points, self._block(self.embedding, self.embedding, points)  # (B, N, C_embed)
             for stage in self.stages:
                 positions, x = stage.forward_dense(positions, x)  # (B, M, 3), (B, M, C)
         else:
@@ -185,8 +207,8 @@ class PointEncoder(FromCheckpoint, nn.Module):
             "(pointea.data transforms do) or lower sample_sizes"
         )
 
-    def _embed_flat(self, points: Data) -> tuple[Tensor | None, Tensor, Tensor]:
-        """Input embedding and sample-and-group stages on a PyG batch; clouds may differ in size.
+    def _embed_flat(self, points: Tensor | Data) -> tuple[Tensor | None, Tensor, Tensor]:
+        """Input embedding and sample-and-group stages on PyG's flat layout; clouds may differ in size.
 
         Shapes: returns mask (B, M) or None, positions (B, M, 3), features (B, M, C)
         """
@@ -194,7 +216,7 @@ class PointEncoder(FromCheckpoint, nn.Module):
         sizes = torch.bincount(batch, minlength=num_clouds)  # (B,) points per cloud
         if int(sizes.min()) < self.min_points:
             self._too_few_points(int(sizes.min()))
-        features = self.embedding(pos)  # (P, C_embed)
+        features = self._block(self.embedding, self.embedding, pos)  # (P, C_embed)
         for stage in self.stages:
             pos, features, batch = stage(pos, features, batch)  # (B * M, 3), (B * M, C), (B * M,)
 
@@ -211,15 +233,19 @@ class PointEncoder(FromCheckpoint, nn.Module):
         """Attention layers, fusion and pooling. Shapes: x (B, M, C); positions (B, M, 3); mask (B, M)."""
         embedding = x  # (B, M, C_embed): PCT's feature_1
         for lbr in self.pre_attention:
-            x = lbr(x, mask=mask)
+            x = self._block(lbr, lambda y, lbr=lbr: lbr(y, mask=mask), x)
         outputs, maps = [], []
         for layer in self.layers:
-            x, attention = layer(x, mask=mask, return_attention=return_attention)
+            x, attention = self._block(
+                layer, lambda y, layer=layer: layer(y, mask=mask, return_attention=return_attention), x
+            )
             outputs.append(x)
             maps.append(attention)
         if self.fuse_embedding:
             outputs.append(embedding)
-        features = self.fuse(torch.cat(outputs, dim=-1), mask=mask)  # (B, M, C L [+ C_embed]) -> (B, M, C_out)
+        features = self._block(
+            self.fuse, lambda *parts: self.fuse(torch.cat(parts, dim=-1), mask=mask), *outputs
+        )  # (B, M, C L [+ C_embed]) -> (B, M, C_out)
         return EncoderOutput(
             features=features,
             positions=positions,
@@ -227,6 +253,44 @@ class PointEncoder(FromCheckpoint, nn.Module):
             mask=mask,
             attention=maps if return_attention else None,
         )
+
+    def _block(self, module: nn.Module, function: Callable[..., _T], *args: Any) -> _T:
+        """``function(*args)``, checkpointed when ``activation_checkpointing`` is on; ``module``
+        holds the BatchNorms it runs."""
+        if self.activation_checkpointing:
+            return checkpoint(module, function, *args)
+        return function(*args)
+
+    def chunked_input(
+        self, points: Tensor | Data, chunk_size: int, owner: str = "PointEncoder"
+    ) -> tuple[Tensor, Tensor | None, Tensor]:
+        """Check that chunked evaluation applies (a one-line error naming ``owner`` if not) and bring
+        ``points`` to a padded dense batch.
+
+        Shapes:
+            points: (B, N, 3) or a PyG Data/Batch; returns positions (B, N, 3), mask (B, N) bool or
+            ``None`` when every cloud has N points, and the (B,) points per cloud
+        """
+        pos, batch, num_clouds = _flatten(points)
+        sizes = torch.bincount(batch, minlength=num_clouds)  # (B,) points per cloud
+        training = any(module.training for module in self.modules())
+        check_chunked_evaluation(owner, self, chunk_size, num_clouds, int(sizes.max()) if len(sizes) else 0, training)
+        if int(sizes.min()) < 1:
+            raise ValueError(f"{owner}: every cloud needs at least one point")
+        if bool((sizes == sizes[0]).all()):
+            return pos.view(num_clouds, -1, 3), None, sizes  # (B * N, 3) -> (B, N, 3)
+        positions, mask = to_dense_batch(pos, batch, batch_size=num_clouds)  # (B, N_max, 3), (B, N_max)
+        return positions, mask, sizes
+
+    def _forward_in_chunks(self, points: Tensor | Data, chunk_size: int) -> EncoderOutput:
+        positions, mask, sizes = self.chunked_input(points, chunk_size)
+        statistics = softmax_statistics(self, positions, mask, chunk_size)
+        features = positions.new_zeros(*positions.shape[:2], self.out_channels)  # (B, N, C_out)
+        pool = RunningPool(self.pooling, sizes)
+        for part, chunk, chunk_mask in fused_chunks(self, positions, mask, statistics, chunk_size):
+            features[:, part] = chunk
+            pool.update(chunk, chunk_mask)
+        return EncoderOutput(features=features, positions=positions, global_feature=pool.result(), mask=mask)
 
     def _pool(self, features: Tensor, mask: Tensor | None) -> Tensor:
         """Shapes: features (B, M, C); mask (B, M); returns (B, G)."""
@@ -250,12 +314,17 @@ def _check_dense(points: Tensor) -> None:
         )
 
 
-def _flatten(points: Data) -> tuple[Tensor, Tensor, int]:
-    """Bring a PyG batch to PyG's flat layout.
+def _flatten(points: Tensor | Data) -> tuple[Tensor, Tensor, int]:
+    """Bring a dense batch or a PyG batch to PyG's flat layout.
 
     Shapes:
-        points: Data/Batch with pos (P, 3); returns pos (P, 3), batch (P,), B
+        points: (B, N, 3), or Data/Batch with pos (P, 3); returns pos (P, 3), batch (P,), B
     """
+    if isinstance(points, Tensor):
+        _check_dense(points)
+        num_clouds, num_points, _ = points.shape
+        batch = torch.arange(num_clouds, device=points.device).repeat_interleave(num_points)  # (B * N,)
+        return points.reshape(-1, 3), batch, num_clouds  # (B, N, 3) -> (B * N, 3)
     pos = getattr(points, "pos", None)
     if pos is None or pos.dim() != 2 or pos.shape[-1] != 3:
         raise ValueError(

@@ -26,7 +26,7 @@ class PointCloudClassifier(PointCloudModule):
 
     Args:
         network: the classifier; under the CLI its ``num_classes`` is linked from the data module.
-        optimizer, scheduler, min_lr, label_smoothing, votes: see
+        optimizer, scheduler, min_lr, label_smoothing, votes, compile: see
             :class:`~pointea.training.module.PointCloudModule` (PCT's recipe by default).
         class_names: names of the classes in label order, for predictions; linked from the data
             module under the CLI.
@@ -50,8 +50,9 @@ class PointCloudClassifier(PointCloudModule):
         label_smoothing: float = 0.2,
         votes: int = 1,
         class_names: list[str] | None = None,
+        compile: bool = False,
     ) -> None:
-        super().__init__(network, optimizer, scheduler, min_lr, label_smoothing, votes)
+        super().__init__(network, optimizer, scheduler, min_lr, label_smoothing, votes, compile)
         num_classes = network.num_classes
         if class_names is not None and len(class_names) != num_classes:
             raise ValueError(f"{len(class_names)} class_names for a network with {num_classes} classes")

@@ -51,6 +51,9 @@ class PointCloudModule(pl.LightningModule):
         label_smoothing: label smoothing of the training cross-entropy (PCT: 0.2).
         votes: test-time voting passes for ``test`` and ``predict`` (1: no voting), see
             :class:`~pointea.training.voting.ScaleVoting`.
+        compile: compile the network with ``torch.compile`` (in place, ``nn.Module.compile``, so
+            checkpoints keep their keys) when the trainer sets the model up; off by default.
+            Mixed precision is the trainer's: ``trainer.precision: bf16-mixed`` (CPU and CUDA).
     """
 
     #: Task name stored in checkpoints, checked on load.
@@ -66,6 +69,7 @@ class PointCloudModule(pl.LightningModule):
         min_lr: float = PCT_MIN_LR,
         label_smoothing: float = 0.2,
         votes: int = 1,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         if not isinstance(network, FromCheckpoint):
@@ -79,6 +83,12 @@ class PointCloudModule(pl.LightningModule):
         self.min_lr = min_lr
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         self.voting = ScaleVoting(votes)
+        self.compile_network = compile
+
+    def configure_model(self) -> None:
+        """Compile the network (``compile=True``) once, when the trainer sets the model up."""
+        if self.compile_network and getattr(self.network, "_compiled_call_impl", None) is None:
+            self.network.compile()
 
     @property
     def monitor(self) -> str:

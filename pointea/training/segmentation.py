@@ -34,7 +34,7 @@ class PartSegmentation(PointCloudModule):
             linked from the data module.
         parts_per_category: category name -> global part ids, in category-id order; ``None`` is
             ShapeNetPart's standard map. Linked from the data module under the CLI.
-        optimizer, scheduler, min_lr, label_smoothing, votes: see
+        optimizer, scheduler, min_lr, label_smoothing, votes, compile: see
             :class:`~pointea.training.module.PointCloudModule` (PCT's recipe by default).
 
     Batches: ``{"points": (B, N, 3) float, "category": (B,) long, "parts": (B, N) long,
@@ -57,8 +57,9 @@ class PartSegmentation(PointCloudModule):
         min_lr: float = PCT_MIN_LR,
         label_smoothing: float = 0.2,
         votes: int = 1,
+        compile: bool = False,
     ) -> None:
-        super().__init__(network, optimizer, scheduler, min_lr, label_smoothing, votes)
+        super().__init__(network, optimizer, scheduler, min_lr, label_smoothing, votes, compile)
         parts_per_category = ShapeNetPart.PARTS_PER_CATEGORY if parts_per_category is None else parts_per_category
         self.category_parts = CategoryParts(parts_per_category, num_parts=network.num_parts)
         if self.category_parts.num_categories != network.num_categories:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from pointea.bench.figures import FIGURES
+from pointea.bench.report import FIGURES
 from pointea.bench.report import REPORT_FILES
-from pointea.bench.runner import QUICK_POINTS
+from pointea.bench.cli import QUICK_POINTS
 
 REPORT_KEYS = {"schema", "machine", "settings", "models", "ratios", "scaling", "sampling", "sampling_ratios",
                "loader", "notes", "wall_seconds"}  # fmt: skip

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pointea.bench.loader_throughput import measure_loader_throughput
+from pointea.bench.loader import measure_loader_throughput
 
 
 def test_measure_loader_throughput_reports_consistent_figures(tmp_path: Path) -> None:

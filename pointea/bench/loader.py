@@ -1,12 +1,14 @@
-"""Loader throughput: shapes per second through ``ModelNet40DataModule``'s training loader.
+"""The data loader's throughput: shapes per second through ``ModelNet40DataModule``'s training loader.
 
 Measures the whole training input path (shuffled sampling, per-shape resampling to ``num_points``,
 augmentation, collation into tensors) as a model would consume it. Not a timed test: run it and
 report the figures with the machine they were taken on.
 
-    python -m pointea.bench.loader_throughput [--root DIR] [--workers 0 2]
+    python -m pointea.bench.loader [--root DIR] [--workers 0 2]
 
-Without ``--root`` it writes the synthetic set into a temporary folder first.
+Without ``--root`` it writes the synthetic set into a temporary folder first. ``pointea-bench``
+calls :func:`measure_loader`, which turns a failure into a report row that says so instead of
+failing the whole benchmark.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from pointea.data.datamodules import ModelNet40DataModule
 from pointea.data.presets import AUGMENTATIONS
 
-__all__ = ["measure_loader_throughput"]
+__all__ = ["measure_loader_throughput", "measure_loader"]
+
 
 
 def measure_loader_throughput(
@@ -78,6 +82,34 @@ def measure_loader_throughput(
         "train_shapes": len(loader.dataset),
         "root": str(root),
     }
+
+
+def measure_loader(
+    data_root: Path | None,
+    num_points: int = 1024,
+    batch_size: int = 32,
+    num_workers: int = 0,
+    **options: Any,
+) -> dict[str, Any]:
+    """Loader throughput on ``data_root`` (``None``: a synthetic set in a temporary folder).
+
+    Returns the measurement's figures with ``"status": "ok"``, or ``{"status": "failed", "reason":
+    ...}``.
+    """
+    try:
+        if data_root is not None:
+            figures = measure_loader_throughput(
+                data_root, num_points=num_points, batch_size=batch_size, num_workers=num_workers, **options
+            )
+        else:
+            with tempfile.TemporaryDirectory(prefix="pointea-bench-data-") as tmp:
+                figures = measure_loader_throughput(
+                    Path(tmp), num_points=num_points, batch_size=batch_size, num_workers=num_workers, **options
+                )
+            figures = {**figures, "root": "synthetic set in a temporary folder"}
+    except Exception as error:  # noqa: BLE001 - reported in the row
+        return {"status": "failed", "reason": f"{type(error).__name__}: {error}"}
+    return {"status": "ok", **figures}
 
 
 def _main() -> None:

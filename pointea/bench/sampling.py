@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from pointea.bench.timing import time_callable
+from pointea.bench.measure import time_callable
 from pointea.layers import sampling
 from pointea.models.encoder import PointEncoder
 
