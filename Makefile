@@ -27,13 +27,14 @@ setup: $(STAMP)
 
 $(CORE): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e .
+	# One pip run; no up-front bytecode compilation of torch's thousands of modules (Python
+	# compiles what it imports, once).
+	$(BIN)/python -m pip install --quiet --no-compile $(TORCH) -e .
 	touch $@
 
 $(STAMP): $(CORE)
 	$(MAKE) system-packages
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
 	# torch-cluster ships only as source: build it against the installed torch (pip caches the wheel).
 	$(BIN)/python -m pip install --quiet --no-build-isolation $(TORCH_CLUSTER)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
