@@ -52,15 +52,20 @@ class SampleAndGroup(nn.Module):
         return centre_pos, pooled, centre_batch
 
     def forward_dense(self, pos: Tensor, features: Tensor) -> tuple[Tensor, Tensor]:
-        num_clouds, _, channels = features.shape
+        num_clouds, num_points, channels = features.shape
         with torch.no_grad():
             centres = dense_farthest_point_sampling(pos, self.num_samples)  # (B, M)
-            centre_pos = pos.gather(1, centres.unsqueeze(-1).expand(-1, -1, 3))  # (B, M) -> (B, M, 3)
+            # Indices into the flattened batch, so every gather is one plain row lookup (no expanded
+            # (B, M * K, C) index tensor in exported graphs).
+            offsets = torch.arange(num_clouds, device=pos.device).unsqueeze(1) * num_points  # (B, 1)
+            centre_rows = (centres + offsets).reshape(-1)  # (B * M,)
+            centre_pos = pos.reshape(-1, 3)[centre_rows].view(num_clouds, -1, 3)  # (B * N, 3) -> (B, M, 3)
             neighbours = dense_knn(pos, centre_pos, self.neighbours)  # (B, M, K)
-        centre_features = features.gather(1, centres.unsqueeze(-1).expand(-1, -1, channels))  # (B, M, C_in)
-        flat = neighbours.reshape(num_clouds, -1, 1).expand(-1, -1, channels)  # (B, M, K) -> (B, M * K, C_in)
-        neighbour_features = features.gather(1, flat).view(*neighbours.shape, channels)  # (B, M, K, C_in)
-        offsets = neighbour_features - centre_features.unsqueeze(2)  # (B, M, K, C_in)
-        grouped = torch.cat([offsets, centre_features.unsqueeze(2).expand_as(offsets)], dim=-1)  # (B, M, K, 2 C_in)
+            neighbour_rows = (neighbours + offsets.unsqueeze(-1)).reshape(-1)  # (B * M * K,)
+        flat = features.reshape(-1, channels)  # (B, N, C_in) -> (B * N, C_in)
+        centre_features = flat[centre_rows].view(num_clouds, -1, 1, channels)  # (B * M, C_in) -> (B, M, 1, C_in)
+        neighbour_features = flat[neighbour_rows].view(*neighbours.shape, channels)  # (B * M * K, C_in) -> (B, M, K, C_in)
+        relative = neighbour_features - centre_features  # (B, M, K, C_in)
+        grouped = torch.cat([relative, centre_features.expand_as(relative)], dim=-1)  # (B, M, K, 2 C_in)
         pooled = self.embed(grouped).amax(dim=2)  # (B, M, K, C_out) -> (B, M, C_out)
         return centre_pos, pooled

@@ -201,7 +201,9 @@ def torch_farthest_point_sampling(points: Tensor, num_samples: int, mask: Tensor
     Shapes:
         points: (B, N, 3); mask: (B, N) bool, True for real points; returns (B, M) indices into N
     """
-    distance = ((points - points[:, :1]) ** 2).sum(dim=-1)  # (B, N)
+    # d * d, not d ** 2: the same numbers in torch, and a cheap Mul instead of Pow in exported graphs
+    start = points - points[:, :1]  # (B, N, 3)
+    distance = (start * start).sum(dim=-1)  # (B, N)
     if mask is not None:
         distance = distance.masked_fill(~mask, -1.0)
     picked = [torch.zeros_like(distance[:, 0], dtype=torch.long)]  # (B,): every cloud starts at point 0
@@ -209,7 +211,8 @@ def torch_farthest_point_sampling(points: Tensor, num_samples: int, mask: Tensor
         farthest = distance.argmax(dim=1)  # (B,)
         picked.append(farthest)
         chosen = points.gather(1, farthest.view(-1, 1, 1).expand(-1, 1, 3))  # (B,) -> (B, 1, 3)
-        to_new = ((points - chosen) ** 2).sum(dim=-1)  # (B, N)
+        offset = points - chosen  # (B, N, 3)
+        to_new = (offset * offset).sum(dim=-1)  # (B, N)
         if mask is not None:
             to_new = to_new.masked_fill(~mask, -1.0)
         distance = torch.minimum(distance, to_new)
@@ -225,7 +228,12 @@ def torch_knn(points: Tensor, queries: Tensor, k: int, mask: Tensor | None = Non
     Shapes:
         points: (B, N, 3); queries: (B, Q, 3); mask: (B, N) bool; returns (B, Q, K) indices into N
     """
-    distance = ((queries.unsqueeze(2) - points.unsqueeze(1)) ** 2).sum(dim=-1)  # (B, Q, 1, 3) - (B, 1, N, 3) -> (B, Q, N)
+    # Axis by axis, (dx^2 + dy^2) + dz^2: never a (B, Q, N, 3) tensor, and plain Sub/Mul/Add in
+    # exported graphs (onnxruntime broadcasts a 4-d Sub and reduces a last axis of 3 slowly).
+    distance = None
+    for axis in range(3):
+        offset = queries[..., axis].unsqueeze(2) - points[..., axis].unsqueeze(1)  # (B, Q, 1) - (B, 1, N) -> (B, Q, N)
+        distance = offset * offset if distance is None else distance + offset * offset
     if mask is not None:
         distance = distance.masked_fill(~mask.unsqueeze(1), float("inf"))  # (B, N) -> (B, 1, N)
     return distance.topk(k, dim=-1, largest=False).indices  # (B, Q, K), nearest first
