@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 from pointea.layers.sampling import knn
 from pointea.models.checkpoint import CheckpointError
+from pointea.models.chunked import DEFAULT_CHUNK_SIZE
 from pointea.predict.dataset import FileBatch, PointFiles, Preprocessing, collate_files
 from pointea.predict.files import expand_paths
 from pointea.predict.model import TrainedModel, load_trained_model
@@ -200,7 +201,7 @@ def _predict(
     files: list[Path],
     categories: list[str],
     preprocessing: Preprocessing,
-    predictor: Any,
+    predictor: _Classifier | _Segmenter,
     args: argparse.Namespace,
 ) -> list[tuple[Path, str]]:
     """Read files in workers and predict batch by batch; returns the unreadable files."""
@@ -244,7 +245,15 @@ class _Classifier:
             top = [{"label": self.model.class_names[i], "probability": round(p, 6)} for p, i in zip(value, index)]
             self.results[item["index"]] = {"points": item["count"], "top_k": top}
 
-    def finish(self, files, out, model, preprocessing, args, unreadable) -> None:
+    def finish(
+        self,
+        files: list[Path],
+        out: Path,
+        model: TrainedModel,
+        preprocessing: Preprocessing,
+        args: argparse.Namespace,
+        unreadable: list[tuple[Path, str]],
+    ) -> None:
         rows, table = [], []
         predictions = []
         for index, path in enumerate(files):
@@ -267,9 +276,15 @@ class _Classifier:
 def segment(network: torch.nn.Module, points: Tensor, category: Tensor, voting: ScaleVoting) -> Tensor:
     """Part probabilities of a batch of clouds: the one place ``pointea-predict`` runs the segmenter.
 
+    Clouds of more than :data:`~pointea.models.chunked.DEFAULT_CHUNK_SIZE` points (``--num-points
+    all`` on large scans) run in chunks through an external-attention segmenter: the same result in
+    memory bounded by the chunk (see :mod:`pointea.models.chunked`). Self-attention ("offset")
+    segmenters refuse clouds their N x N maps cannot hold, in one line, before allocating.
+
     Shapes: points (B, K, 3); category (B,); returns (B, K, P)
     """
-    return voting(lambda p: network(p, category), points)
+    chunk_size = DEFAULT_CHUNK_SIZE if points.shape[1] > DEFAULT_CHUNK_SIZE else None
+    return voting(lambda p: network(p, category, chunk_size=chunk_size), points)
 
 
 def propagate_labels(sampled: Tensor, labels: Tensor, points: Tensor) -> Tensor:
@@ -321,7 +336,15 @@ class _Segmenter:
                 "outputs": [f"{stem}.parts.ply", f"{stem}.parts.npz"],
             }
 
-    def finish(self, files, out, model, preprocessing, args, unreadable) -> None:
+    def finish(
+        self,
+        files: list[Path],
+        out: Path,
+        model: TrainedModel,
+        preprocessing: Preprocessing,
+        args: argparse.Namespace,
+        unreadable: list[tuple[Path, str]],
+    ) -> None:
         columns = sorted({int(p) for r in self.results.values() for p in r["part_counts"]})
         rows, table, predictions = [], [], []
         for index, path in enumerate(files):
@@ -338,7 +361,13 @@ class _Segmenter:
         print(f"wrote {out / 'predictions.csv'}, {out / 'predictions.json'} and a .parts.ply/.parts.npz per file in {out}")
 
 
-def _summary(model, preprocessing, args, predictions, unreadable) -> dict[str, Any]:
+def _summary(
+    model: TrainedModel,
+    preprocessing: Preprocessing,
+    args: argparse.Namespace,
+    predictions: list[dict[str, Any]],
+    unreadable: list[tuple[Path, str]],
+) -> dict[str, Any]:
     return {
         "checkpoint": str(model.path),
         "task": model.task,

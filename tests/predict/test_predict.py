@@ -276,3 +276,21 @@ def test_segments_whole_clouds_with_num_points_all(segmenter_checkpoint, real_cl
             logits = model.network(torch.from_numpy(normalised)[None], torch.tensor([table]))
         expected = CategoryParts(ShapeNetPart.PARTS_PER_CATEGORY).restricted_argmax(logits, torch.tensor([table]))[0]
         assert saved["parts"].shape == (count,) and np.array_equal(saved["parts"], expected.numpy())
+
+
+def test_whole_clouds_beyond_the_chunk_size_run_in_chunks_with_the_same_labels(segmenter_checkpoint, real_clouds, tmp_path, capsys, monkeypatch):
+    import pointea.predict.cli as cli
+
+    np.save(tmp_path / "scan.npy", real_clouds[0][:900])
+    argv = [segmenter_checkpoint, tmp_path / "scan.npy", "--category", "Lamp", "--num-points", "all"]
+    assert predict(capsys, *argv, "--out", tmp_path / "whole")[0] == 0
+    from pointea.models.segmenter import PCTPartSegmenter
+
+    chunk_sizes = []
+    forward = PCTPartSegmenter.forward
+    monkeypatch.setattr(cli, "DEFAULT_CHUNK_SIZE", 256)  # 900 points: 4 chunks
+    monkeypatch.setattr(PCTPartSegmenter, "forward", lambda self, *a, **k: chunk_sizes.append(k.get("chunk_size")) or forward(self, *a, **k))
+    assert predict(capsys, *argv, "--out", tmp_path / "chunked")[0] == 0
+    assert chunk_sizes == [256]
+    whole, chunked = (np.load(tmp_path / d / "scan.parts.npz")["parts"] for d in ("whole", "chunked"))
+    assert whole.shape == (900,) and np.array_equal(whole, chunked)
