@@ -8,6 +8,7 @@ depend on them) exactly as training records it, then times
 
 - the network alone: batched forward passes on ready (B, 1024, 3) tensors, before and after the
   next step; the faster is the reference (files/s);
+- reading and preprocessing alone (ms per file, in this process);
 - ``pointea-predict`` on the folder, end to end (reading in ``workers`` processes, preprocessing,
   batching, forward, the CSV/JSON), in this process (files/s);
 - one cloud through eager PyTorch and through onnxruntime after ``pointea-export`` (ms, ratio).
@@ -74,6 +75,17 @@ def _forward_files_per_second(network: torch.nn.Module, batch_size: int, batches
     return batches * batch_size / elapsed
 
 
+def _read_ms_per_file(folder: Path, count: int, num_points: int) -> float:
+    """Reading and preprocessing alone, in this process: what a reader worker spends per file."""
+    from pointea.predict.dataset import PointFiles, Preprocessing
+
+    files = PointFiles(sorted(folder.glob("*.txt"))[:count], Preprocessing(num_points))
+    start = time.perf_counter()
+    for index in range(len(files)):
+        files[index]
+    return 1000 * (time.perf_counter() - start) / len(files)
+
+
 def _median_ms(call, repeats: int) -> float:
     call()
     times = []
@@ -106,6 +118,7 @@ def measure_predict_throughput(
         model = load_trained_model(checkpoint)
         batches = max(2, min(files // batch_size, 8))
         before = _forward_files_per_second(model.network, batch_size, batches)
+        result["read_ms_per_file"] = round(_read_ms_per_file(folder, min(files, 16), model.num_points), 1)
         argv = [str(checkpoint), str(folder), "--out", str(Path(scratch) / "out"),
                 "--batch-size", str(batch_size), "--workers", str(workers)]  # fmt: skip
         start = time.perf_counter()
