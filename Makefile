@@ -1,8 +1,9 @@
 # pointea: set-up, tests and the main job. Every target sets up what it needs on a fresh machine.
 #   make test   set everything up, then run the test suite (what CI runs)
-#   make demo   set everything up, then train and test on the synthetic default data
+#   make demo   set up the core (no torch-cluster build), then train and test on the synthetic default data
 #   make demo-partseg   the same for part segmentation
 #   make bench  set everything up, then the external vs self-attention benchmark
+#   make setup  set everything up (the core, torch-cluster built from source, dev extras, Debian packages)
 
 PYTHON ?= python3
 VENV := .venv
@@ -13,17 +14,27 @@ TORCH_CLUSTER := torch-cluster==1.6.3
 # Debian libraries open3d needs to import (libusb) and to render headless (software Vulkan), and
 # a virtual X server so the tests can open the interactive viewer window on machines without a display.
 SYSTEM_PACKAGES := libusb-1.0-0 libvulkan1 mesa-vulkan-drivers xvfb
+# Two stages. CORE (torch and pointea's own dependencies, all wheels: about a minute) is all the
+# demos need: without torch-cluster pointea samples with its pure-torch FPS/kNN, which pick the same
+# points. STAMP adds what the tests, the benchmark and real training want: torch-cluster built from
+# source (about 11 minutes on 2 cores the first time), the dev extras and the Debian packages.
+CORE := $(VENV)/.core
 STAMP := $(VENV)/.installed
 
 .PHONY: setup test demo demo-partseg bench system-packages clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
-	$(MAKE) system-packages
+$(CORE): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# One pip run; no up-front bytecode compilation of torch's thousands of modules (Python
+	# compiles what it imports, once).
+	$(BIN)/python -m pip install --quiet --no-compile $(TORCH) -e .
+	touch $@
+
+$(STAMP): $(CORE)
+	$(MAKE) system-packages
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install --quiet $(TORCH)
 	# torch-cluster ships only as source: build it against the installed torch (pip caches the wheel).
 	$(BIN)/python -m pip install --quiet --no-build-isolation $(TORCH_CLUSTER)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -40,11 +51,11 @@ system-packages:
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-demo: $(STAMP)
+demo: $(CORE)
 	$(BIN)/pointea fit --config configs/demo.yaml
 	$(BIN)/pointea test --config configs/demo.yaml --ckpt_path best
 
-demo-partseg: $(STAMP)
+demo-partseg: $(CORE)
 	$(BIN)/pointea fit --config configs/demo_partseg.yaml
 	$(BIN)/pointea test --config configs/demo_partseg.yaml --ckpt_path best
 

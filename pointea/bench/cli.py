@@ -106,6 +106,7 @@ class BenchSettings:
     loader: bool = True
     data_root: Path | None = None
     loader_options: dict[str, Any] = field(default_factory=dict)
+    predict_files: int = 0
     threads: int | None = None
     command: str = "pointea-bench"
     variants: tuple[dict[str, Any], ...] = ({},)
@@ -217,6 +218,12 @@ def run_benchmark(settings: BenchSettings, log: Callable[[str], None] | None = N
         loader = measure_loader(settings.data_root, **settings.loader_options)
         if loader.get("status") != "ok":
             log(f"    {loader.get('reason')}")
+    predict: dict[str, Any] = {"status": "skipped", "reason": "not requested (--predict-files)"}
+    if settings.predict_files:
+        log(f"pointea-predict on {settings.predict_files} text files vs the network's forward ...")
+        from pointea.bench.predict_throughput import measure_predict_throughput
+
+        predict = {"status": "ok", **measure_predict_throughput(settings.predict_files, threads=settings.threads)}
     settings_dict = asdict(settings)
     settings_dict["data_root"] = None if settings.data_root is None else str(settings.data_root)
     settings_dict["variants"] = [dict(v) for v in settings.variants]
@@ -234,6 +241,7 @@ def run_benchmark(settings: BenchSettings, log: Callable[[str], None] | None = N
         "sampling": sampling_rows,
         "sampling_ratios": sampling_ratios(sampling_rows),
         "loader": loader,
+        "predict": predict,
         "notes": _notes(settings, machine),
         "wall_seconds": time.perf_counter() - start,
     }
@@ -315,6 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="data for the loader measurement (default: a synthetic set in a temporary folder)")  # fmt: skip
     parser.add_argument("--loader-batch-size", type=int, default=32, help="default: 32")
     parser.add_argument("--loader-workers", type=int, default=0, help="loader worker processes (default: 0)")
+    parser.add_argument("--predict-files", type=int, default=0,
+                        help="also time pointea-predict on this many text files against the network's forward, "
+                             "and onnxruntime against eager (default: 0, not measured)")  # fmt: skip
     parser.add_argument("--no-plot", action="store_true", help="write no PNG")
     parser.add_argument("--from-json", type=Path, default=None,
                         help="measure nothing: render the table and plot of an earlier run's bench.json into --out")  # fmt: skip
@@ -374,6 +385,7 @@ def settings_from_args(args: argparse.Namespace, command: str) -> BenchSettings:
         loader=not args.no_loader,
         data_root=args.data_root,
         loader_options=dict(batch_size=args.loader_batch_size, num_workers=args.loader_workers),
+        predict_files=args.predict_files,
         threads=pick(args.threads, None, 1),
         command=command,
     )

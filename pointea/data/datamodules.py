@@ -20,7 +20,7 @@ batches reproducible and DataLoader workers draw different augmentations.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pytorch_lightning as pl
 from torch.utils.data import ConcatDataset, DataLoader, Dataset
@@ -75,6 +75,8 @@ class _PointCloudDataModule(pl.LightningDataModule):
         self.num_workers = check_int(f"{owner}: num_workers", num_workers, 0, MAX_WORKERS)
         self.synthetic = synthetic
         self.seed = check_int(f"{owner}: seed", seed, 0, MAX_SEED)
+        self.sampling = sampling
+        self.normalize = normalize
         # Built eagerly so a bad choice fails at construction, with the argument named.
         self.train_transform = build_transform(
             self.num_points, train=True, augment=augment, sampling=sampling, normalize=normalize
@@ -89,6 +91,10 @@ class _PointCloudDataModule(pl.LightningDataModule):
     def _synthetic_size(self, name: str, value: int) -> int:
         """A synthetic set size, checked: shapes per class (or category) and split."""
         return check_int(f"{type(self).__name__}: {name}", value, 1, MAX_SYNTHETIC_PER_LABEL)
+
+    def preprocessing_record(self) -> dict[str, Any]:
+        """What a checkpoint records of how clouds were served, so prediction can repeat it."""
+        return {"num_points": self.num_points, "sampling": self.sampling, "normalize": self.normalize}
 
     def _loader(self, dataset: Dataset | None, train: bool) -> DataLoader:
         if dataset is None:

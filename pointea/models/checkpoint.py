@@ -7,7 +7,15 @@ training modules (:mod:`pointea.training`) store that record in every checkpoint
 
     {"format": 2, "task": "classification",
      "network": {"class": "pointea.models.classifier.PCTClassifier", "args": {...}, "prefix": "network."},
-     "encoder": {"class": "pointea.models.encoder.PointEncoder", "args": {...}, "prefix": "network.encoder."}}
+     "encoder": {"class": "pointea.models.encoder.PointEncoder", "args": {...}, "prefix": "network.encoder."},
+     "labels": {"classes": ["airplane", ...]},
+     "preprocessing": {"num_points": 1024, "sampling": "random", "normalize": False}}
+
+``labels`` (class names; or ``categories`` and ``parts_per_category`` for part segmentation) and
+``preprocessing`` (the data module's ``num_points``, ``sampling`` and ``normalize``) were added
+to format 2 later, compatibly: older format-2 checkpoints lack them (see :func:`trained_labels`,
+:func:`trained_preprocessing`), and ``preprocessing`` is absent when training ran without a pointea
+data module.
 
 so ``PCTClassifier.from_checkpoint(path)`` (or ``PointEncoder.from_checkpoint(path)``) rebuilds the
 architecture from the record and loads its weights from ``state_dict`` (keys under ``prefix``).
@@ -37,6 +45,9 @@ __all__ = [
     "read_checkpoint",
     "network_record",
     "record_differences",
+    "pointea_record",
+    "trained_labels",
+    "trained_preprocessing",
     "RUNTIME_OPTIONS",
 ]
 
@@ -143,7 +154,12 @@ class FromCheckpoint:
             CheckpointError: missing or corrupt file, no pointea record, a checkpoint of another
                 network (wrong task), or weights that do not fit the recorded architecture.
         """
-        checkpoint = read_checkpoint(path, map_location)
+        return cls.from_loaded_checkpoint(read_checkpoint(path, map_location), path)
+
+    @classmethod
+    def from_loaded_checkpoint(cls: type[Net], checkpoint: Mapping[str, Any], path: str | Path) -> Net:
+        """:meth:`from_checkpoint` for a checkpoint already read with :func:`read_checkpoint`
+        (``path`` only names it in errors)."""
         entry = network_record(checkpoint, path, cls)
         network = cls.from_record(entry)
         prefix = entry["prefix"]
@@ -259,11 +275,11 @@ def check_finite_weights(state: Mapping[str, Any], path: str | Path) -> None:
         )
 
 
-def network_record(checkpoint: Mapping[str, Any], path: str | Path, cls: type) -> dict[str, Any]:
-    """The record in ``checkpoint`` that ``cls`` can be rebuilt from (the network, or its encoder).
+def pointea_record(checkpoint: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
+    """``checkpoint["pointea"]``, checked: present, with a network, in the format this version reads.
 
     Raises:
-        CheckpointError: no pointea record, or a record of another network class (wrong task).
+        CheckpointError: no pointea record, or one of another format.
     """
     record = checkpoint.get(CHECKPOINT_KEY)
     if not isinstance(record, Mapping) or "network" not in record:
@@ -275,6 +291,16 @@ def network_record(checkpoint: Mapping[str, Any], path: str | Path, cls: type) -
         raise CheckpointError(
             f"{path} has pointea record format {record.get('format')!r}; this version reads format {RECORD_FORMAT}"
         )
+    return dict(record)
+
+
+def network_record(checkpoint: Mapping[str, Any], path: str | Path, cls: type) -> dict[str, Any]:
+    """The record in ``checkpoint`` that ``cls`` can be rebuilt from (the network, or its encoder).
+
+    Raises:
+        CheckpointError: no pointea record, or a record of another network class (wrong task).
+    """
+    record = pointea_record(checkpoint, path)
     for key in ("network", "encoder"):
         entry = record.get(key)
         if isinstance(entry, Mapping) and _REGISTRY.get(entry.get("class")) is not None:
@@ -285,6 +311,31 @@ def network_record(checkpoint: Mapping[str, Any], path: str | Path, cls: type) -
         f"{path} is a {record.get('task', 'unknown')} checkpoint of a {held}, not of a {cls.__name__}: "
         f"load it with {held}.from_checkpoint, or its encoder with PointEncoder.from_checkpoint"
     )
+
+
+def trained_labels(checkpoint: Mapping[str, Any], path: str | Path) -> dict[str, Any] | None:
+    """The label names the network was trained with: ``{"classes": [...]}`` (classification; the
+    list is ``None`` when training had no names) or ``{"categories": [...], "parts_per_category":
+    {category: [part ids]}}`` (part segmentation); ``None`` for checkpoints written before pointea
+    recorded them.
+
+    Raises:
+        CheckpointError: no valid pointea record (see :func:`pointea_record`).
+    """
+    labels = pointea_record(checkpoint, path).get("labels")
+    return dict(labels) if isinstance(labels, Mapping) else None
+
+
+def trained_preprocessing(checkpoint: Mapping[str, Any], path: str | Path) -> dict[str, Any] | None:
+    """How training served clouds: ``{"num_points": int, "sampling": "random" | "fps", "normalize":
+    bool}`` (see :mod:`pointea.data.presets`); ``None`` for checkpoints written before pointea recorded
+    it, or trained without a pointea data module.
+
+    Raises:
+        CheckpointError: no valid pointea record (see :func:`pointea_record`).
+    """
+    preprocessing = pointea_record(checkpoint, path).get("preprocessing")
+    return dict(preprocessing) if isinstance(preprocessing, Mapping) else None
 
 
 #: Constructor arguments that change how a network runs, not its weights or results: a checkpoint

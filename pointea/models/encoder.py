@@ -36,6 +36,7 @@ from pointea.layers.checkpointing import checkpoint
 from pointea.layers.lbr import LBR
 from pointea.layers.offset_attention import AttentionKind, OffsetAttentionLayer, check_attention_kind
 from pointea.layers.sample_and_group import SampleAndGroup
+from pointea.layers.sampling import is_tracing
 from pointea.models.checkpoint import FromCheckpoint
 from pointea.models.chunked import RunningPool, check_chunked_evaluation, fused_chunks, softmax_statistics
 
@@ -224,31 +225,54 @@ class PointEncoder(FromCheckpoint, nn.Module):
                 raise ValueError("PointEncoder: return_attention is not available with chunk_size")
             return self._forward_in_chunks(points, chunk_size)
         dtype = self.embedding[0].linear.weight.dtype
-        pos, batch, num_clouds = _flatten(points, dtype)
-        if num_clouds == 0:
-            num_points = points.shape[1] if isinstance(points, Tensor) else 0
-            return self._empty_output(num_points, return_attention)
+        if isinstance(points, Tensor):  # dense (B, N, 3): traceable, the path exported models take
+            points = _dense_input(points, dtype)
+            if points.shape[0] == 0:
+                return self._empty_output(points.shape[1], return_attention)
+            if not is_tracing() and points.shape[1] < self.min_points:
+                self._too_few_points(points.shape[1])
+            mask, positions, x = None, points, self._block(self.embedding, self.embedding, points)  # (B, N, C_embed)
+            for stage in self.stages:
+                positions, x = stage.forward_dense(positions, x)  # (B, M, 3), (B, M, C)
+        else:
+            pos, batch, num_clouds = _flatten(points, dtype)
+            if num_clouds == 0:
+                return self._empty_output(0, return_attention)
+            mask, positions, x = self._embed_flat(pos, batch, num_clouds)
+        return self._attend(x, positions, mask, return_attention)
+
+    def _too_few_points(self, smallest: int) -> None:
+        raise ValueError(
+            f"PointEncoder samples {self.min_points} points per cloud (sample_sizes[0]), but a cloud "
+            f"has {smallest}; resample clouds to at least {self.min_points} points "
+            "(pointea.data transforms do) or lower sample_sizes"
+        )
+
+    def _embed_flat(self, pos: Tensor, batch: Tensor, num_clouds: int) -> tuple[Tensor | None, Tensor, Tensor]:
+        """Input embedding and sample-and-group stages on PyG's flat layout; clouds may differ in size.
+
+        Shapes: pos (P, 3); batch (P,); returns mask (B, M) or None, positions (B, M, 3), features (B, M, C)
+        """
         sizes = torch.bincount(batch, minlength=num_clouds)  # (B,) points per cloud
         if not self.sample_sizes and int(sizes.min()) == 0:
             raise ValueError("PointEncoder: a cloud has 0 points; every cloud needs at least 1")
         if int(sizes.min()) < self.min_points:
-            raise ValueError(
-                f"PointEncoder samples {self.min_points} points per cloud (sample_sizes[0]), but a cloud "
-                f"has {int(sizes.min())}; resample clouds to at least {self.min_points} points "
-                "(pointea.data transforms do) or lower sample_sizes"
-            )
+            self._too_few_points(int(sizes.min()))
         features = self._block(self.embedding, self.embedding, pos)  # (P, C_embed)
         for stage in self.stages:
             pos, features, batch = stage(pos, features, batch)  # (B * M, 3), (B * M, C), (B * M,)
 
         if self.stages or bool((sizes == sizes[0]).all()):
-            mask = None
             positions = pos.view(num_clouds, -1, 3)  # (B * M, 3) -> (B, M, 3)
-            x = features.view(num_clouds, positions.shape[1], -1)  # (B * M, C) -> (B, M, C)
-        else:
-            x, mask = to_dense_batch(features, batch, batch_size=num_clouds)  # (B, M_max, C), (B, M_max)
-            positions, _ = to_dense_batch(pos, batch, batch_size=num_clouds)  # (B, M_max, 3)
+            return None, positions, features.view(num_clouds, positions.shape[1], -1)  # (B * M, C) -> (B, M, C)
+        x, mask = to_dense_batch(features, batch, batch_size=num_clouds)  # (B, M_max, C), (B, M_max)
+        positions, _ = to_dense_batch(pos, batch, batch_size=num_clouds)  # (B, M_max, 3)
+        return mask, positions, x
 
+    def _attend(
+        self, x: Tensor, positions: Tensor, mask: Tensor | None, return_attention: bool
+    ) -> EncoderOutput:
+        """Attention layers, fusion and pooling. Shapes: x (B, M, C); positions (B, M, 3); mask (B, M)."""
         embedding = x  # (B, M, C_embed): PCT's feature_1
         for lbr in self.pre_attention:
             x = self._block(lbr, lambda y, lbr=lbr: lbr(y, mask=mask), x)
@@ -348,6 +372,26 @@ class PointEncoder(FromCheckpoint, nn.Module):
         return torch.cat(pooled, dim=-1)
 
 
+def _check_dense(points: Tensor) -> None:
+    if points.dim() != 3 or points.shape[-1] != 3 or not points.is_floating_point():
+        raise ValueError(
+            f"PointEncoder expects a float tensor of shape (B, N, 3), got {tuple(points.shape)} {points.dtype}"
+        )
+
+
+def _dense_input(points: Tensor, dtype: torch.dtype) -> Tensor:
+    """Check a dense batch and cast it to ``dtype``; the value checks are skipped while the model
+    is traced or exported (they need the data, which a graph does not have).
+
+    Shapes:
+        points: (B, N, 3); returns (B, N, 3)
+    """
+    _check_dense(points)
+    if not is_tracing():
+        _check_coordinates(points, dtype)
+    return points.to(dtype)
+
+
 def _flatten(points: Tensor | Data, dtype: torch.dtype) -> tuple[Tensor, Tensor, int]:
     """Check the input, cast it to ``dtype`` and bring it to PyG's flat layout.
 
@@ -355,15 +399,10 @@ def _flatten(points: Tensor | Data, dtype: torch.dtype) -> tuple[Tensor, Tensor,
         points: (B, N, 3), or Data/Batch with pos (P, 3); returns pos (P, 3), batch (P,), B
     """
     if isinstance(points, Tensor):
-        if points.dim() != 3 or points.shape[-1] != 3 or not points.is_floating_point():
-            raise ValueError(
-                f"PointEncoder expects a float tensor of shape (B, N, 3), got {tuple(points.shape)} "
-                f"{points.dtype}"
-            )
-        _check_coordinates(points, dtype)
+        points = _dense_input(points, dtype)
         num_clouds, num_points, _ = points.shape
         batch = torch.arange(num_clouds, device=points.device).repeat_interleave(num_points)  # (B * N,)
-        return points.reshape(-1, 3).to(dtype), batch, num_clouds  # (B, N, 3) -> (B * N, 3)
+        return points.reshape(-1, 3), batch, num_clouds  # (B, N, 3) -> (B * N, 3)
     pos = getattr(points, "pos", None)
     if pos is None or pos.dim() != 2 or pos.shape[-1] != 3 or not pos.is_floating_point():
         raise ValueError(

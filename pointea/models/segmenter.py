@@ -14,6 +14,7 @@ from pointea.layers.arguments import check_count, check_counts, check_fraction
 from pointea.layers.checkpointing import checkpoint
 from pointea.layers.lbr import LBR
 from pointea.layers.offset_attention import AttentionKind
+from pointea.layers.sampling import is_tracing
 from pointea.models.checkpoint import FromCheckpoint
 from pointea.models.chunked import RunningPool, fused_chunks, softmax_statistics
 from pointea.models.encoder import EncoderOutput, PointEncoder
@@ -118,16 +119,17 @@ class PCTPartSegmenter(FromCheckpoint, nn.Module):
         return_attention: bool = False,
         chunk_size: int | None = None,
     ) -> Tensor | tuple[Tensor, EncoderOutput]:
-        if category.dim() != 1 or category.shape[0] != points.shape[0] or category.is_floating_point():
-            raise ValueError(
-                f"PCTPartSegmenter: category must be a (B,) integer tensor for B={points.shape[0]} "
-                f"clouds, got {tuple(category.shape)} {category.dtype}"
-            )
-        if category.numel() and not (0 <= int(category.min()) and int(category.max()) < self.num_categories):
-            raise ValueError(
-                f"PCTPartSegmenter: category ids must lie in [0, {self.num_categories}), got "
-                f"[{int(category.min())}, {int(category.max())}]"
-            )
+        if not is_tracing():  # the checks read tensor values, which an exported graph does not have
+            if category.dim() != 1 or category.shape[0] != points.shape[0] or category.is_floating_point():
+                raise ValueError(
+                    f"PCTPartSegmenter: category must be a (B,) integer tensor for B={points.shape[0]} "
+                    f"clouds, got {tuple(category.shape)} {category.dtype}"
+                )
+            if category.numel() and not (0 <= int(category.min()) and int(category.max()) < self.num_categories):
+                raise ValueError(
+                    f"PCTPartSegmenter: category ids must lie in [0, {self.num_categories}), got "
+                    f"[{int(category.min())}, {int(category.max())}]"
+                )
         if chunk_size is not None:
             if return_encoding or return_attention:
                 raise ValueError(

@@ -9,6 +9,8 @@ Shape legend: B clouds, N points, K classes.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor
 from torchmetrics.classification import MulticlassAccuracy
@@ -97,6 +99,9 @@ class PointCloudClassifier(PointCloudModule):
         if "label" in batch:
             output["label"] = batch["label"]
         return output
+
+    def label_record(self) -> dict[str, Any]:
+        return {"classes": self.class_names}
 
     def label_names(self) -> dict[str, list[str]]:
         return {"prediction": self.class_names, "label": self.class_names} if self.class_names else {}

@@ -195,6 +195,18 @@ class PointCloudModule(pl.LightningModule):
             "encoder": {**self.network.encoder.constructor_record(), "prefix": "network.encoder."},
         }
 
+    def label_record(self) -> dict[str, Any]:
+        """The label names a checkpoint records beside the network (see
+        :func:`~pointea.models.checkpoint.trained_labels`)."""
+        return {}
+
+    def preprocessing_record(self) -> dict[str, Any] | None:
+        """How the attached data module serves clouds (see
+        :func:`~pointea.models.checkpoint.trained_preprocessing`); ``None`` without one."""
+        datamodule = getattr(self._trainer, "datamodule", None)
+        record = getattr(datamodule, "preprocessing_record", None)
+        return record() if callable(record) else None
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         name = first_non_finite(checkpoint["state_dict"].items())
         if name is not None:
@@ -202,7 +214,11 @@ class PointCloudModule(pl.LightningModule):
                 f"training diverged by epoch {self.current_epoch}, step {self.global_step}: weight {name} is not "
                 "finite; the checkpoint was not written; lower the learning rate"
             )
-        checkpoint[CHECKPOINT_KEY] = self.network_record()
+        record = {**self.network_record(), "labels": self.label_record()}
+        preprocessing = self.preprocessing_record()
+        if preprocessing is not None:
+            record["preprocessing"] = preprocessing
+        checkpoint[CHECKPOINT_KEY] = record
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.check_checkpoint(checkpoint)

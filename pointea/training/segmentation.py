@@ -10,6 +10,7 @@ Shape legend: B clouds, N points, K part labels, C categories.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
@@ -128,6 +129,11 @@ class PartSegmentation(PointCloudModule):
         if "parts" in batch:
             output["true_parts"] = batch["parts"]
         return output
+
+    def label_record(self) -> dict[str, Any]:
+        mask = self.category_parts.mask  # (C, K)
+        parts = {name: mask[i].nonzero().flatten().tolist() for i, name in enumerate(self.category_parts.names)}
+        return {"categories": list(self.category_parts.names), "parts_per_category": parts}
 
     def label_names(self) -> dict[str, list[str]]:
         return {"category": list(self.category_parts.names)}

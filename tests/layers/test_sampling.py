@@ -77,3 +77,29 @@ def test_fallback_is_used_with_one_warning_without_torch_cluster(monkeypatch):
         knn(pos, pos[index], 4, batch, batch[index])
     assert index.shape == (32,)
     assert [str(w.message).startswith("torch_cluster is not installed") for w in caught] == [True]
+
+
+def test_dense_sampling_is_torch_cluster_and_the_pure_torch_path_alike(monkeypatch):
+    points = torch.rand(3, 300, 3)  # (B, N, 3)
+    fps = sampling.dense_farthest_point_sampling(points, 40)  # torch_cluster here
+    pure_fps = sampling.torch_farthest_point_sampling(points, 40)
+    flat, batch = points.reshape(-1, 3), torch.arange(3).repeat_interleave(300)
+    expected = torch_cluster.fps(flat, batch, ratio=torch.full((3,), 39.5 / 300), random_start=False)
+    assert torch.equal(fps, pure_fps) and torch.equal((pure_fps + torch.arange(3)[:, None] * 300).flatten(), expected)
+    centres = points.gather(1, fps[..., None].expand(-1, -1, 3))  # (B, M, 3)
+    neighbours = sampling.dense_knn(points, centres, 8)  # (B, M, K)
+    pure = sampling.torch_knn(points, centres, 8)
+    assert torch.equal(neighbours.sort(-1).values, pure.sort(-1).values)
+    assert torch.equal(pure[..., 0], fps)  # every centre is its own nearest point
+    # while tracing or exporting, the dense functions never call torch_cluster
+    monkeypatch.setattr(sampling, "torch_cluster", None)
+    monkeypatch.setattr(sampling, "is_tracing", lambda: True)
+    assert torch.equal(sampling.dense_farthest_point_sampling(points, 40), fps)
+    assert torch.equal(sampling.dense_knn(points, centres, 8), pure)
+
+
+def test_dense_sampling_refuses_too_few_points():
+    with pytest.raises(ValueError, match="asked for 64 samples per cloud, but the clouds have only 30 points"):
+        sampling.dense_farthest_point_sampling(torch.rand(2, 30, 3), 64)
+    with pytest.raises(ValueError, match="k=32 neighbours, but the clouds have only 30 points"):
+        sampling.dense_knn(torch.rand(2, 30, 3), torch.rand(2, 5, 3), 32)

@@ -1,0 +1,76 @@
+"""Which files ``pointea-predict`` reads: PATH arguments (files, folders, globs) expanded in order,
+read by :func:`pointea.io.read_points` (every format it knows, :data:`POINT_SUFFIXES`).
+
+Shape legend: N points.
+"""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pointea.io import SUPPORTED_EXTENSIONS, read_points
+
+__all__ = ["POINT_SUFFIXES", "FileList", "expand_paths", "read_cloud"]
+
+#: Suffixes a folder is searched for (files named explicitly are tried whatever their suffix).
+POINT_SUFFIXES: tuple[str, ...] = SUPPORTED_EXTENSIONS
+
+
+@dataclass
+class FileList:
+    """Expanded PATH arguments: the files to read, and the arguments that named nothing readable."""
+
+    files: list[Path] = field(default_factory=list)
+    missing: list[tuple[str, str]] = field(default_factory=list)  # (argument, one-line reason)
+    skipped: int = 0  # files in named folders with other suffixes
+
+
+def expand_paths(arguments: list[str]) -> FileList:
+    """Files, folders (searched recursively for :data:`POINT_SUFFIXES`, sorted) and globs (for
+    shells that do not expand them), in argument order, each file once."""
+    found = FileList()
+    seen: set[Path] = set()
+
+    def add(path: Path) -> None:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            found.files.append(path)
+
+    for argument in arguments:
+        path = Path(argument)
+        if path.is_dir():
+            inside = sorted(p for p in path.rglob("*") if p.is_file())
+            matching = [p for p in inside if p.suffix.lower() in POINT_SUFFIXES]
+            found.skipped += len(inside) - len(matching)
+            if not matching:
+                found.missing.append((argument, f"folder holds no point files ({', '.join(POINT_SUFFIXES)})"))
+            for match in matching:
+                add(match)
+        elif path.is_file():
+            add(path)
+        elif glob.has_magic(argument):
+            matches = sorted(Path(p) for p in glob.glob(argument, recursive=True) if Path(p).is_file())
+            if not matches:
+                found.missing.append((argument, "the pattern matches no file"))
+            for match in matches:
+                add(match)
+        else:
+            found.missing.append((argument, "no such file or folder"))
+    return found
+
+
+def read_cloud(path: Path) -> np.ndarray:
+    """Every point of a point file (or the points :func:`pointea.io.read_points` samples from a mesh).
+
+    Raises:
+        DataError: the file cannot be read as points (one line naming it).
+
+    Shapes:
+        returns (N, 3) float32
+    """
+    return read_points(path).points
