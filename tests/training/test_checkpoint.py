@@ -113,7 +113,8 @@ def overwrite_middle(source, target, count=64, seed=0, inside_largest_tensor=Tru
     data = bytearray(source.read_bytes())
     middle = len(data) // 2
     if inside_largest_tensor:
-        largest = max(zipfile.ZipFile(source).infolist(), key=lambda member: member.file_size)
+        storages = [m for m in zipfile.ZipFile(source).infolist() if "/data/" in m.filename]  # tensor data, not data.pkl
+        largest = max(storages, key=lambda member: member.file_size)
         name_length, extra_length = struct.unpack("<HH", data[largest.header_offset + 26 : largest.header_offset + 30])
         start = largest.header_offset + 30 + name_length + extra_length  # the member's data
         middle = start + largest.file_size // 2 - count // 2
