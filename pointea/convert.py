@@ -221,7 +221,13 @@ def convert_pct_pytorch(source: str | Path, destination: str | Path) -> PCTClass
         CheckpointError: see :func:`from_pct_pytorch` and
             :func:`~pointea.models.checkpoint.load_torch_file`.
     """
-    network = from_pct_pytorch(load_torch_file(source), source=str(source))
+    source, destination = Path(source), Path(destination)
+    if destination.is_dir():
+        raise CheckpointError(f"{destination} is a folder: name the checkpoint file to write, e.g. {destination / 'pct.ckpt'}")
+    if destination.exists() and source.exists() and destination.resolve() == source.resolve():
+        raise CheckpointError(f"{destination} is the file being converted: write the pointea checkpoint elsewhere")
+    # PCT_Pytorch's files from torch < 1.6 are in the legacy format: loaded with a warning (no checksums).
+    network = from_pct_pytorch(load_torch_file(source, legacy_ok=True), source=str(source))
     write_checkpoint(network, destination)
     return network
 

@@ -119,3 +119,30 @@ def test_a_diverged_pct_state_dict_is_refused(reference):
     state["linear3.weight"][0, 0] = float("nan")
     with pytest.raises(CheckpointError, match="non-finite weights .* linear3.weight"):
         from_pct_pytorch(state)
+
+
+def test_a_text_file_a_folder_and_the_source_itself_are_one_line_errors(tmp_path, reference, capsys):
+    text = tmp_path / "notes.ckpt"
+    text.write_text("hello\n")  # used to fail deep in the unpickler with KeyError: 101
+    assert main(["pct-pytorch", str(text), str(tmp_path / "out.ckpt")]) == 2
+    assert "cannot read checkpoint" in capsys.readouterr().err
+    source = tmp_path / "model.t7"
+    torch.save(reference.state_dict(), source)
+    assert main(["pct-pytorch", str(source), str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert main(["pct-pytorch", str(source), str(source)]) == 2
+    assert "is the file being converted" in capsys.readouterr().err
+    assert from_pct_pytorch(torch.load(source, weights_only=True)) is not None  # the source is untouched
+
+
+def test_legacy_format_files_convert_with_a_warning_but_pointea_checkpoints_must_be_zip(tmp_path, reference):
+    from pointea.models.checkpoint import read_checkpoint
+
+    legacy = tmp_path / "model.t7"
+    torch.save(reference.state_dict(), legacy, _use_new_zipfile_serialization=False)  # PCT_Pytorch on torch < 1.6
+    with pytest.warns(UserWarning, match="legacy .* no checksums"):
+        main(["pct-pytorch", str(legacy), str(tmp_path / "converted.ckpt")])
+    checkpoint = torch.load(tmp_path / "converted.ckpt", weights_only=True)
+    torch.save(checkpoint, tmp_path / "legacy.ckpt", _use_new_zipfile_serialization=False)
+    with pytest.raises(CheckpointError, match="not in torch's zip format"):
+        read_checkpoint(tmp_path / "legacy.ckpt")

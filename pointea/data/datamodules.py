@@ -35,6 +35,7 @@ from pointea.data.layouts.resolve import (
     modelnet40_class_names,
     shapenetpart_archive,
 )
+from pointea.data.errors import DataError
 from pointea.data.modelnet40 import ModelNet40
 from pointea.data.presets import Augmentation, Sampling, build_transform
 from pointea.data.ranges import (
@@ -109,6 +110,15 @@ class _PointCloudDataModule(pl.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
+        size = len(self.train_set) if self.train_set is not None else 0
+        if self.train_set is not None and size < max(self.batch_size, 2):
+            # Training drops the last partial batch (a batch of 1 breaks BatchNorm), so a split
+            # smaller than one batch would train nothing and still end "successfully".
+            raise DataError(
+                f"{type(self).__name__}: the train split of {self.root} has {size} shape(s), fewer than "
+                f"batch_size={self.batch_size} (at least 2): nothing would be trained; lower "
+                "data.init_args.batch_size or add shapes"
+            )
         return self._loader(self.train_set, train=True)
 
     def val_dataloader(self) -> DataLoader:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import inspect
 import pickle
+import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -199,13 +200,25 @@ def _one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
 
-def _check_zip_crcs(path: Path) -> None:
+def _check_zip_crcs(path: Path, legacy_ok: bool) -> None:
     """Verify the CRC-32 of every member of a zip-format torch file (what ``torch.save`` writes).
 
     ``torch.load`` does not check them, so bytes overwritten inside a tensor's data load silently
-    as wrong weights. Files in torch's legacy (non-zip) format have no checksums to verify.
+    as wrong weights. Files in torch's legacy (non-zip) format (torch < 1.6, or
+    ``_use_new_zipfile_serialization=False``) have no checksums: refused unless ``legacy_ok``, and
+    then loaded with a warning that they could not be verified.
     """
     if not zipfile.is_zipfile(path):
+        if not legacy_ok:
+            raise CheckpointError(
+                f"cannot read checkpoint {path}: the file is truncated, corrupt or not a PyTorch checkpoint (it is "
+                "not in torch's zip format, the only one pointea and Lightning write; torch's legacy format has "
+                "no checksums to verify)"
+            )
+        warnings.warn(
+            f"{path} is in torch's legacy (non-zip) format, which has no checksums: it is loaded unverified",
+            stacklevel=3,
+        )
         return
     try:
         with zipfile.ZipFile(path) as archive:
@@ -222,13 +235,14 @@ def _check_zip_crcs(path: Path) -> None:
         )
 
 
-def load_torch_file(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
+def load_torch_file(path: str | Path, map_location: str | torch.device = "cpu", legacy_ok: bool = False) -> Any:
     """Load any file written by ``torch.save`` with ``weights_only=True``; one-line errors.
 
     Every entry point that reads a checkpoint (pointea's own or another code base's) goes through
     here, so they all refuse the same broken files the same way. The zip members' CRC-32 checksums
     are verified first, so a file with corrupted bytes inside a tensor is refused, not loaded with
-    wrong weights.
+    wrong weights. ``legacy_ok`` admits torch's old non-zip format (other code bases' files, e.g.
+    PCT_Pytorch's ``model.t7``) with a warning, since it cannot be verified.
 
     Raises:
         CheckpointError: the file is missing, unreadable (truncated, corrupt, failing a checksum,
@@ -237,10 +251,12 @@ def load_torch_file(path: str | Path, map_location: str | torch.device = "cpu") 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
-    _check_zip_crcs(path)
+    _check_zip_crcs(path, legacy_ok)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
+    except (
+        RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError, IndexError
+    ) as error:  # a text or garbage file fails deep in the unpickler (e.g. KeyError from a tiny text file)
         raise CheckpointError(
             f"cannot read checkpoint {path}: the file is truncated, corrupt or not a PyTorch checkpoint "
             f"({_one_line(error)})"

@@ -158,6 +158,13 @@ class PointeaCLI(LightningCLI):
                 "trainer.max_epochs -1 (no limit) needs model.init_args.scheduler: the default cosine schedule runs "
                 "over max_epochs"
             )
+        data_args = self._get(self.config, "data", default={}).get("init_args") or {}
+        batch_size = data_args.get("batch_size")
+        if isinstance(batch_size, int) and not isinstance(batch_size, bool) and batch_size == 1:
+            raise ConfigError(
+                "data.init_args.batch_size must be >= 2 for fit: BatchNorm needs more than one cloud per "
+                "training batch (batch_size 1 is fine for test and predict)"
+            )
 
     def instantiate_classes(self) -> None:
         try:
@@ -168,6 +175,19 @@ class PointeaCLI(LightningCLI):
             # The classes check their arguments where they enter (one-line ValueErrors naming them);
             # jsonargparse wraps them in its union-type reports.
             raise ConfigError(_config_error_line(error)) from error
+        self._check_points_fit_the_network()
+
+    def _check_points_fit_the_network(self) -> None:
+        """The data module must serve at least as many points as the encoder samples first, checked
+        here rather than by a traceback from the first training step."""
+        encoder = getattr(getattr(self.model, "network", None), "encoder", None)
+        num_points = getattr(self.datamodule, "num_points", None)
+        min_points = getattr(encoder, "min_points", None)
+        if isinstance(num_points, int) and isinstance(min_points, int) and num_points < min_points:
+            raise ConfigError(
+                f"data.init_args.num_points={num_points} is fewer than the {min_points} points the encoder samples "
+                "first (its sample_sizes[0]): raise num_points or lower the encoder's sample_sizes"
+            )
 
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
         config = self._get(self.config_init, "trainer", default={})
@@ -184,7 +204,12 @@ class PointeaCLI(LightningCLI):
         callback = self.trainer.checkpoint_callback
         no_last = callback is None or callback.dirpath is None or not last_checkpoint_path(callback).is_file()
         if self.subcommand == "fit" and ckpt_path == "last" and no_last:
-            return  # Lightning's behaviour: resume if there is a last checkpoint, else start afresh
+            # Lightning's behaviour (one command to start or resume a job), said out loud: a typo in
+            # default_root_dir must not pass silently for a resume.
+            where = callback.dirpath if callback is not None else self.trainer.default_root_dir
+            rank_zero_info(f"pointea: --ckpt_path last: no last.ckpt in {where}, so this is a new run from epoch 0")
+            config["ckpt_path"] = None
+            return
         path = resolve_checkpoint_path(ckpt_path, callback)
         self.model.check_checkpoint(read_checkpoint(path), path)
         if ckpt_path in ("best", "last"):

@@ -78,3 +78,26 @@ def test_a_missing_config_file_is_one_line(tmp_path, capsys):
 def test_an_unknown_command_is_one_line(capsys):
     message = error_line(["train"], capsys)
     assert "invalid choice: 'train'" in message and "`pointea --help` lists the commands" in message
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--data.init_args.batch_size", "1"], "data.init_args.batch_size must be >= 2 for fit"),
+        (["--data.init_args.num_points", "16"], "data.init_args.num_points=16 is fewer than the 64 points the encoder"),
+        (["--data.init_args.batch_size", "100"], "the train split of"),  # 48 training shapes: no full batch
+    ],
+)
+def test_fits_that_would_train_nothing_or_crash_in_the_first_step_are_one_line(config, capsys, args, expected):
+    """Found by a hostile try-out: these ran to a 60-line traceback in the first training step, or
+    (fewer shapes than a batch) trained nothing and exited 0 without a checkpoint."""
+    message = error_line(["fit", "--config", str(config), *args], capsys)
+    assert expected in message
+
+
+def test_resuming_from_a_folder_without_last_says_it_starts_afresh(config, tmp_path, caplog):
+    with caplog.at_level("INFO"):
+        cli_main(["fit", "--config", str(config), "--ckpt_path", "last",
+                  "--trainer.default_root_dir", str(tmp_path / "typo")])  # fmt: skip
+    assert "no last.ckpt in" in caplog.text and "new run from epoch 0" in caplog.text
+    assert (tmp_path / "typo" / "checkpoints" / "last.ckpt").is_file()
