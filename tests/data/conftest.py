@@ -9,6 +9,7 @@ import pytest
 
 from pointea.data.archive_writer import write_modelnet40_archive, write_shapenetpart_archive
 from pointea.data.shapenetpart import ShapeNetPart
+from tests.conftest import missing_real_data
 
 # ``../shared/data`` beside the repository; a git worktree one level deeper finds it one level up.
 _REPO = Path(__file__).resolve().parents[2]
@@ -63,7 +64,7 @@ def shapenet_root(tmp_path: Path) -> Path:
 @pytest.fixture
 def real_subset() -> Path:
     if not REAL_SUBSET.is_dir():
-        pytest.skip(f"real ModelNet40 subset not found at {REAL_SUBSET}")
+        missing_real_data(f"real ModelNet40 subset not found at {REAL_SUBSET}")
     return REAL_SUBSET
 
 
@@ -71,5 +72,5 @@ def shared_sample(name: str) -> Path:
     """A real sample folder of ``../shared/data`` (each has a README with its provenance)."""
     folder = SHARED_DATA / name
     if not folder.is_dir():
-        pytest.skip(f"real sample not found at {folder}")
+        missing_real_data(f"real sample not found at {folder}")
     return folder

@@ -13,6 +13,7 @@ import yaml
 
 from pointea.data import ClassFolderDataModule, DataError
 from pointea.data.class_folder import list_class_folder
+from pointea.models.checkpoint import read_checkpoint
 from pointea.io import ResampledWarning
 
 from .class_folder_files import CLASSES, write_class_folder
@@ -136,9 +137,7 @@ def test_pointea_fit_trains_on_a_folder_of_ply_and_off_files(tmp_path: Path) -> 
     }
     config.write_text(yaml.safe_dump(settings, sort_keys=False))
     cli_main(["fit", "--config", str(config)])
-    checkpoint = torch.load(
-        tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False, map_location="cpu"
-    )
+    checkpoint = read_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")
     assert checkpoint["epoch"] == 0 and checkpoint["global_step"] == 3  # 12 training files, batch 4
     # the network's output was linked to the folder's 3 classes
     assert checkpoint["pointea"]["network"]["args"]["num_classes"] == 3

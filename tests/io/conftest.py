@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.conftest import missing_real_data
 
 
 def shared_data() -> Path | None:
@@ -21,7 +22,7 @@ def _real(name: str) -> Path:
     root = shared_data()
     folder = root / name if root is not None else None
     if folder is None or not folder.is_dir():
-        pytest.skip(f"real sample {name} not found beside the repository (../shared/data)")
+        missing_real_data(f"real sample {name} not found beside the repository (../shared/data)")
     return folder
 
 

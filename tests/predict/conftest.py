@@ -12,6 +12,7 @@ import pytest
 
 from pointea.data import write_synthetic_modelnet40, write_synthetic_shapenetpart
 from tests.training.conftest import POINTS, tiny_config
+from tests.conftest import missing_real_data
 
 REPO = Path(__file__).resolve().parents[2]
 #: The shared real data, ``../shared/data`` beside the repository (POINTEA_SHARED_DATA overrides it
@@ -55,6 +56,6 @@ def segmenter_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def real_clouds() -> np.ndarray:
     """The first 6 real ModelNet40 test objects, (6, 2048, 3) float32."""
     if not MODELNET_TEST.is_file():
-        pytest.skip(f"real ModelNet40 subset not found at {MODELNET_TEST} (set POINTEA_SHARED_DATA)")
+        missing_real_data(f"real ModelNet40 subset not found at {MODELNET_TEST} (set POINTEA_SHARED_DATA)")
     with h5py.File(MODELNET_TEST, "r") as archive:
         return np.asarray(archive["data"][:6], dtype=np.float32)
