@@ -20,6 +20,7 @@ from visualize.grid import GridLayout
 from visualize.inference import record_attention
 from visualize.loading import load_data, load_model
 from visualize.parts import ERROR_COLORS
+from tests.conftest import missing_real_data
 
 TILE = 96
 
@@ -176,9 +177,10 @@ def test_a_checkpoint_of_the_other_task_is_a_one_line_error(tmp_path: Path, clas
     assert "is a classification checkpoint of a PCTClassifier" in line and "needs a PCTPartSegmenter" in line
 
 
-@pytest.mark.skipif(not (REAL_SUBSET / "shape_names.txt").is_file(), reason="needs the real ModelNet40 subset (40 classes)")
 def test_a_checkpoint_of_another_label_set_is_a_one_line_error(tmp_path: Path, classification_run: Run, capsys: pytest.CaptureFixture[str]) -> None:
     """A classifier trained on the real subset's 40 classes, shown on the synthetic 12-class set."""
+    if not (REAL_SUBSET / "shape_names.txt").is_file():
+        missing_real_data(f"needs the real ModelNet40 subset (40 classes) at {REAL_SUBSET}")
     synthetic = tmp_path / "synthetic"
     config = yaml.safe_load(classification_run.config.read_text())
     config["data"]["init_args"]["root"] = str(synthetic)
