@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from pointea.errors import ExportError
 from pointea.models.checkpoint import CheckpointError
 from pointea.predict.dataset import Preprocessing
 from pointea.predict.files import expand_paths, read_cloud
@@ -49,10 +50,6 @@ FORMATS = ("onnx", "torchscript", "exported")
 #: Parity tolerance on logits (max abs difference).
 TOLERANCE = 1e-4
 PROGRAM = "pointea-export"
-
-
-class ExportError(ValueError):
-    """A bad argument or check input, reported in one line."""
 
 
 class _ClassifierGraph(nn.Module):

@@ -16,7 +16,7 @@ import argparse
 from collections.abc import Callable, Sequence
 
 from pointea.data import DataError
-from visualize.errors import InputError
+from pointea.errors import InputError
 from visualize.options import int_option
 from visualize.picture import check_save_path
 from visualize.render import MAX_TILE_SIZE

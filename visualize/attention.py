@@ -26,8 +26,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pointea.errors import InputError
 from visualize.arguments import add_model_arguments, add_sample_arguments, check_index, run_command
-from visualize.errors import InputError
 from visualize.inference import record_attention
 from visualize.loading import load_data, load_file, load_model
 from visualize.options import CommandParser, int_option

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from visualize.errors import InputError
+from pointea.errors import InputError
 from visualize.options import CommandParser, int_option
 
 __all__ = ["Curve", "find_metrics_file", "group_curves", "main", "metric_group", "plot_curves", "read_curves"]

@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from pointea.errors import InputError
 from visualize.arguments import MAX_SEED, MIN_TILE_SIZE, add_sample_arguments, check_index, run_command
 from visualize.camera import fixed_camera
 from visualize.cloud import Cloud
 from visualize.colors import label_colors
-from visualize.errors import InputError
 from visualize.files import file_cloud, file_title, read_file
 from visualize.grid import GridLayout
 from visualize.inference import category_parts, local_parts

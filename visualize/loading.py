@@ -11,7 +11,7 @@ network from the architecture record pointea's training modules store in it
 config's data (task and number of labels).
 
 Every problem the user can fix (a missing file, a config ``pointea`` rejects, a checkpoint of the
-other task or of another label set) is an :class:`~visualize.errors.InputError` with a one-line
+other task or of another label set) is an :class:`~pointea.errors.InputError` with a one-line
 message.
 """
 
@@ -29,11 +29,17 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from pointea.data import ClassFolderDataModule, ModelNet40, ModelNet40DataModule, ShapeNetPart, ShapeNetPartDataModule
+from pointea.data import (
+    ClassFolderDataModule,
+    ModelNet40,
+    ModelNet40DataModule,
+    ShapeNetPart,
+    ShapeNetPartDataModule,
+)
 from pointea.data.class_folder import ClassFolder
+from pointea.errors import InputError
 from pointea.models import PCTClassifier, PCTPartSegmenter
 from pointea.models.checkpoint import CHECKPOINT_KEY, CheckpointError, read_checkpoint
-from visualize.errors import InputError
 
 __all__ = ["DataSplit", "LoadedModel", "load_data", "load_file", "load_model", "reinitialise"]
 

@@ -18,11 +18,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from pointea.errors import InputError
 from visualize.arguments import add_model_arguments, add_sample_arguments, check_index, run_command
 from visualize.camera import fixed_camera
 from visualize.cloud import Cloud, side_by_side
 from visualize.colors import label_colors
-from visualize.errors import InputError
 from visualize.grid import GridLayout
 from visualize.inference import record_attention
 from visualize.loading import load_data, load_model

@@ -10,17 +10,17 @@ Shape legend: H, W picture height and width.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 import os
 import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from pointea.errors import InputError
 from visualize.camera import Camera
 from visualize.cloud import Cloud
-from visualize.errors import InputError
 from visualize.grid import GridLayout, compose
 from visualize.render import TileRenderer
 

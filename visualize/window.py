@@ -13,8 +13,8 @@ import sys
 
 import numpy as np
 
+from pointea.errors import InputError
 from visualize.camera import Camera, fixed_camera
-from visualize.errors import InputError
 from visualize.picture import point_size_for
 from visualize.render import add_cloud, prepare_scene
 from visualize.viewer import Frame, Viewer

@@ -23,9 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from pointea.data.errors import DataError
 from pointea.data.layouts import NormalResampled, modelnet40_archive
 from pointea.data.modelnet40 import ModelNet40
+from pointea.errors import DataError
 
 __all__ = ["build_repeated_release", "measure_conversion"]
 

@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from pointea.data.dataset import PointCloudDataset
-from pointea.data.errors import DataError
 from pointea.data.transforms import Transform
+from pointea.errors import DataError
 
 __all__ = ["ClassFolder", "ClassFolderListing", "list_class_folder", "SPLITS"]
 

@@ -30,12 +30,12 @@ from pointea.data.download import (
     check_sha256,
     download_archive,
 )
-from pointea.data.errors import DataError
 from pointea.data.modelnet40 import ModelNet40
 from pointea.data.ranges import MAX_SEED, MAX_SYNTHETIC_PER_LABEL, int_option, seconds_option
 from pointea.data.shapenetpart import ShapeNetPart
 from pointea.data.synthetic import write_synthetic_modelnet40, write_synthetic_shapenetpart
 from pointea.data.verify import verify_folder
+from pointea.errors import DataError
 
 __all__ = ["main", "build_parser"]
 

@@ -35,7 +35,6 @@ from pointea.data.layouts.resolve import (
     modelnet40_class_names,
     shapenetpart_archive,
 )
-from pointea.data.errors import DataError
 from pointea.data.modelnet40 import ModelNet40
 from pointea.data.presets import Augmentation, Sampling, build_transform
 from pointea.data.ranges import (
@@ -49,6 +48,7 @@ from pointea.data.ranges import (
 from pointea.data.shapenetpart import ShapeNetPart
 from pointea.data.synthetic import CLASS_NAMES as SYNTHETIC_CLASS_NAMES
 from pointea.data.synthetic import write_synthetic_modelnet40, write_synthetic_shapenetpart
+from pointea.errors import DataError
 
 __all__ = ["ModelNet40DataModule", "ShapeNetPartDataModule"]
 

@@ -48,10 +48,10 @@ from types import TracebackType
 
 import h5py
 
-from pointea.data.errors import DataError
 from pointea.data.modelnet40 import ModelNet40
 from pointea.data.ranges import check_seconds
 from pointea.data.shapenetpart import ShapeNetPart
+from pointea.errors import DataError
 
 __all__ = [
     "ArchiveSpec",

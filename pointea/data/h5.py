@@ -18,7 +18,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from pointea.data.errors import DataError
+from pointea.errors import DataError
 
 __all__ = ["MAX_DATASET_BYTES", "read_h5", "write_h5"]
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from pointea.data.errors import DataError
+from pointea.errors import DataError
 
 __all__ = ["ArchiveLayout", "find_archive_dir", "read_lines", "read_file_list"]
 

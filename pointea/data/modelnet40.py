@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from pointea.data.dataset import PointCloudDataset
-from pointea.data.errors import DataError
 from pointea.data.h5 import read_h5
 from pointea.data.layout import ArchiveLayout, read_file_list, read_lines
 from pointea.data.transforms import Transform
 from pointea.data.validation import check_points, check_shape_labels
+from pointea.errors import DataError
 
 __all__ = ["ModelNet40", "ClassificationFile"]
 

@@ -30,10 +30,10 @@ from typing import Literal, get_args
 import numpy as np
 
 from pointea.data.dataset import PointCloudDataset
-from pointea.data.errors import DataError
 from pointea.data.h5 import read_h5
 from pointea.data.transforms import Transform
 from pointea.data.validation import check_points, check_shape_labels
+from pointea.errors import DataError
 
 __all__ = ["ScanObjectNN", "ScanObjectNNVariant", "SCANOBJECTNN_VARIANTS"]
 

@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 
 from pointea.data.dataset import PointCloudDataset
-from pointea.data.errors import DataError
 from pointea.data.h5 import read_h5
 from pointea.data.layout import ArchiveLayout, read_file_list, read_lines
 from pointea.data.transforms import Transform
@@ -34,6 +33,7 @@ from pointea.data.validation import (
     check_points,
     check_shape_labels,
 )
+from pointea.errors import DataError
 
 __all__ = ["ShapeNetPart", "SegmentationFile", "category_of_part"]
 

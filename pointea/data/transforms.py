@@ -19,7 +19,7 @@ from typing import Literal, Protocol
 import numpy as np
 import torch
 
-from pointea.data.errors import DataError
+from pointea.errors import DataError
 from pointea.layers.sampling import farthest_point_sampling
 
 __all__ = [
@@ -262,7 +262,7 @@ class NormalizeUnitSphere:
     Computed in float64: in float32 the squared radius overflows to inf from coordinates near
     1.8e19 on, and dividing by it turned every such cloud into zeros. In float64 any finite
     float32 cloud normalises correctly; a cloud holding NaN/Inf is refused with a
-    :class:`~pointea.data.errors.DataError` instead of becoming NaN or zeros. A cloud whose
+    :class:`~pointea.errors.DataError` instead of becoming NaN or zeros. A cloud whose
     points all coincide is only centred (its radius is 0).
     """
 

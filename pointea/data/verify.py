@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pointea.data.errors import DataError
 from pointea.data.modelnet40 import ModelNet40
 from pointea.data.shapenetpart import ShapeNetPart
+from pointea.errors import DataError
 
 __all__ = ["VerifyReport", "verify_folder", "known_layouts"]
 

@@ -6,12 +6,9 @@
 :func:`write_points` writes ``.ply`` (coloured by label or scalar) and ``.npz``.
 open3d and laspy are imported only when a file needs them.
 
-Every problem with a file is a one-line :class:`~pointea.data.errors.DataError` naming it.
+Every problem with a file is a one-line :class:`~pointea.errors.DataError` naming it.
 """
 
-# The data package imports pointea.io.read in its readers; load it before any pointea.io module
-# so that importing pointea.io first never meets a half-initialised pointea.io (import cycle).
-import pointea.data  # noqa: F401  isort: skip
 from pointea.io.cloud import PointCloud
 from pointea.io.read import (
     DEFAULT_MESH_POINTS,

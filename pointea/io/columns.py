@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pointea.data.errors import DataError
+from pointea.errors import DataError
 from pointea.io.cloud import PointCloud
 from pointea.io.selection import KeptRows
 

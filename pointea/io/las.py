@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pointea.data.errors import DataError
+from pointea.errors import DataError
 from pointea.io.selection import KeepAll, KeepRandom, KeptRows
 
 __all__ = ["read_las_rows", "LAS_CHUNK_POINTS"]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pointea.data.errors import DataError
+from pointea.errors import DataError
 
 __all__ = ["sample_mesh", "farthest_points", "DEFAULT_OVERSAMPLE"]
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pointea.data.errors import DataError
+from pointea.errors import DataError
 from pointea.io.columns import check_columns, default_columns
 from pointea.io.selection import KeepAll, KeepRandom, KeptRows
 

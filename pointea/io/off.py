@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pointea.data.errors import DataError
+from pointea.errors import DataError
 
 __all__ = ["read_off"]
 

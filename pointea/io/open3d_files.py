@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from pointea.data.errors import DataError
+from pointea.errors import DataError
 from pointea.io.selection import KeepAll, KeepRandom, KeptRows
 
 __all__ = ["read_pcd_rows", "read_open3d_mesh", "import_open3d"]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pointea.data.errors import DataError
+from pointea.errors import DataError
 from pointea.io.columns import check_columns, header_columns
 from pointea.io.selection import KeepAll, KeepRandom, KeptRows
 from pointea.io.text import DEFAULT_CHUNK_BYTES, stream_rows

@@ -7,7 +7,7 @@ FPS to ``num_points`` (``DEFAULT_MESH_POINTS`` when not given, see :mod:`pointea
 
 A point file with fewer than ``num_points`` points is topped up by drawing points again with
 replacement: the result says so (``resampled=True``) and one :class:`ResampledWarning` is issued.
-Every problem is one :class:`~pointea.data.errors.DataError` line naming the file.
+Every problem is one :class:`~pointea.errors.DataError` line naming the file.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from pointea.data.errors import DataError
+from pointea.errors import DataError, ResampledWarning
 from pointea.io.cloud import PointCloud
 from pointea.io.columns import cloud_from_rows
 from pointea.io.mesh_sampling import DEFAULT_OVERSAMPLE, sample_mesh
@@ -50,10 +50,6 @@ SUPPORTED_EXTENSIONS = tuple(
     )
 )
 DEFAULT_MESH_POINTS = 2048
-
-
-class ResampledWarning(UserWarning):
-    """A file had fewer points than asked for; points were drawn again with replacement."""
 
 
 def _check_path(path: Path) -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pointea.data.errors import DataError
+from pointea.errors import DataError
 
 __all__ = ["KeptRows", "KeepAll", "KeepRandom", "row_keeper", "DEFAULT_MAX_POINTS"]
 

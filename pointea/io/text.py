@@ -26,7 +26,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from pointea.data.errors import DataError
+from pointea.errors import DataError
 from pointea.io.columns import check_columns, default_columns, header_columns
 from pointea.io.selection import KeepAll, KeepRandom, KeptRows
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pointea.data.errors import DataError
+from pointea.errors import DataError
 from pointea.io.cloud import PointCloud
 from pointea.io.palette import label_colours, scalar_colours
 

@@ -36,6 +36,8 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
+from pointea.errors import CheckpointError
+
 __all__ = [
     "CHECKPOINT_KEY",
     "RECORD_FORMAT",
@@ -63,10 +65,6 @@ _NESTED = "__network__"
 _REGISTRY: dict[str, type[FromCheckpoint]] = {}
 
 Net = TypeVar("Net", bound="FromCheckpoint")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file is missing, unreadable, or does not hold the network asked for."""
 
 
 def _qualified_name(cls: type) -> str:

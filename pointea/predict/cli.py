@@ -34,13 +34,14 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from pointea.errors import UsageError
+from pointea.io import write_points
 from pointea.layers.sampling import knn
 from pointea.models.checkpoint import CheckpointError
 from pointea.models.chunked import DEFAULT_CHUNK_SIZE
 from pointea.predict.dataset import FileBatch, PointFiles, Preprocessing, collate_files
 from pointea.predict.files import expand_paths
 from pointea.predict.model import TrainedModel, load_trained_model
-from pointea.io import write_points
 from pointea.predict.outputs import unique_name, write_csv, write_json, write_parts_npz, write_table
 from pointea.training.category_parts import CategoryParts
 from pointea.training.voting import ScaleVoting
@@ -50,10 +51,6 @@ __all__ = ["main", "build_parser", "segment", "propagate_labels"]
 PROGRAM = "pointea-predict"
 #: Query points per nearest-neighbour search when labels reach every input point (bounds memory).
 PROPAGATION_CHUNK = 65536
-
-
-class UsageError(ValueError):
-    """A bad argument, reported in one line."""
 
 
 def _num_points(text: str) -> int | str:

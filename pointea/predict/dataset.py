@@ -26,8 +26,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from pointea.data.errors import DataError
 from pointea.data.transforms import NormalizeUnitSphere, Resample
+from pointea.errors import DataError
 from pointea.predict.files import read_cloud
 
 __all__ = ["Preprocessing", "PointFiles", "FileBatch", "collate_files"]

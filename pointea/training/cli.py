@@ -47,7 +47,7 @@ from pytorch_lightning.cli import ArgsType, LightningArgumentParser, LightningCL
 from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
 from pytorch_lightning.utilities import rank_zero_info
 
-from pointea.data.errors import DataError
+from pointea.errors import ConfigError, DataError
 from pointea.models.checkpoint import CheckpointError, read_checkpoint
 from pointea.training.checkpoint_path import last_checkpoint_path, resolve_checkpoint_path
 from pointea.training.divergence import TrainingDiverged
@@ -70,10 +70,6 @@ DATA_LINKS = {
 
 
 LAST = ModelCheckpoint.CHECKPOINT_NAME_LAST
-
-
-class ConfigError(ValueError):
-    """A config value the classes it configures refuse (a size out of range, a conflicting setting)."""
 
 
 def _launched_as_worker() -> bool:

@@ -40,6 +40,7 @@ from typing import Any
 
 import yaml
 
+from pointea.errors import CompareError
 from pointea.training.compare_run import RESULT_FILE
 
 __all__ = ["CompareError", "TEST_METRICS", "config_task", "summarize", "write_report", "main"]
@@ -51,10 +52,6 @@ TEST_METRICS = {
 }
 #: Options ``pointea-compare`` sets for every run itself.
 OWNED_OPTIONS = ("--seed_everything", "--trainer.default_root_dir", "--ckpt_path", "--model.init_args.votes")
-
-
-class CompareError(Exception):
-    """A user error of ``pointea-compare``, reported in one line before any training."""
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,9 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor, nn
 
+from pointea.errors import TrainingDiverged
+
 __all__ = ["TrainingDiverged", "first_non_finite", "named_gradients"]
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss, a gradient, an output or a weight became NaN or Inf."""
 
 
 def first_non_finite(named: Iterable[tuple[str, Tensor | None]]) -> str | None:

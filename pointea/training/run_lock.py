@@ -20,13 +20,11 @@ from types import TracebackType
 
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 
+from pointea.errors import RunFolderBusy
+
 __all__ = ["RunFolderBusy", "RunLock", "LOCK_NAME"]
 
 LOCK_NAME = "pointea.lock"
-
-
-class RunFolderBusy(RuntimeError):
-    """Another live ``pointea fit`` holds the run folder."""
 
 
 class RunLock:

@@ -8,10 +8,10 @@ import h5py
 import numpy as np
 import pytest
 
-from pointea.data.errors import DataError
 from pointea.data.h5 import read_h5, write_h5
 from pointea.data.modelnet40 import ModelNet40
 from pointea.data.shapenetpart import ShapeNetPart, category_of_part
+from pointea.errors import DataError
 
 MN = "modelnet40_ply_hdf5_2048"
 

@@ -12,9 +12,9 @@ import pytest
 from pointea.data import ModelNet40DataModule
 from pointea.data.archive_writer import write_modelnet40_archive
 from pointea.data.cli import main
-from pointea.data.errors import DataError
 from pointea.data.modelnet40 import ModelNet40
 from pointea.data.synthetic import CLASS_NAMES as SYNTHETIC_NAMES
+from pointea.errors import DataError
 
 MN = ModelNet40.ARCHIVE_DIR
 MODELNET10 = ["bathtub", "bed", "chair", "desk", "dresser", "monitor", "night_stand", "sofa", "table", "toilet"]

@@ -12,10 +12,10 @@ from jsonargparse import ArgumentParser
 
 from pointea.data import ModelNet40DataModule, ShapeNetPartDataModule
 from pointea.data.archive_writer import write_modelnet40_archive
-from pointea.data.errors import DataError
 from pointea.data.modelnet40 import ModelNet40
 from pointea.data.shapenetpart import ShapeNetPart
 from pointea.data.synthetic import CLASS_NAMES, PART_CATEGORIES
+from pointea.errors import DataError
 
 
 def test_modelnet40_batches_have_the_documented_keys_shapes_and_dtypes(modelnet_root: Path) -> None:

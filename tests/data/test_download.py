@@ -24,9 +24,9 @@ import pytest
 from pointea.data.archive_writer import write_modelnet40_archive
 from pointea.data.cli import main as cli_main
 from pointea.data.download import download_archive, unpacked_limit
-from pointea.data.errors import DataError
 from pointea.data.h5 import write_h5
 from pointea.data.modelnet40 import ModelNet40
+from pointea.errors import DataError
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):

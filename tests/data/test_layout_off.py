@@ -9,8 +9,8 @@ import pytest
 
 from pointea.data import ModelNet40, ModelNet40DataModule
 from pointea.data.cli import main
-from pointea.data.errors import DataError
 from pointea.data.layouts import modelnet40_archive
+from pointea.errors import DataError
 
 CUBE_VERTICES = [(x, y, z) for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)]
 CUBE_FACES = [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3)]

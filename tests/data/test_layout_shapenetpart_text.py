@@ -11,8 +11,8 @@ import pytest
 
 from pointea.data import ShapeNetPart, ShapeNetPartDataModule
 from pointea.data.cli import main
-from pointea.data.errors import DataError
 from pointea.data.layouts import V0, V0Normal, shapenetpart_archive
+from pointea.errors import DataError
 from tests.data.conftest import shared_sample
 
 SKATEBOARD = "04225987/10b81426bea7f98b5e38a8a610bb08f5"

@@ -15,12 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pointea.data.errors import DataError
 from pointea.data.h5 import read_h5
 from pointea.data.modelnet40 import ModelNet40
 from pointea.data.shapenetpart import ShapeNetPart
 from pointea.data.transforms import NormalizeUnitSphere
 from pointea.data.validation import MAX_ABS_COORDINATE, check_points
+from pointea.errors import DataError
 
 FEW = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

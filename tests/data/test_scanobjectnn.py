@@ -11,7 +11,7 @@ import torch
 
 from pointea.data import ScanObjectNN, ScanObjectNNDataModule
 from pointea.data.cli import main
-from pointea.data.errors import DataError
+from pointea.errors import DataError
 
 
 def write_scanobjectnn(

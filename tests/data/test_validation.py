@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from pointea.data.cli import main
-from pointea.data.errors import DataError
 from pointea.data.h5 import write_h5
 from pointea.data.modelnet40 import ModelNet40
 from pointea.data.transforms import NormalizeUnitSphere
 from pointea.data.validation import MAX_ABS_COORDINATE, check_points
+from pointea.errors import DataError
 
 SMALL = ["--train-per-class", "2", "--test-per-class", "1"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pointea.data.errors import DataError
+from pointea.errors import DataError
 from pointea.io import SUPPORTED_EXTENSIONS, read_points
 
 GARBAGE = bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8))

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pointea.data.errors import DataError
+from pointea.errors import DataError
 from pointea.io import PointCloud, read_points, write_points
 from pointea.io.palette import label_colours
 

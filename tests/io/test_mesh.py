@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pointea.data.errors import DataError
+from pointea.errors import DataError
 from pointea.io import read_points
 
 from .conftest import CUBE_OFF

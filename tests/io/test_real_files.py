@@ -80,7 +80,7 @@ def test_shapenet_v0_pts_with_seg_labels(shapenet_v0: Path) -> None:
 
 
 def test_seg_labels_outside_the_category_name_the_line(shapenet_v0: Path, tmp_path: Path) -> None:
-    from pointea.data.errors import DataError
+    from pointea.errors import DataError
 
     points_file = next((shapenet_v0 / "03642806" / "points").glob("*.pts"))  # Laptop: 2 parts
     seg = (

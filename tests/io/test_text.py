@@ -115,7 +115,7 @@ def test_streaming_keeps_memory_bounded(tmp_path: Path) -> None:
     assert np.array_equal(whole.points, streamed.points) and streamed.num_source_points == rows
     assert peak < size / 5, f"peak {peak} bytes for a {size}-byte file"
     # without num_points, max_points stops a file too big to hold, before it is held
-    from pointea.data.errors import DataError
+    from pointea.errors import DataError
 
     with pytest.raises(DataError, match=r"big\.xyz: more than 50,000 points; pass num_points"):
         read_points(path, max_points=50_000, chunk_bytes=64 << 10)

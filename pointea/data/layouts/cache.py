@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pointea.data.errors import DataError
+from pointea.errors import DataError
 
 __all__ = ["CACHE_FOLDER", "MANIFEST", "source_manifest", "ensure_cache"]
 

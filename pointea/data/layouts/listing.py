@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, TypeVar, get_args
 
-from pointea.data.errors import DataError
+from pointea.errors import DataError
 
 __all__ = ["MissingPolicy", "MISSING_POLICIES", "present_entries", "split_missing"]
 

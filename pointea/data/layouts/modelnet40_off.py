@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pointea.data.errors import DataError
 from pointea.data.layouts.cache import CACHE_FOLDER, ensure_cache, source_manifest
 from pointea.data.layouts.convert import SplitWriter, read_all
 from pointea.data.modelnet40 import ModelNet40
+from pointea.errors import DataError
 
 __all__ = ["PrincetonOFF", "OFFShape"]
 

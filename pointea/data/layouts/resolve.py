@@ -15,13 +15,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, get_args
 
-from pointea.data.errors import DataError
 from pointea.data.layouts.listing import MissingPolicy
 from pointea.data.layouts.modelnet40_normal_resampled import NormalResampled
 from pointea.data.layouts.modelnet40_off import PrincetonOFF
 from pointea.data.layouts.shapenetpart_text import V0, V0Normal
 from pointea.data.modelnet40 import ModelNet40
 from pointea.data.shapenetpart import ShapeNetPart
+from pointea.errors import DataError
 
 __all__ = [
     "ModelNet40Layout",

@@ -40,12 +40,12 @@ from pathlib import Path
 
 import numpy as np
 
-from pointea.data.errors import DataError
 from pointea.data.layout import read_lines
 from pointea.data.layouts.cache import CACHE_FOLDER, ensure_cache, source_manifest
 from pointea.data.layouts.convert import SplitWriter, read_all
 from pointea.data.layouts.listing import MissingPolicy, present_entries
 from pointea.data.shapenetpart import ShapeNetPart
+from pointea.errors import DataError
 
 __all__ = ["ShapeNetPartRelease", "V0Normal", "V0", "TextShape", "resample_shape"]
 

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pointea.data.errors import DataError
 from pointea.data.layouts.convert import read_all
 from pointea.data.layouts.listing import MissingPolicy, split_missing
 from pointea.data.layouts.modelnet40_normal_resampled import NormalResampled
@@ -26,6 +25,7 @@ from pointea.data.layouts.modelnet40_off import PrincetonOFF
 from pointea.data.layouts.shapenetpart_text import V0, ShapeNetPartRelease, TextShape, V0Normal
 from pointea.data.scanobjectnn import SCANOBJECTNN_VARIANTS, ScanObjectNN
 from pointea.data.shapenetpart import ShapeNetPart
+from pointea.errors import DataError
 
 if TYPE_CHECKING:
     from pointea.data.verify import VerifyReport
