@@ -8,7 +8,14 @@ from importlib import import_module
 from typing import Any
 
 from pointea.layers.external_attention import ExternalAttention
-from pointea.models import EncoderOutput, PCTClassifier, PCTPartSegmenter, PointEncoder
+from pointea.models import (
+    EncoderOutput,
+    PCTClassifier,
+    PCTNormalEstimator,
+    PCTPartSegmenter,
+    PCTSemanticSegmenter,
+    PointEncoder,
+)
 
 __version__ = "0.1.0"
 
@@ -24,7 +31,9 @@ __all__ = [
     "EncoderOutput",
     "ExternalAttention",
     "PCTClassifier",
+    "PCTNormalEstimator",
     "PCTPartSegmenter",
+    "PCTSemanticSegmenter",
     "PointEncoder",
     *_LAZY_EXPORTS,
 ]
