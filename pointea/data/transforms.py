@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from pointea.errors import DataError
-from pointea.layers.sampling import farthest_point_sampling
+from pointea.layers.sampling import fps
 
 __all__ = [
     "Sample",
@@ -122,7 +122,7 @@ class Resample:
 
     @staticmethod
     def _fps(points: np.ndarray, wanted: int) -> np.ndarray:
-        picked = farthest_point_sampling(torch.from_numpy(np.ascontiguousarray(points)), None, wanted)
+        picked = fps(torch.from_numpy(np.ascontiguousarray(points)), wanted)
         return picked.numpy()
 
     def __repr__(self) -> str:
