@@ -93,6 +93,8 @@ HEAVY = {"torch", "torch_geometric", "pytorch_lightning", "lightning", "open3d",
         ("import pointea.errors", set()),
         # the readers: NumPy only; open3d, laspy and h5py load when a file needs them
         ("import pointea.io", set()),
+        # the data modules read files through pointea.io and load open3d or laspy only for a file
+        ("import pointea.io, pointea.data", HEAVY - {"open3d", "laspy"}),
         ("from pointea import PointEncoder", {"torch", "torch_geometric"}),
         ("import pointea.layers", {"torch", "torch_geometric"}),
     ],
