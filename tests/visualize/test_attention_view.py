@@ -6,10 +6,8 @@ import numpy as np
 import pytest
 
 from tests.visualize.records import make_record
-from visualize.attention_view import attention_cloud, attention_values, limits_of, strongest_slot, tile_title
-from visualize.attention_viewer import AttentionViewer
+from visualize.attention import AttentionViewer, ViewState, attention_cloud, attention_values, limits_of, strongest_slot, tile_title
 from visualize.colors import categorical_palette, scalar_colors
-from visualize.state import ViewState
 
 
 def test_external_weight_tile_colours_the_sampled_points_by_the_slot_column() -> None:

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from pointea.data import ShapeNetPart
-from visualize.inference import category_parts, local_parts, restricted_part_prediction
+from visualize.attention import restricted_part_prediction
+from visualize.loading import category_parts, local_parts
 
 TABLE = ShapeNetPart.CATEGORIES.index("Table")
 

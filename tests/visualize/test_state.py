@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from visualize.state import KEY_BINDINGS, Limits, ViewState, clamp, describe, key_legend, step
+from visualize.attention import KEY_BINDINGS, Limits, ViewState, clamp, describe, key_legend, step
 
 EXTERNAL = Limits(kind="external", samples=3, layers=4, heads=4, slots=8, points=16)
 OFFSET = Limits(kind="offset", samples=3, layers=2, heads=1, slots=0, points=16)
