@@ -83,7 +83,7 @@ class PointEncoder(FromCheckpoint, nn.Module):
 
     Args:
         attention: ``"external"`` (linear in the number of points) or ``"offset"`` (PCT's
-            self-attention, quadratic).
+            self-attention, quadratic; ``"self"`` is accepted for it and stored as ``"offset"``).
         in_channels: extra per-point input channels (colour, intensity, normals, ...), concatenated
             with the coordinates before the input embedding, as PCT's semantic segmentation takes
             xyz and per-point features; 0 (default): coordinates only.
@@ -140,7 +140,7 @@ class PointEncoder(FromCheckpoint, nn.Module):
         activation_checkpointing: bool = False,
     ) -> None:
         super().__init__()
-        check_attention_kind(attention)
+        attention = check_attention_kind(attention)
         owner = "PointEncoder"
         sample_sizes = check_counts(owner, "sample_sizes", sample_sizes)
         stage_channels = check_counts(owner, "stage_channels", stage_channels)
