@@ -12,7 +12,7 @@ padding is never sampled and never a neighbour). Two backends compute the same r
   ``torch_geometric.nn.fps``/``knn`` need ``pyg-lib``, so ``torch_cluster`` is called directly.
 
 ``backend="auto"`` (the default) picks, in eager mode: FPS with torch_cluster on CUDA and with the
-pure-torch loop on the CPU (where it is faster than torch_cluster's CPU kernel: docs/bench/sampling);
+pure-torch loop on the CPU (where it is 3-5x faster than torch_cluster's CPU kernel: docs/bench/sampling/notes.md);
 kNN with torch_cluster when it is installed (its CPU kernel is a KD-tree), else the pure-torch
 search, with one warning.
 

@@ -45,8 +45,9 @@ __all__ = [
 ]
 
 #: A chunk size for callers without a better one: the default part segmenter holds about 13 KB
-#: per point of a chunk in eval mode, so 8,192 points take about 100 MB whatever the cloud's size;
-#: on the CPU measured (docs/bench/chunked) they also ran faster than chunks of 65,536.
+#: per point of a chunk in eval mode, so 8,192 points take about 100 MB of temporaries whatever the
+#: cloud's size (besides the 2 KiB per point of the buffer); on the CPU measured (docs/bench/chunked)
+#: they also ran faster than chunks of 65,536.
 DEFAULT_CHUNK_SIZE = 8_192
 _FLOAT32_BYTES = 4
 

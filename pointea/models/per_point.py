@@ -254,7 +254,8 @@ class PCTPartSegmenter(FromCheckpoint, _PerPointNetwork):
 
     With ``chunk_size`` (eval mode, no gradients, external attention), :meth:`forward` evaluates
     the network exactly in chunks of that many points (:mod:`pointea.models.chunked`): the same
-    logits, in memory independent of N beyond the input and the (B, N, K) logits.
+    logits, holding one chunk's activations and W floats per point (the attention outputs: 512, 2 KiB,
+    for the default encoder) besides the input and the (B, N, K) logits.
     """
 
     #: State-dict keys of checkpoints written before the head became :class:`PerPointHead`.
