@@ -13,9 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pointea.data.archive_writer import write_modelnet40_archive, write_shapenetpart_archive
-from pointea.data.modelnet40 import ModelNet40
-from pointea.data.shapenetpart import ShapeNetPart
+from pointea.data.modelnet40 import ModelNet40, write_modelnet40_archive
+from pointea.data.shapenetpart import ShapeNetPart, write_shapenetpart_archive
 from pointea.data.synthetic.classification import CLASS_NAMES, generate_classification
 from pointea.data.synthetic.parts import PART_CATEGORIES, generate_parts
 
