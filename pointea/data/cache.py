@@ -36,6 +36,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
 
+from pointea.data.arguments import check_choice
 from pointea.errors import DataError
 
 __all__ = [
@@ -148,10 +149,7 @@ def find_layout(root: str | Path, layout: str, finders: Mapping[str, Callable], 
     Raises:
         DataError: ``layout`` is neither ``"auto"`` nor one of ``finders``.
     """
-    if layout != "auto" and layout not in finders:
-        raise DataError(
-            f"{dataset}: layout must be one of auto, {', '.join(finders)}; got {layout!r}"
-        )
+    check_choice(f"{dataset}: layout", layout, ("auto", *finders), DataError)
     names = finders if layout == "auto" else (layout,)
     return next((name for name in names if finders[name](root) is not None), None)
 
@@ -236,8 +234,7 @@ def present_entries(
         DataError: ``missing="error"`` and files are missing (count and first missing file), or
             an unknown policy.
     """
-    if missing not in MISSING_POLICIES:
-        raise DataError(f"missing must be one of {', '.join(MISSING_POLICIES)}, got {missing!r}")
+    check_choice("missing", missing, MISSING_POLICIES, DataError)
     kept, summary = split_missing(list_file, entries, paths)
     if summary is None:
         return kept

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pointea.data.arguments import check_choice
 from pointea.data.datamodule import PointCloudDataModule
 from pointea.data.dataset import PointCloudDataset
 from pointea.data.transforms import Augmentation, Sampling, Transform
@@ -197,8 +198,7 @@ class ClassFolder(PointCloudDataset):
     ) -> None:
         from pointea.io import ResampledWarning, read_points
 
-        if split not in SPLITS:
-            raise DataError(f"ClassFolder: split must be one of {SPLITS}, got {split!r}")
+        check_choice("ClassFolder: split", split, SPLITS, DataError)
         entries = listing.files[split]
         clouds = np.empty((len(entries), file_points, 3), dtype=np.float32)  # (M, P, 3)
         topped_up = 0

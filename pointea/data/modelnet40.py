@@ -61,6 +61,7 @@ from typing import Literal, get_args
 
 import numpy as np
 
+from pointea.data.arguments import check_choice
 from pointea.data.cache import (
     CACHE_FOLDER,
     MissingPolicy,
@@ -165,8 +166,7 @@ class ModelNet40(PointCloudDataset):
     def __init__(
         self, root: str | Path, split: str = "train", transform: Transform | None = None
     ) -> None:
-        if split not in self.SPLITS:
-            raise DataError(f"ModelNet40: split must be one of {self.SPLITS}, got {split!r}")
+        check_choice("ModelNet40: split", split, self.SPLITS, DataError)
         self.archive_dir = self.LAYOUT.locate(root)
         self.split = split
         self.class_names = self.read_class_names(self.archive_dir)
@@ -366,10 +366,7 @@ class NormalResampled:
 
     def listed(self, split: str) -> list[NormalResampledShape]:
         """Every shape the split's list names, with its label and expected file."""
-        if split not in self.SPLITS:
-            raise DataError(
-                f"ModelNet40 normal_resampled: split must be one of {self.SPLITS}, got {split!r}"
-            )
+        check_choice("ModelNet40 normal_resampled: split", split, self.SPLITS, DataError)
         label_of = {name: i for i, name in enumerate(self.class_names())}
         list_file = self.list_file(split)
         shapes = []
@@ -530,8 +527,7 @@ class PrincetonOFF:
 
     def shapes(self, split: str) -> list[OFFShape]:
         """Every ``.off`` file of a split, by class then file name."""
-        if split not in self.SPLITS:
-            raise DataError(f"ModelNet40 .off: split must be one of {self.SPLITS}, got {split!r}")
+        check_choice("ModelNet40 .off: split", split, self.SPLITS, DataError)
         shapes = [
             OFFShape(label, path)
             for label, name in enumerate(self.class_names())

@@ -28,6 +28,7 @@ from typing import Literal, get_args
 
 import numpy as np
 
+from pointea.data.arguments import check_choice
 from pointea.data.datamodule import PointCloudDataModule
 from pointea.data.dataset import PointCloudDataset
 from pointea.data.storage import read_h5
@@ -98,8 +99,7 @@ class ScanObjectNN(PointCloudDataset):
         variant: ScanObjectNNVariant = "PB_T50_RS",
         transform: Transform | None = None,
     ) -> None:
-        if split not in self.SPLITS:
-            raise DataError(f"ScanObjectNN: split must be one of {self.SPLITS}, got {split!r}")
+        check_choice("ScanObjectNN: split", split, self.SPLITS, DataError)
         self.path = self.locate(root, split, variant)
         self.split, self.variant = split, variant
         points, labels, foreground = self.read_file(self.path)
@@ -109,10 +109,7 @@ class ScanObjectNN(PointCloudDataset):
     @staticmethod
     def file_name(split: str, variant: str) -> tuple[str, str]:
         """(split folder, file name) of one split of a variant."""
-        if variant not in _FILES:
-            raise DataError(
-                f"ScanObjectNN: variant must be one of {', '.join(SCANOBJECTNN_VARIANTS)}, got {variant!r}"
-            )
+        check_choice("ScanObjectNN: variant", variant, SCANOBJECTNN_VARIANTS, DataError)
         folder, suffix = _FILES[variant]
         prefix = "training" if split == "train" else "test"
         return folder, f"{prefix}_objectdataset{suffix}.h5"
@@ -212,11 +209,7 @@ class ScanObjectNNDataModule(PointCloudDataModule):
             root, num_points, batch_size, num_workers, augment, sampling, normalize,
             synthetic=False, seed=0,
         )  # fmt: skip
-        if variant not in SCANOBJECTNN_VARIANTS:
-            raise ValueError(
-                f"variant must be one of {', '.join(SCANOBJECTNN_VARIANTS)}; got {variant!r}"
-            )
-        self.variant = variant
+        self.variant = check_choice("variant", variant, SCANOBJECTNN_VARIANTS)
         self.save_hyperparameters()
 
     @property

@@ -60,6 +60,7 @@ from typing import Literal, get_args
 import numpy as np
 from torch.utils.data import ConcatDataset
 
+from pointea.data.arguments import check_choice
 from pointea.data.cache import (
     CACHE_FOLDER,
     MissingPolicy,
@@ -183,8 +184,7 @@ class ShapeNetPart(PointCloudDataset):
     def __init__(
         self, root: str | Path, split: str = "train", transform: Transform | None = None
     ) -> None:
-        if split not in self.SPLITS:
-            raise DataError(f"ShapeNetPart: split must be one of {self.SPLITS}, got {split!r}")
+        check_choice("ShapeNetPart: split", split, self.SPLITS, DataError)
         self.archive_dir = self.LAYOUT.locate(root)
         self.split = split
         self.read_categories(self.archive_dir)
@@ -435,10 +435,7 @@ class ShapeNetPartRelease:
 
     def listed(self, split: str) -> list[TextShape]:
         """Every shape the split's list names (``shape_data/<synset>/<id>``)."""
-        if split not in self.SPLITS:
-            raise DataError(
-                f"ShapeNetPart {self.LAYOUT}: split must be one of {self.SPLITS}, got {split!r}"
-            )
+        check_choice(f"ShapeNetPart {self.LAYOUT}: split", split, self.SPLITS, DataError)
         path = self.list_file(split)
         if not path.is_file():
             raise DataError(f"{path}: file not found (the release's split list)")
@@ -688,9 +685,7 @@ class ShapeNetPartDataModule(PointCloudDataModule):
         super().__init__(
             root, num_points, batch_size, num_workers, augment, sampling, normalize, synthetic, seed
         )
-        if train_split not in ("train", "trainval"):
-            raise ValueError(f"train_split must be 'train' or 'trainval', got {train_split!r}")
-        self.train_split = train_split
+        self.train_split = check_choice("train_split", train_split, ("train", "trainval"))
         self.synthetic_sizes = tuple(
             self._synthetic_size(name, value)
             for name, value in (

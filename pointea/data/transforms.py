@@ -34,6 +34,7 @@ from typing import Literal, Protocol, get_args
 import numpy as np
 import torch
 
+from pointea.data.arguments import check_choice
 from pointea.errors import DataError
 from pointea.layers.sampling import farthest_point_sampling
 
@@ -115,8 +116,7 @@ class Resample:
     def __init__(self, num_points: int, method: Literal["random", "first", "fps"] = "random") -> None:
         if num_points < 1:
             raise ValueError(f"Resample: num_points must be >= 1, got {num_points}")
-        if method not in ("random", "first", "fps"):
-            raise ValueError(f"Resample: method must be 'random', 'first' or 'fps', got {method!r}")
+        check_choice("Resample: method", method, ("random", "first", "fps"))
         self.num_points = num_points
         self.method = method
 
@@ -309,6 +309,7 @@ AUGMENTATIONS: tuple[str, ...] = get_args(Augmentation)
 
 
 def _augmentation(name: str) -> list[Transform]:
+    check_choice("augment", name, AUGMENTATIONS)
     if name == "pct":
         return [ScaleTranslate()]
     if name == "pct_jitter":
@@ -321,7 +322,7 @@ def _augmentation(name: str) -> list[Transform]:
         return [RotateSO3(), Jitter()]
     if name == "none":
         return []
-    raise ValueError(f"augment must be one of {', '.join(AUGMENTATIONS)}; got {name!r}")
+    raise AssertionError(name)  # unreachable: a name of AUGMENTATIONS without its pipeline
 
 
 def build_transform(
@@ -343,8 +344,7 @@ def build_transform(
         normalize: centre and scale every cloud into the unit sphere first (the published archives
             are already normalised; useful for your own data).
     """
-    if sampling not in get_args(Sampling):
-        raise ValueError(f"sampling must be 'random' or 'fps'; got {sampling!r}")
+    check_choice("sampling", sampling, get_args(Sampling))
     steps: list[Transform] = [NormalizeUnitSphere()] if normalize else []
     if not train:
         return Compose([*steps, Resample(num_points, "fps" if sampling == "fps" else "first")])
