@@ -151,3 +151,33 @@ def test_zero_area_mesh_is_refused(tmp_path: Path) -> None:
     path.write_text("OFF\n3 1 0\n0 0 0\n1 1 1\n2 2 2\n3 0 1 2\n")  # collinear corners
     with pytest.raises(DataError, match=r"flat\.off: the mesh has zero surface area"):
         read_points(path, 10)
+
+
+def test_mesh_sampling_keeps_the_points_the_networks_fps_picks(monkeypatch, tmp_path: Path) -> None:
+    """Mesh sampling runs pointea.layers.sampling.fps (the one FPS) on the points it drew and keeps
+    exactly those, which lie farther apart than as many drawn points taken at random."""
+    import torch
+
+    from pointea.io.mesh_sampling import sample_mesh
+    from pointea.layers import sampling
+
+    calls = []
+    real_fps = sampling.fps
+
+    def spy(points, num_samples, *args, **kwargs):
+        picked = real_fps(points, num_samples, *args, **kwargs)
+        calls.append((points.clone(), picked.clone()))
+        return picked
+
+    monkeypatch.setattr(sampling, "fps", spy)
+    kept, _ = sample_mesh(tmp_path / "cube.off", CUBE_VERTICES, CUBE_TRIANGLES, 256, seed=3)
+    (drawn, picked), = calls
+    assert drawn.shape == (256 * 4, 3) and picked.shape == (256,)
+    assert np.array_equal(kept, drawn[picked].numpy())
+
+    def closest_pair(points: np.ndarray) -> float:
+        distance = np.linalg.norm(points[:, None] - points[None], axis=-1) + np.eye(len(points)) * 1e9
+        return float(distance.min())
+
+    random_subset = drawn[torch.randperm(len(drawn), generator=torch.Generator().manual_seed(0))[:256]].numpy()
+    assert closest_pair(kept) > 2 * closest_pair(random_subset)
