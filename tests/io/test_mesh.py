@@ -151,15 +151,3 @@ def test_zero_area_mesh_is_refused(tmp_path: Path) -> None:
     path.write_text("OFF\n3 1 0\n0 0 0\n1 1 1\n2 2 2\n3 0 1 2\n")  # collinear corners
     with pytest.raises(DataError, match=r"flat\.off: the mesh has zero surface area"):
         read_points(path, 10)
-
-
-def test_mesh_fps_picks_what_the_layers_fps_picks() -> None:
-    """pointea.io's NumPy FPS is a faster route to the very samples of the network's FPS."""
-    import torch
-
-    from pointea.io.mesh_sampling import farthest_points
-    from pointea.layers.sampling import farthest_point_sampling
-
-    points = np.random.default_rng(0).normal(size=(4096, 3)).astype(np.float32)
-    expected = farthest_point_sampling(torch.from_numpy(points), None, 512).numpy()
-    assert np.array_equal(farthest_points(points, 512), expected)
