@@ -427,19 +427,28 @@ class SceneDataModule(pl.LightningDataModule):
                     self.skipped.append((split, scene.name, reason))
                     log.warning("%s: %s skipped from %s: %s", scene.path, scene.name, split, reason)
             if not kept:
-                raise DataError(f"{type(self).__name__}: the {split} split has no usable scene ({self._where()})"
-                                + (f"; skipped: {', '.join(name for s, name, _ in self.skipped if s == split)}" if self.skipped else ""))
+                skipped = [name for where, name, _ in self.skipped if where == split]
+                detail = f"; skipped: {', '.join(skipped)}" if skipped else ""
+                reason = self._no_usable(split) if skipped else ""
+                raise DataError(
+                    f"{type(self).__name__}: the {split} split has no usable scene ({self._where()})"
+                    f"{detail}{'; ' + reason if reason else ''}"
+                )
             self.scenes[split] = kept
         return self.scenes[split]
 
     def _unusable(self, scene: Scene, split: Split) -> str | None:
+        """Why ``scene`` cannot serve ``split`` (then it is skipped, logged and counted), or None.
+        A scene whose every point is ignored would score nothing: skipped from every split."""
         if len(scene) == 0:
             return "no points"
-        if split != "train" or scene.labels is None:
-            return None
-        if scene.class_counts(self.num_classes, self.ignore_index).sum() == 0:
+        if scene.labels is not None and scene.class_counts(self.num_classes, self.ignore_index).sum() == 0:
             return "no point of a class in the map (every point ignored)"
         return None
+
+    def _no_usable(self, split: Split) -> str:
+        """A hint for a split whose every scene was skipped (subclasses name the codes found)."""
+        return ""
 
     def _where(self) -> str:
         return str(getattr(self, "root", "?"))
