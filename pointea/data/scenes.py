@@ -89,6 +89,8 @@ class Scene:
         intensity: per point, up to ``intensity_scale``.
         lookup: raw code -> class id (``ignore_index`` for ignored codes); codes past its end are
             ignored too.
+        label_mask: keep only these bits of a raw label first (SemanticKITTI: ``0xFFFF``, the
+            semantic id below the instance id).
         origin: the offset to add back for true coordinates (LAS's header offset), float64.
         bounds: the (lower, upper) corners when known (cached files store them), else computed.
         candidates: a spatial index for crops (:class:`~pointea.data.crops.Candidates`).
@@ -111,6 +113,7 @@ class Scene:
         origin: np.ndarray | None = None,
         bounds: tuple[np.ndarray, np.ndarray] | None = None,
         candidates: Candidates | None = None,
+        label_mask: int | None = None,
     ) -> None:
         count = points.shape[0]
         for what, array in (("labels", labels), ("colors", colors), ("intensity", intensity)):
@@ -121,7 +124,7 @@ class Scene:
         self.colors, self.color_scale = colors, float(color_scale)
         self.intensity, self.intensity_scale = intensity, float(intensity_scale)
         self.origin = np.zeros(3) if origin is None else np.asarray(origin, dtype=np.float64)
-        self.candidates = candidates
+        self.candidates, self.label_mask = candidates, label_mask
         self._bounds = bounds
 
     def __len__(self) -> int:
@@ -150,6 +153,8 @@ class Scene:
             size = len(range(len(self))[index]) if isinstance(index, slice) else len(index)
             return np.full(size, ignore_index, dtype=np.int64)
         raw = np.asarray(self.labels[index]).astype(np.int64)
+        if self.label_mask is not None:
+            raw &= self.label_mask
         if self.lookup is None:
             return raw
         inside = (raw >= 0) & (raw < self.lookup.shape[0])
@@ -373,6 +378,10 @@ class SceneDataModule(pl.LightningDataModule):
         #: warning: ``(split, name, reason)``.
         self.skipped: list[tuple[str, str, str]] = []
 
+    #: Read every scene's labels at setup to skip scenes with no mapped point (a pass over the
+    #: labels; SemanticKITTI's 23,000 scans turn it off).
+    check_labels: bool = True
+
     # --- what a data set module gives -----------------------------------------------------------
     @property
     def class_names(self) -> list[str]:
@@ -442,7 +451,7 @@ class SceneDataModule(pl.LightningDataModule):
         A scene whose every point is ignored would score nothing: skipped from every split."""
         if len(scene) == 0:
             return "no points"
-        if scene.labels is not None and scene.class_counts(self.num_classes, self.ignore_index).sum() == 0:
+        if self.check_labels and scene.labels is not None and scene.class_counts(self.num_classes, self.ignore_index).sum() == 0:
             return "no point of a class in the map (every point ignored)"
         return None
 
