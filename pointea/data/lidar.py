@@ -143,7 +143,7 @@ class CellIndex:
     are the points of cell k = ix * Y + iy (the crops' :class:`~pointea.data.crops.Candidates`).
 
     Shapes:
-        order (N,) int64; start (X Y + 1,) int64; lower (3,) float32
+        order (N,) int32 (int64 past 2^31 points); start (X Y + 1,) int64; lower (3,) float32
     """
 
     def __init__(self, order: np.ndarray, start: np.ndarray, lower: np.ndarray, cell: float, shape: tuple[int, int]) -> None:
@@ -155,7 +155,7 @@ class CellIndex:
         high = np.floor((centre[:2] + reach - self.lower[:2]) / self.cell).astype(int)
         (x0, y0), (x1, y1) = np.clip(low, 0, [nx - 1, ny - 1]), np.clip(high, 0, [nx - 1, ny - 1])
         pieces = [self.order[self.start[ix * ny + y0]:self.start[ix * ny + y1 + 1]] for ix in range(x0, x1 + 1)]
-        return np.sort(np.concatenate(pieces)) if pieces else np.empty(0, dtype=np.int64)
+        return np.sort(np.concatenate(pieces)).astype(np.int64) if pieces else np.empty(0, dtype=np.int64)
 
 
 def _laspy_error(path: Path, error: Exception) -> DataError:
@@ -174,9 +174,26 @@ def _open(path: Path):
         raise _laspy_error(path, error) from None
 
 
+#: The most cells of a tile's index; a tile (or a header) wider than that gets larger cells.
+MAX_CELLS = 4_000_000
+
+
+def _grid(extent: np.ndarray, cell: float) -> tuple[float, tuple[int, int]]:
+    """The cell size and (X, Y) cells covering ``extent`` metres, at most :data:`MAX_CELLS`."""
+    extent = np.maximum(np.nan_to_num(extent[:2], nan=0.0, posinf=0.0), 0.0)
+    cell = max(cell, float(np.sqrt(extent[0] * extent[1] / MAX_CELLS)), float(max(extent) / MAX_CELLS))
+    return cell, (int(extent[0] // cell) + 1, int(extent[1] // cell) + 1)
+
+
 def convert_tile(path: Path, out: Path, cell: float = 10.0, chunk_points: int = CHUNK_POINTS) -> dict[str, Any]:
     """Stream one LAS/LAZ tile into memory-mapped arrays in ``out`` (see the module docstring);
-    returns what ``tile.json`` records (point count, bounds, origin, fields, cell grid)."""
+    returns what ``tile.json`` records (point count, bounds, origin, fields, cell grid).
+
+    One pass reads the chunks, writes coordinates (relative to the header's lower corner),
+    classification, intensity and colour, and each point's cell (from the header's bounds; a
+    point outside them goes to the edge cell, where a query reaching past the edge looks too);
+    a second pass over the cells alone places every point in its cell's run of ``order.npy``.
+    """
     from numpy.lib.format import open_memmap
 
     laspy, reader = _open(path)
@@ -185,12 +202,16 @@ def convert_tile(path: Path, out: Path, cell: float = 10.0, chunk_points: int = 
         count = int(header.point_count)
         dimensions = set(header.point_format.dimension_names)
         origin = np.asarray(header.mins, dtype=np.float64)  # (3,)
+        cell, shape = _grid(np.asarray(header.maxs, dtype=np.float64) - origin, cell)
+        key_type = np.uint16 if shape[0] * shape[1] <= 2**16 else np.int32  # uint16 sorts by radix
         colour = {"red", "green", "blue"} <= dimensions
         labelled = "classification" in dimensions
         coord = open_memmap(out / "coord.npy", "w+", np.float32, (count, 3))
         classification = open_memmap(out / "classification.npy", "w+", np.uint8, (count,)) if labelled else None
         intensity = open_memmap(out / "intensity.npy", "w+", np.uint16, (count,)) if "intensity" in dimensions else None
         color = open_memmap(out / "color.npy", "w+", np.uint16, (count, 3)) if colour else None
+        keys = open_memmap(out / "keys.npy", "w+", key_type, (count,))
+        histogram = np.zeros(shape[0] * shape[1], dtype=np.int64)
         lower, upper = np.full(3, np.inf), np.full(3, -np.inf)
         colour_max, done = 0, 0
         try:
@@ -198,10 +219,16 @@ def convert_tile(path: Path, out: Path, cell: float = 10.0, chunk_points: int = 
                 rows = len(chunk)
                 if done + rows > count:
                     raise DataError(f"{path}: holds more points than its header's {count}")
-                xyz = np.stack([np.asarray(chunk.x) - origin[0], np.asarray(chunk.y) - origin[1],
-                                np.asarray(chunk.z) - origin[2]], axis=1)  # (R, 3) fmt: skip
-                coord[done:done + rows] = xyz
-                lower, upper = np.minimum(lower, xyz.min(axis=0)), np.maximum(upper, xyz.max(axis=0))
+                xyz = [np.asarray(chunk.x) - origin[0], np.asarray(chunk.y) - origin[1], np.asarray(chunk.z) - origin[2]]
+                for axis, values in enumerate(xyz):
+                    coord[done:done + rows, axis] = values
+                    if rows:
+                        lower[axis], upper[axis] = min(lower[axis], values.min()), max(upper[axis], values.max())
+                ix = np.clip((xyz[0] // cell).astype(np.int64), 0, shape[0] - 1)  # (R,)
+                iy = np.clip((xyz[1] // cell).astype(np.int64), 0, shape[1] - 1)
+                chunk_keys = ix * shape[1] + iy
+                keys[done:done + rows] = chunk_keys
+                histogram += np.bincount(chunk_keys, minlength=histogram.shape[0])
                 if classification is not None:
                     classification[done:done + rows] = np.asarray(chunk.classification)
                 if intensity is not None:
@@ -219,14 +246,12 @@ def convert_tile(path: Path, out: Path, cell: float = 10.0, chunk_points: int = 
         raise DataError(f"{path}: truncated: {done} points read, its header says {count}")
     if count == 0:
         lower = upper = np.zeros(3)
-    shape = (int(math.floor((upper[0] - lower[0]) / cell)) + 1, int(math.floor((upper[1] - lower[1]) / cell)) + 1)
-    _cell_order(coord, lower.astype(np.float32), cell, shape, out, chunk_points)
-    for array in (coord, classification, intensity, color):
-        if array is not None:
-            array.flush()
+    _cell_order(keys, histogram, out, chunk_points)
+    del keys, coord, classification, intensity, color  # unmapped; the kernel writes the pages back
+    (out / "keys.npy").unlink()
     record = {
         "points": count, "origin": origin.tolist(), "lower": lower.tolist(), "upper": upper.tolist(),
-        "classification": labelled, "intensity": intensity is not None, "color": colour,
+        "classification": labelled, "intensity": "intensity" in dimensions, "color": colour,
         "color_scale": 65535.0 if colour_max > 255 else 255.0, "cell": cell, "shape": list(shape),
         "point_format": int(header.point_format.id), "version": str(header.version),
     }  # fmt: skip
@@ -234,33 +259,25 @@ def convert_tile(path: Path, out: Path, cell: float = 10.0, chunk_points: int = 
     return record
 
 
-def _cell_keys(xyz: np.ndarray, lower: np.ndarray, cell: float, shape: tuple[int, int]) -> np.ndarray:
-    """Cell k = ix * Y + iy of each point.  Shapes: xyz (R, 3) -> (R,) int64."""
-    ix = np.clip(np.floor((xyz[:, 0] - lower[0]) / cell).astype(np.int64), 0, shape[0] - 1)
-    iy = np.clip(np.floor((xyz[:, 1] - lower[1]) / cell).astype(np.int64), 0, shape[1] - 1)
-    return ix * shape[1] + iy
-
-
-def _cell_order(coord: np.ndarray, lower: np.ndarray, cell: float, shape: tuple[int, int], out: Path, chunk: int) -> None:
-    """Counting sort of the points by cell, in two streaming passes: ``order.npy``, ``start.npy``."""
+def _cell_order(keys: np.ndarray, histogram: np.ndarray, out: Path, chunk: int) -> None:
+    """Counting sort of the points by cell, streaming over ``keys`` (each point's cell):
+    ``order.npy`` (point indices, cell by cell, file order within a cell) and ``start.npy``."""
     from numpy.lib.format import open_memmap
 
-    count, cells = coord.shape[0], shape[0] * shape[1]
-    histogram = np.zeros(cells, dtype=np.int64)
-    for begin in range(0, count, chunk):
-        histogram += np.bincount(_cell_keys(coord[begin:begin + chunk], lower, cell, shape), minlength=cells)
+    count = keys.shape[0]
     start = np.concatenate([[0], np.cumsum(histogram)])  # (X Y + 1,)
-    order = open_memmap(out / "order.npy", "w+", np.int64, (count,))
-    cursor = start[:-1].copy()
+    order = open_memmap(out / "order.npy", "w+", np.int32 if count < 2**31 else np.int64, (count,))
+    cursor = start[:-1].copy()  # (X Y,) next free slot of each cell
     for begin in range(0, count, chunk):
-        keys = _cell_keys(coord[begin:begin + chunk], lower, cell, shape)  # (R,)
-        local = np.argsort(keys, kind="stable")
-        sorted_keys = keys[local]
-        unique, first, counts = np.unique(sorted_keys, return_index=True, return_counts=True)
-        rank = np.arange(sorted_keys.shape[0]) - np.repeat(first, counts)  # position within its cell
+        chunk_keys = np.asarray(keys[begin:begin + chunk])  # (R,)
+        local = np.argsort(chunk_keys, kind="stable")
+        sorted_keys = chunk_keys[local].astype(np.int64)
+        counts = np.bincount(sorted_keys, minlength=cursor.shape[0])
+        first = np.cumsum(counts) - counts  # (X Y,) where each cell's run starts in this chunk
+        rank = np.arange(sorted_keys.shape[0]) - first[sorted_keys]  # position within its cell
         order[cursor[sorted_keys] + rank] = begin + local
-        cursor[unique] += counts
-    order.flush()
+        cursor += counts
+    del order
     np.save(out / "start.npy", start)
 
 
@@ -272,7 +289,8 @@ def _tile_scene(folder: Path, name: str, path: Path, lookup: np.ndarray) -> Scen
         return np.load(target, mmap_mode="r") if target.is_file() else None
 
     lower, upper = (np.asarray(record[k], dtype=np.float32) for k in ("lower", "upper"))
-    index = CellIndex(load("order"), np.load(folder / "start.npy"), lower, record["cell"], tuple(record["shape"]))
+    grid = np.zeros(3, dtype=np.float32)  # the cells start at the header's lower corner, the origin
+    index = CellIndex(load("order"), np.load(folder / "start.npy"), grid, record["cell"], tuple(record["shape"]))
     return Scene(
         name, path, load("coord"), load("classification"), colors=load("color"),
         color_scale=record["color_scale"], intensity=load("intensity"), intensity_scale=65535.0,

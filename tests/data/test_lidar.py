@@ -86,9 +86,9 @@ def test_chunked_conversion_matches_and_stays_within_a_chunk(tmp_path: Path) -> 
     k = int(np.argmax(np.diff(start)))  # the fullest cell holds only points inside it
     members = coord[order[start[k]:start[k + 1]]]
     ix, iy = divmod(k, record["shape"][1])
-    lower = np.asarray(record["lower"])
-    assert (np.floor((members[:, 0] - lower[0]) / 10.0) == ix).all()
-    assert (np.floor((members[:, 1] - lower[1]) / 10.0) == iy).all()
+    assert record["cell"] == 10.0 and not (chunked / "keys.npy").exists()
+    assert (np.floor(members[:, 0] / 10.0) == ix).all()  # cells start at the origin, the lower corner
+    assert (np.floor(members[:, 1] / 10.0) == iy).all()
 
 
 def test_class_maps_merge_rename_ignore_and_refuse_nonsense(tmp_path: Path) -> None:
