@@ -48,7 +48,9 @@ def write_laz_tile(path: Path, points: int, seed: int = 0, chunk: int = 1_000_00
             x, y = rng.uniform(0, side, count), rng.uniform(0, side, count)
             record.x, record.y = x + header.offsets[0], y + header.offsets[1]
             record.z = 3 * np.sin(x / 40.0) * np.cos(y / 55.0) + rng.normal(0, 0.05, count)
-            record.classification = rng.choice(np.array([2, 3, 4, 5, 6], np.uint8), count, p=[0.5, 0.1, 0.1, 0.2, 0.1])
+            record.classification = rng.choice(
+                np.array([2, 3, 4, 5, 6], np.uint8), count, p=[0.5, 0.1, 0.1, 0.2, 0.1]
+            )
             record.intensity = rng.integers(0, 65535, count, dtype=np.uint16)
             record.return_number = np.ones(count, np.uint8)
             record.number_of_returns = np.ones(count, np.uint8)
@@ -82,7 +84,9 @@ def _pointea_read_points(path: Path, chunk: int) -> int:
     return len(read_points(path, max_points=10**9))
 
 
-def measure_las_reading(points: int = 10_000_000, repeat: int = 3, chunk: int = 1_000_000, folder: str | None = None) -> dict:
+def measure_las_reading(
+    points: int = 10_000_000, repeat: int = 3, chunk: int = 1_000_000, folder: str | None = None
+) -> dict:
     """Best seconds and points/s of each reader on one generated LAZ tile, and ratios to laspy's."""
     readers: dict[str, Callable[[Path, int], int]] = {
         "laspy chunk_iterator": _laspy_chunks,
@@ -117,11 +121,21 @@ def measure_las_reading(points: int = 10_000_000, repeat: int = 3, chunk: int = 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="pointea-bench las-reading", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--points", type=int, default=10_000_000, help="points of the tile (default: 10,000,000)")
-    parser.add_argument("--repeat", type=int, default=3, help="reads per reader, best kept (default: 3)")
-    parser.add_argument("--chunk", type=int, default=1_000_000, help="points per chunk (default: 1,000,000)")
-    parser.add_argument("--tmp", default=None, help="folder for the temporary tile (default: the system's)")
+    parser = argparse.ArgumentParser(
+        prog="pointea-bench las-reading", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--points", type=int, default=10_000_000, help="points of the tile (default: 10,000,000)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="reads per reader, best kept (default: 3)"
+    )
+    parser.add_argument(
+        "--chunk", type=int, default=1_000_000, help="points per chunk (default: 1,000,000)"
+    )
+    parser.add_argument(
+        "--tmp", default=None, help="folder for the temporary tile (default: the system's)"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args(argv)
     result = measure_las_reading(args.points, args.repeat, args.chunk, args.tmp)
@@ -130,7 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("| reader | best s | points/s | time / laspy's |")
     print("|---|---:|---:|---:|")
     for name, row in result["readers"].items():
-        print(f"| {name} | {row['seconds']:.2f} | {row['points_per_s']:,} | {row['ratio_to_laspy']:.2f} |")
+        print(
+            f"| {name} | {row['seconds']:.2f} | {row['points_per_s']:,} | {row['ratio_to_laspy']:.2f} |"
+        )
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=2))
     return 0

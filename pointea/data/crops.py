@@ -33,7 +33,15 @@ import numpy as np
 from pointea.data.scene_transforms import grid_subsample
 from pointea.errors import ConfigError
 
-__all__ = ["Candidates", "BlockCrop", "SphereCrop", "CROP_PRESETS", "CropPreset", "build_crop", "to_count"]
+__all__ = [
+    "Candidates",
+    "BlockCrop",
+    "SphereCrop",
+    "CROP_PRESETS",
+    "CropPreset",
+    "build_crop",
+    "to_count",
+]
 
 CropPreset = Literal["pointnet", "large"]
 
@@ -51,8 +59,14 @@ def to_count(index: np.ndarray, num_points: int, rng: np.random.Generator) -> np
 def _check(owner: str, size: float, num_points: int, min_points: int, tries: int) -> None:
     if not (isinstance(size, (int, float)) and np.isfinite(size) and size > 0):
         raise ConfigError(f"{owner}: the size must be a positive number of metres, got {size!r}")
-    if isinstance(num_points, bool) or not isinstance(num_points, int) or not 1 <= num_points <= 10**7:
-        raise ConfigError(f"{owner}: num_points must be an integer in 1..10000000, got {num_points!r}")
+    if (
+        isinstance(num_points, bool)
+        or not isinstance(num_points, int)
+        or not 1 <= num_points <= 10**7
+    ):
+        raise ConfigError(
+            f"{owner}: num_points must be an integer in 1..10000000, got {num_points!r}"
+        )
     if isinstance(min_points, bool) or not isinstance(min_points, int) or min_points < 1:
         raise ConfigError(f"{owner}: min_points must be a positive integer, got {min_points!r}")
     if isinstance(tries, bool) or not isinstance(tries, int) or tries < 1:
@@ -76,7 +90,9 @@ class _Crop:
         """Indices of the points of ``points`` inside the crop around ``centre``.  Shapes: -> (M,)."""
         raise NotImplementedError
 
-    def select(self, points: np.ndarray, centre: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def select(
+        self, points: np.ndarray, centre: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
         """``num_points`` positions into ``points`` (the crop's points).  Shapes: (M, 3) -> (K,)."""
         return to_count(np.arange(points.shape[0]), self.num_points, rng)
 
@@ -105,7 +121,9 @@ class _Crop:
                 index = index[grid_subsample(np.asarray(points[index]), grid, rng)]
             if index.shape[0] >= self.min_points:
                 break
-        if index.shape[0] == 0:  # cannot happen (the centre is a scene point) unless NaN coordinates
+        if (
+            index.shape[0] == 0
+        ):  # cannot happen (the centre is a scene point) unless NaN coordinates
             raise ValueError("crop: no point near the drawn centre (NaN coordinates?)")
         return index[self.select(np.asarray(points[index]), centre, rng)]
 
@@ -168,7 +186,9 @@ class SphereCrop(_Crop):
         squared = ((points - centre) ** 2).sum(axis=1)  # (N,)
         return np.flatnonzero(squared <= np.float32(self.radius**2))
 
-    def select(self, points: np.ndarray, centre: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def select(
+        self, points: np.ndarray, centre: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
         if points.shape[0] <= self.num_points:
             return to_count(np.arange(points.shape[0]), self.num_points, rng)
         squared = ((points - centre) ** 2).sum(axis=1)  # (M,)

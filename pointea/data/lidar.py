@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -84,27 +83,42 @@ class ClassMap:
         source: where the map came from, for messages.
     """
 
-    def __init__(self, classes: Mapping[str, int | Sequence[int]], ignore: Sequence[int] = (), source: str = "class map") -> None:
+    def __init__(
+        self,
+        classes: Mapping[str, int | Sequence[int]],
+        ignore: Sequence[int] = (),
+        source: str = "class map",
+    ) -> None:
         if not isinstance(classes, Mapping) or not classes:
-            raise ConfigError(f"{source}: maps no class; expected 'classes:' with at least one name: [codes]")
+            raise ConfigError(
+                f"{source}: maps no class; expected 'classes:' with at least one name: [codes]"
+            )
         owner: dict[int, str] = {}
         self.names: list[str] = []
         for name, codes in classes.items():
             codes = [codes] if isinstance(codes, int) else codes
             if not isinstance(codes, Sequence) or not codes:
-                raise ConfigError(f"{source}: class {name!r} has no code; expected a code or a list of codes")
+                raise ConfigError(
+                    f"{source}: class {name!r} has no code; expected a code or a list of codes"
+                )
             for code in codes:
                 if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code <= 255:
-                    raise ConfigError(f"{source}: class {name!r}: code {code!r} is not an ASPRS code 0..255")
+                    raise ConfigError(
+                        f"{source}: class {name!r}: code {code!r} is not an ASPRS code 0..255"
+                    )
                 if code in owner:
-                    raise ConfigError(f"{source}: code {code} is mapped to both {owner[code]!r} and {name!r}")
+                    raise ConfigError(
+                        f"{source}: code {code} is mapped to both {owner[code]!r} and {name!r}"
+                    )
                 owner[code] = str(name)
             self.names.append(str(name))
         for code in ignore:
             if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code <= 255:
                 raise ConfigError(f"{source}: ignored code {code!r} is not an ASPRS code 0..255")
             if code in owner:
-                raise ConfigError(f"{source}: code {code} is both ignored and mapped to {owner[code]!r}")
+                raise ConfigError(
+                    f"{source}: code {code} is both ignored and mapped to {owner[code]!r}"
+                )
         self.codes = {code: self.names.index(name) for code, name in owner.items()}
         self.ignore, self.source = tuple(ignore), source
 
@@ -118,16 +132,22 @@ class ClassMap:
         except OSError as error:
             raise ConfigError(f"{path}: cannot read the class map ({error})") from None
         except yaml.YAMLError as error:
-            raise ConfigError(f"{path}: not a YAML class map ({str(error).splitlines()[0]})") from None
+            raise ConfigError(
+                f"{path}: not a YAML class map ({str(error).splitlines()[0]})"
+            ) from None
         return cls.from_dict(content, str(path))
 
     @classmethod
     def from_dict(cls, content: Any, source: str = "class map") -> ClassMap:
         if not isinstance(content, Mapping):
-            raise ConfigError(f"{source}: expected a mapping with 'classes' (and 'ignore'), got {type(content).__name__}")
+            raise ConfigError(
+                f"{source}: expected a mapping with 'classes' (and 'ignore'), got {type(content).__name__}"
+            )
         unknown = set(content) - {"classes", "ignore"}
         if unknown:
-            raise ConfigError(f"{source}: unknown key(s) {sorted(map(str, unknown))}; expected 'classes' and 'ignore'")
+            raise ConfigError(
+                f"{source}: unknown key(s) {sorted(map(str, unknown))}; expected 'classes' and 'ignore'"
+            )
         return cls(content.get("classes") or {}, content.get("ignore") or (), source)
 
     def lookup(self, ignore_index: int) -> np.ndarray:
@@ -146,7 +166,14 @@ class CellIndex:
         order (N,) int32 (int64 past 2^31 points); start (X Y + 1,) int64; lower (3,) float32
     """
 
-    def __init__(self, order: np.ndarray, start: np.ndarray, lower: np.ndarray, cell: float, shape: tuple[int, int]) -> None:
+    def __init__(
+        self,
+        order: np.ndarray,
+        start: np.ndarray,
+        lower: np.ndarray,
+        cell: float,
+        shape: tuple[int, int],
+    ) -> None:
         self.order, self.start, self.lower, self.cell, self.shape = order, start, lower, cell, shape
 
     def __call__(self, centre: np.ndarray, reach: float) -> np.ndarray:
@@ -154,8 +181,15 @@ class CellIndex:
         low = np.floor((centre[:2] - reach - self.lower[:2]) / self.cell).astype(int)
         high = np.floor((centre[:2] + reach - self.lower[:2]) / self.cell).astype(int)
         (x0, y0), (x1, y1) = np.clip(low, 0, [nx - 1, ny - 1]), np.clip(high, 0, [nx - 1, ny - 1])
-        pieces = [self.order[self.start[ix * ny + y0]:self.start[ix * ny + y1 + 1]] for ix in range(x0, x1 + 1)]
-        return np.sort(np.concatenate(pieces)).astype(np.int64) if pieces else np.empty(0, dtype=np.int64)
+        pieces = [
+            self.order[self.start[ix * ny + y0] : self.start[ix * ny + y1 + 1]]
+            for ix in range(x0, x1 + 1)
+        ]
+        return (
+            np.sort(np.concatenate(pieces)).astype(np.int64)
+            if pieces
+            else np.empty(0, dtype=np.int64)
+        )
 
 
 def _laspy_error(path: Path, error: Exception) -> DataError:
@@ -167,7 +201,9 @@ def _open(path: Path):
     try:
         import laspy
     except ImportError as error:  # pragma: no cover - laspy is a dependency of the las extra
-        raise DataError(f"{path}: reading {path.suffix} files needs laspy ({error}); install pointea[las]") from None
+        raise DataError(
+            f"{path}: reading {path.suffix} files needs laspy ({error}); install pointea[las]"
+        ) from None
     try:
         return laspy, laspy.open(path)
     except (laspy.errors.LaspyException, OSError, ValueError) as error:
@@ -181,11 +217,15 @@ MAX_CELLS = 4_000_000
 def _grid(extent: np.ndarray, cell: float) -> tuple[float, tuple[int, int]]:
     """The cell size and (X, Y) cells covering ``extent`` metres, at most :data:`MAX_CELLS`."""
     extent = np.maximum(np.nan_to_num(extent[:2], nan=0.0, posinf=0.0), 0.0)
-    cell = max(cell, float(np.sqrt(extent[0] * extent[1] / MAX_CELLS)), float(max(extent) / MAX_CELLS))
+    cell = max(
+        cell, float(np.sqrt(extent[0] * extent[1] / MAX_CELLS)), float(max(extent) / MAX_CELLS)
+    )
     return cell, (int(extent[0] // cell) + 1, int(extent[1] // cell) + 1)
 
 
-def convert_tile(path: Path, out: Path, cell: float = 10.0, chunk_points: int = CHUNK_POINTS) -> dict[str, Any]:
+def convert_tile(
+    path: Path, out: Path, cell: float = 10.0, chunk_points: int = CHUNK_POINTS
+) -> dict[str, Any]:
     """Stream one LAS/LAZ tile into memory-mapped arrays in ``out`` (see the module docstring);
     returns what ``tile.json`` records (point count, bounds, origin, fields, cell grid).
 
@@ -207,8 +247,14 @@ def convert_tile(path: Path, out: Path, cell: float = 10.0, chunk_points: int = 
         colour = {"red", "green", "blue"} <= dimensions
         labelled = "classification" in dimensions
         coord = open_memmap(out / "coord.npy", "w+", np.float32, (count, 3))
-        classification = open_memmap(out / "classification.npy", "w+", np.uint8, (count,)) if labelled else None
-        intensity = open_memmap(out / "intensity.npy", "w+", np.uint16, (count,)) if "intensity" in dimensions else None
+        classification = (
+            open_memmap(out / "classification.npy", "w+", np.uint8, (count,)) if labelled else None
+        )
+        intensity = (
+            open_memmap(out / "intensity.npy", "w+", np.uint16, (count,))
+            if "intensity" in dimensions
+            else None
+        )
         color = open_memmap(out / "color.npy", "w+", np.uint16, (count, 3)) if colour else None
         keys = open_memmap(out / "keys.npy", "w+", key_type, (count,))
         histogram = np.zeros(shape[0] * shape[1], dtype=np.int64)
@@ -219,29 +265,38 @@ def convert_tile(path: Path, out: Path, cell: float = 10.0, chunk_points: int = 
                 rows = len(chunk)
                 if done + rows > count:
                     raise DataError(f"{path}: holds more points than its header's {count}")
-                xyz = [np.asarray(chunk.x) - origin[0], np.asarray(chunk.y) - origin[1], np.asarray(chunk.z) - origin[2]]
+                xyz = [
+                    np.asarray(chunk.x) - origin[0],
+                    np.asarray(chunk.y) - origin[1],
+                    np.asarray(chunk.z) - origin[2],
+                ]
                 for axis, values in enumerate(xyz):
-                    coord[done:done + rows, axis] = values
+                    coord[done : done + rows, axis] = values
                     if rows:
-                        lower[axis], upper[axis] = min(lower[axis], values.min()), max(upper[axis], values.max())
+                        lower[axis], upper[axis] = (
+                            min(lower[axis], values.min()),
+                            max(upper[axis], values.max()),
+                        )
                 ix = np.clip((xyz[0] // cell).astype(np.int64), 0, shape[0] - 1)  # (R,)
                 iy = np.clip((xyz[1] // cell).astype(np.int64), 0, shape[1] - 1)
                 chunk_keys = ix * shape[1] + iy
-                keys[done:done + rows] = chunk_keys
+                keys[done : done + rows] = chunk_keys
                 histogram += np.bincount(chunk_keys, minlength=histogram.shape[0])
                 if classification is not None:
-                    classification[done:done + rows] = np.asarray(chunk.classification)
+                    classification[done : done + rows] = np.asarray(chunk.classification)
                 if intensity is not None:
-                    intensity[done:done + rows] = np.asarray(chunk.intensity)
+                    intensity[done : done + rows] = np.asarray(chunk.intensity)
                 if color is not None:
                     rgb = np.stack([chunk.red, chunk.green, chunk.blue], axis=1)  # (R, 3)
-                    color[done:done + rows] = rgb
+                    color[done : done + rows] = rgb
                     colour_max = max(colour_max, int(rgb.max(initial=0)))
                 done += rows
         except laspy.errors.LaspyException as error:
             raise _laspy_error(path, error) from None
         except (OSError, ValueError, EOFError) as error:
-            raise DataError(f"{path}: truncated or corrupt after {done} of {count} points ({error})") from None
+            raise DataError(
+                f"{path}: truncated or corrupt after {done} of {count} points ({error})"
+            ) from None
     if done != count:
         raise DataError(f"{path}: truncated: {done} points read, its header says {count}")
     if count == 0:
@@ -269,7 +324,7 @@ def _cell_order(keys: np.ndarray, histogram: np.ndarray, out: Path, chunk: int) 
     order = open_memmap(out / "order.npy", "w+", np.int32 if count < 2**31 else np.int64, (count,))
     cursor = start[:-1].copy()  # (X Y,) next free slot of each cell
     for begin in range(0, count, chunk):
-        chunk_keys = np.asarray(keys[begin:begin + chunk])  # (R,)
+        chunk_keys = np.asarray(keys[begin : begin + chunk])  # (R,)
         local = np.argsort(chunk_keys, kind="stable")
         sorted_keys = chunk_keys[local].astype(np.int64)
         counts = np.bincount(sorted_keys, minlength=cursor.shape[0])
@@ -290,7 +345,9 @@ def _tile_scene(folder: Path, name: str, path: Path, lookup: np.ndarray) -> Scen
 
     lower, upper = (np.asarray(record[k], dtype=np.float32) for k in ("lower", "upper"))
     grid = np.zeros(3, dtype=np.float32)  # the cells start at the header's lower corner, the origin
-    index = CellIndex(load("order"), np.load(folder / "start.npy"), grid, record["cell"], tuple(record["shape"]))
+    index = CellIndex(
+        load("order"), np.load(folder / "start.npy"), grid, record["cell"], tuple(record["shape"])
+    )
     return Scene(
         name, path, load("coord"), load("classification"), colors=load("color"),
         color_scale=record["color_scale"], intensity=load("intensity"), intensity_scale=65535.0,
@@ -317,8 +374,19 @@ def read_tile(path: str | Path, class_map: ClassMap | None = None, ignore_index:
         raise DataError(f"{path}: truncated or corrupt ({error})") from None
     dimensions = set(las.point_format.dimension_names)
     origin = np.asarray(las.header.mins, dtype=np.float64)
-    points = np.stack([np.asarray(las.x) - origin[0], np.asarray(las.y) - origin[1], np.asarray(las.z) - origin[2]], 1)
-    colors = np.stack([las.red, las.green, las.blue], axis=1) if {"red", "green", "blue"} <= dimensions else None
+    points = np.stack(
+        [
+            np.asarray(las.x) - origin[0],
+            np.asarray(las.y) - origin[1],
+            np.asarray(las.z) - origin[2],
+        ],
+        1,
+    )
+    colors = (
+        np.stack([las.red, las.green, las.blue], axis=1)
+        if {"red", "green", "blue"} <= dimensions
+        else None
+    )
     class_map = class_map or ClassMap.from_dict(DEFAULT_CLASS_MAP, "default class map")
     return Scene(
         path.stem, path, points.astype(np.float32),
@@ -384,21 +452,40 @@ class LidarDataModule(SceneDataModule):
             features, crop, crop_shape, crop_size, num_points, crops_per_epoch, batch_size,
             num_workers, augment, grid_size, class_weighting, val_mode, ignore_index, seed,
         )  # fmt: skip
-        self.class_map = ClassMap.from_yaml(class_map) if class_map else ClassMap.from_dict(DEFAULT_CLASS_MAP, "default class map")
+        self.class_map = (
+            ClassMap.from_yaml(class_map)
+            if class_map
+            else ClassMap.from_dict(DEFAULT_CLASS_MAP, "default class map")
+        )
         for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
             if not (isinstance(value, (int, float)) and 0 <= value < 1):
                 raise ConfigError(f"LidarDataModule: {name} must be in [0, 1), got {value!r}")
         if not (isinstance(cell, (int, float)) and cell > 0):
-            raise ConfigError(f"LidarDataModule: cell must be a positive number of metres, got {cell!r}")
-        for name, value in (("chunk_points", chunk_points), ("max_scene_points", max_scene_points), ("synthetic_tiles", synthetic_tiles)):
+            raise ConfigError(
+                f"LidarDataModule: cell must be a positive number of metres, got {cell!r}"
+            )
+        for name, value in (
+            ("chunk_points", chunk_points),
+            ("max_scene_points", max_scene_points),
+            ("synthetic_tiles", synthetic_tiles),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"LidarDataModule: {name} must be a positive integer, got {value!r}")
+                raise ConfigError(
+                    f"LidarDataModule: {name} must be a positive integer, got {value!r}"
+                )
         self.root, self.cache_root = root, cache_root
         self.files = {"train": train_files, "val": val_files, "test": test_files}
         self.val_fraction, self.test_fraction = float(val_fraction), float(test_fraction)
-        self.cell, self.chunk_points, self.max_scene_points = float(cell), chunk_points, max_scene_points
+        self.cell, self.chunk_points, self.max_scene_points = (
+            float(cell),
+            chunk_points,
+            max_scene_points,
+        )
         self.synthetic, self.synthetic_tiles = synthetic, synthetic_tiles
-        self.synthetic_size, self.synthetic_density = float(synthetic_size), float(synthetic_density)
+        self.synthetic_size, self.synthetic_density = (
+            float(synthetic_size),
+            float(synthetic_density),
+        )
         self._tiles: dict[Path, Scene] = {}
         self.save_hyperparameters()
 
@@ -409,13 +496,23 @@ class LidarDataModule(SceneDataModule):
     def tile_paths(self) -> list[Path]:
         """Every ``.las``/``.laz`` file under ``root`` (sorted; the cache folder excluded)."""
         root = Path(self.root).expanduser()
-        return sorted(p for p in root.rglob("*") if p.suffix.lower() in LAS_EXTENSIONS and p.is_file() and CACHE_FOLDER not in p.parts)
+        return sorted(
+            p
+            for p in root.rglob("*")
+            if p.suffix.lower() in LAS_EXTENSIONS and p.is_file() and CACHE_FOLDER not in p.parts
+        )
 
     def prepare_data(self) -> None:
         if self.synthetic and not self.tile_paths():
             from pointea.data.synthetic_scenes import write_synthetic_tiles
 
-            write_synthetic_tiles(self.root, self.seed, self.synthetic_tiles, self.synthetic_size, self.synthetic_density)
+            write_synthetic_tiles(
+                self.root,
+                self.seed,
+                self.synthetic_tiles,
+                self.synthetic_size,
+                self.synthetic_density,
+            )
 
     def split_paths(self) -> dict[str, list[Path]]:
         """The files of each split (module docstring)."""
@@ -425,7 +522,9 @@ class LidarDataModule(SceneDataModule):
             self.prepare_data()
             every = self.tile_paths()
         if not every:
-            raise DataError(f"{root}: no .las or .laz file found (pass synthetic=True for procedural tiles)")
+            raise DataError(
+                f"{root}: no .las or .laz file found (pass synthetic=True for procedural tiles)"
+            )
         named = {}
         for split, names in self.files.items():
             if names is not None:
@@ -437,14 +536,18 @@ class LidarDataModule(SceneDataModule):
         if "test" not in named:
             rest = [p for p in every if p not in {q for v in named.values() for q in v}]
             shuffled = [rest[i] for i in np.random.default_rng(self.seed).permutation(len(rest))]
-            n_test = max(1, round(self.test_fraction * len(shuffled))) if self.test_fraction > 0 else 0
+            n_test = (
+                max(1, round(self.test_fraction * len(shuffled))) if self.test_fraction > 0 else 0
+            )
             named["test"] = shuffled[:n_test]
             if "val" not in named:
                 n_val = round(self.val_fraction * len(shuffled))
-                named["val"] = shuffled[n_test:n_test + n_val]
-            named.setdefault("train", shuffled[n_test + len(named["val"]):])
+                named["val"] = shuffled[n_test : n_test + n_val]
+            named.setdefault("train", shuffled[n_test + len(named["val"]) :])
         named.setdefault("val", [])
-        named.setdefault("train", [p for p in every if p not in set(named["test"]) | set(named["val"])])
+        named.setdefault(
+            "train", [p for p in every if p not in set(named["test"]) | set(named["val"])]
+        )
         if not named["val"]:
             named["val"] = named["test"]
         return named
@@ -453,19 +556,36 @@ class LidarDataModule(SceneDataModule):
         if path not in self._tiles:
             root = Path(self.root).expanduser()
             relative = path.relative_to(root) if path.is_relative_to(root) else Path(path.name)
-            cache = Path(self.cache_root or self.root).expanduser() / CACHE_FOLDER / "lidar" / "__".join(relative.parts)
+            cache = (
+                Path(self.cache_root or self.root).expanduser()
+                / CACHE_FOLDER
+                / "lidar"
+                / "__".join(relative.parts)
+            )
             manifest = source_manifest(path.parent, [path], {"cell": self.cell, "format": 1})
-            ensure_cache(cache, manifest, lambda out: convert_tile(path, out, self.cell, self.chunk_points), str(path))
-            self._tiles[path] = _tile_scene(cache, relative.as_posix(), path, self.class_map.lookup(self.ignore_index))
+            ensure_cache(
+                cache,
+                manifest,
+                lambda out: convert_tile(path, out, self.cell, self.chunk_points),
+                str(path),
+            )
+            self._tiles[path] = _tile_scene(
+                cache, relative.as_posix(), path, self.class_map.lookup(self.ignore_index)
+            )
         return self._tiles[path]
 
     def load_scenes(self, split: Split) -> list[Scene]:
         paths = self.split_paths()[split]
         if not paths:
-            raise DataError(f"{self.root}: the {split} split has no tile (set {split}_files or the hold-out fractions)")
+            raise DataError(
+                f"{self.root}: the {split} split has no tile (set {split}_files or the hold-out fractions)"
+            )
         from tqdm import tqdm
 
-        scenes = [self._tile(path) for path in tqdm(paths, desc=f"lidar tiles ({split})", unit="tile", disable=None)]
+        scenes = [
+            self._tile(path)
+            for path in tqdm(paths, desc=f"lidar tiles ({split})", unit="tile", disable=None)
+        ]
         if split == "test":
             for scene in scenes:
                 if len(scene) > self.max_scene_points:
@@ -486,4 +606,6 @@ class LidarDataModule(SceneDataModule):
             scene = self._tile(path)
             if scene.labels is not None and len(scene):
                 codes |= set(np.unique(np.asarray(scene.labels)).tolist())
-        return f"the class map ({self.class_map.source}) maps none of the codes found: {sorted(codes)}"
+        return (
+            f"the class map ({self.class_map.source}) maps none of the codes found: {sorted(codes)}"
+        )

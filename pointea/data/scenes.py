@@ -158,9 +158,13 @@ class Scene:
         if self.lookup is None:
             return raw
         inside = (raw >= 0) & (raw < self.lookup.shape[0])
-        return np.where(inside, self.lookup[np.clip(raw, 0, self.lookup.shape[0] - 1)], ignore_index)
+        return np.where(
+            inside, self.lookup[np.clip(raw, 0, self.lookup.shape[0] - 1)], ignore_index
+        )
 
-    def class_counts(self, num_classes: int, ignore_index: int, chunk: int = 4_000_000) -> np.ndarray:
+    def class_counts(
+        self, num_classes: int, ignore_index: int, chunk: int = 4_000_000
+    ) -> np.ndarray:
         """Points per class, read in chunks (the labels may be memory-mapped).  Shapes: (L,)."""
         counts = np.zeros(num_classes, dtype=np.int64)
         for start in range(0, len(self), chunk):
@@ -227,7 +231,12 @@ def scene_sample(
         sample["height"] = (z - z.min())[:, None].astype(np.float32)  # (K, 1)
     if "intensity" in sample:
         sample["intensity"] = sample["intensity"][:, None]  # (K,) -> (K, 1)
-    names = {"color": "colors", "normalized": "normalized", "height": "height", "intensity": "intensity"}
+    names = {
+        "color": "colors",
+        "normalized": "normalized",
+        "height": "height",
+        "intensity": "intensity",
+    }
     served = {"points": sample["points"].astype(np.float32), "labels": sample["labels"]}
     if features:
         served["features"] = np.concatenate([sample[names[f]] for f in features], axis=1)  # (K, C)
@@ -268,7 +277,9 @@ class SceneCrops(Dataset):
         sizes = np.array([len(scene) for scene in scenes], dtype=np.float64)
         self.scenes, self.crop, self.features = list(scenes), crop, tuple(features)
         self.ignore_index, self.augment, self.grid = ignore_index, augment, grid
-        self.order = np.random.default_rng(seed).choice(len(scenes), size=length, p=sizes / sizes.sum())
+        self.order = np.random.default_rng(seed).choice(
+            len(scenes), size=length, p=sizes / sizes.sum()
+        )
 
     def __len__(self) -> int:
         return int(self.order.shape[0])
@@ -356,10 +367,16 @@ class SceneDataModule(pl.LightningDataModule):
         for name, value, low in (("batch_size", batch_size, 1), ("num_workers", num_workers, 0)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"{owner}: {name} must be an integer >= {low}, got {value!r}")
-        if crops_per_epoch is not None and (not isinstance(crops_per_epoch, int) or crops_per_epoch < 1):
-            raise ConfigError(f"{owner}: crops_per_epoch must be a positive integer, got {crops_per_epoch!r}")
+        if crops_per_epoch is not None and (
+            not isinstance(crops_per_epoch, int) or crops_per_epoch < 1
+        ):
+            raise ConfigError(
+                f"{owner}: crops_per_epoch must be a positive integer, got {crops_per_epoch!r}"
+            )
         if grid_size is not None and not (isinstance(grid_size, (int, float)) and grid_size > 0):
-            raise ConfigError(f"{owner}: grid_size must be a positive number of metres, got {grid_size!r}")
+            raise ConfigError(
+                f"{owner}: grid_size must be a positive number of metres, got {grid_size!r}"
+            )
         if class_weighting is not None and class_weighting not in CLASS_WEIGHTINGS:
             raise ConfigError(
                 f"{owner}: class_weighting must be None or one of {', '.join(CLASS_WEIGHTINGS)}, "
@@ -369,7 +386,11 @@ class SceneDataModule(pl.LightningDataModule):
             raise ConfigError(f"{owner}: val_mode must be 'scenes' or 'crops', got {val_mode!r}")
         if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
             raise ConfigError(f"{owner}: ignore_index must be an integer, got {ignore_index!r}")
-        self.crops_per_epoch, self.batch_size, self.num_workers = crops_per_epoch, batch_size, num_workers
+        self.crops_per_epoch, self.batch_size, self.num_workers = (
+            crops_per_epoch,
+            batch_size,
+            num_workers,
+        )
         self.augment = default_augmentation() if augment else None
         self.grid_size, self.class_weighting, self.val_mode = grid_size, class_weighting, val_mode
         self.ignore_index, self.seed = ignore_index, seed
@@ -407,7 +428,10 @@ class SceneDataModule(pl.LightningDataModule):
         if self.class_weighting is None:
             return None
         counts = sum(
-            (scene.class_counts(self.num_classes, self.ignore_index) for scene in self._split("train")),
+            (
+                scene.class_counts(self.num_classes, self.ignore_index)
+                for scene in self._split("train")
+            ),
             np.zeros(self.num_classes, dtype=np.int64),
         )
         return torch.from_numpy(class_weights(counts, self.class_weighting))
@@ -418,8 +442,11 @@ class SceneDataModule(pl.LightningDataModule):
             "features": list(self.features),
             "ignore_index": self.ignore_index,
             "class_names": list(self.class_names),
-            "crop": {"shape": self.crop_shape, "size": self.crop.reach * (2 if self.crop_shape == "block" else 1),
-                     "num_points": self.crop.num_points},
+            "crop": {
+                "shape": self.crop_shape,
+                "size": self.crop.reach * (2 if self.crop_shape == "block" else 1),
+                "num_points": self.crop.num_points,
+            },
             "grid_size": self.grid_size,
         }
 
@@ -451,7 +478,11 @@ class SceneDataModule(pl.LightningDataModule):
         A scene whose every point is ignored would score nothing: skipped from every split."""
         if len(scene) == 0:
             return "no points"
-        if self.check_labels and scene.labels is not None and scene.class_counts(self.num_classes, self.ignore_index).sum() == 0:
+        if (
+            self.check_labels
+            and scene.labels is not None
+            and scene.class_counts(self.num_classes, self.ignore_index).sum() == 0
+        ):
             return "no point of a class in the map (every point ignored)"
         return None
 
@@ -481,18 +512,37 @@ class SceneDataModule(pl.LightningDataModule):
             length = max(self.batch_size, math.ceil(total / self.crop.num_points))
         augment = self.augment if split == "train" else None
         seed = self.seed if split == "train" else self.seed + 1
-        return SceneCrops(scenes, self.crop, self.features, self.ignore_index, length, augment, self.grid_size, seed)
+        return SceneCrops(
+            scenes,
+            self.crop,
+            self.features,
+            self.ignore_index,
+            length,
+            augment,
+            self.grid_size,
+            seed,
+        )
 
     def train_dataloader(self) -> DataLoader:
         crops = self._crops("train", self.crops_per_epoch)
         if len(crops) < max(2, self.batch_size):
-            raise DataError(f"{type(self).__name__}: {len(crops)} training crops per epoch, fewer than batch_size={self.batch_size}")
-        return DataLoader(crops, batch_size=self.batch_size, shuffle=True, drop_last=True,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+            raise DataError(
+                f"{type(self).__name__}: {len(crops)} training crops per epoch, fewer than batch_size={self.batch_size}"
+            )
+        return DataLoader(
+            crops,
+            batch_size=self.batch_size,
+            shuffle=True,
+            drop_last=True,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
 
     def val_dataloader(self) -> DataLoader:
         if self.val_mode == "crops":
-            return DataLoader(self._crops("val", None), batch_size=self.batch_size, num_workers=self.num_workers)
+            return DataLoader(
+                self._crops("val", None), batch_size=self.batch_size, num_workers=self.num_workers
+            )
         return self._whole("val")
 
     def test_dataloader(self) -> DataLoader:

@@ -35,7 +35,14 @@ from pointea.data.crops import CropPreset
 from pointea.data.scenes import Scene, SceneDataModule, Split
 from pointea.errors import ConfigError, DataError
 
-__all__ = ["LEARNING_MAP", "CLASS_NAMES", "STANDARD_SPLIT", "SemanticKITTIDataModule", "read_label_config", "read_scan"]
+__all__ = [
+    "LEARNING_MAP",
+    "CLASS_NAMES",
+    "STANDARD_SPLIT",
+    "SemanticKITTIDataModule",
+    "read_label_config",
+    "read_scan",
+]
 
 #: The release's learning map: raw semantic id -> learning id (0 unlabelled, 1..19 the classes).
 LEARNING_MAP: dict[int, int] = {
@@ -55,7 +62,9 @@ STANDARD_SPLIT: dict[str, tuple[int, ...]] = {
 CONFIG_NAME = "semantic-kitti.yaml"
 
 
-def read_label_config(path: str | Path) -> tuple[dict[int, int], tuple[str, ...], dict[str, tuple[int, ...]]]:
+def read_label_config(
+    path: str | Path,
+) -> tuple[dict[int, int], tuple[str, ...], dict[str, tuple[int, ...]]]:
     """The learning map, the class names (learning ids 1..) and the split of a ``semantic-kitti.yaml``."""
     import yaml
 
@@ -63,13 +72,17 @@ def read_label_config(path: str | Path) -> tuple[dict[int, int], tuple[str, ...]
     try:
         content = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as error:
-        raise ConfigError(f"{path}: not a readable SemanticKITTI label config ({str(error).splitlines()[0]})") from None
+        raise ConfigError(
+            f"{path}: not a readable SemanticKITTI label config ({str(error).splitlines()[0]})"
+        ) from None
     try:
         learning = {int(k): int(v) for k, v in content["learning_map"].items()}
         inverse = {int(k): int(v) for k, v in content["learning_map_inv"].items()}
         labels = {int(k): str(v) for k, v in content["labels"].items()}
         names = tuple(labels[inverse[k]] for k in range(1, max(inverse) + 1))
-        split = {key: tuple(int(s) for s in content["split"][key]) for key in ("train", "valid", "test")}
+        split = {
+            key: tuple(int(s) for s in content["split"][key]) for key in ("train", "valid", "test")
+        }
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise ConfigError(
             f"{path}: expected the release's keys labels, learning_map, learning_map_inv, split ({error!r})"
@@ -81,8 +94,14 @@ def read_scan(velodyne: Path, labels: Path | None, lookup: np.ndarray, name: str
     """One scan, memory-mapped, with its labels' semantic ids mapped through ``lookup``."""
     size = velodyne.stat().st_size
     if size % 16:
-        raise DataError(f"{velodyne}: {size} bytes, not a multiple of 16 (float32 x y z remission per point)")
-    scan = np.memmap(velodyne, dtype=np.float32, mode="r", shape=(size // 16, 4)) if size else np.zeros((0, 4), np.float32)
+        raise DataError(
+            f"{velodyne}: {size} bytes, not a multiple of 16 (float32 x y z remission per point)"
+        )
+    scan = (
+        np.memmap(velodyne, dtype=np.float32, mode="r", shape=(size // 16, 4))
+        if size
+        else np.zeros((0, 4), np.float32)
+    )
     label = None
     if labels is not None:
         label_size = labels.stat().st_size
@@ -91,7 +110,9 @@ def read_scan(velodyne: Path, labels: Path | None, lookup: np.ndarray, name: str
                 f"{labels}: {label_size // 4 if label_size % 4 == 0 else label_size / 4} labels for the "
                 f"{size // 16} points of {velodyne.name}; expected one uint32 per point"
             )
-        label = np.memmap(labels, dtype=np.uint32, mode="r") if label_size else np.zeros(0, np.uint32)
+        label = (
+            np.memmap(labels, dtype=np.uint32, mode="r") if label_size else np.zeros(0, np.uint32)
+        )
     return Scene(name, velodyne, scan[:, :3], label, intensity=scan[:, 3], intensity_scale=1.0,
                  lookup=lookup, label_mask=0xFFFF)  # fmt: skip
 
@@ -170,9 +191,13 @@ class SemanticKITTIDataModule(SceneDataModule):
     def _sequences_folder(self) -> Path:
         root = Path(self.root).expanduser()
         for folder in (root / "dataset" / "sequences", root / "sequences", root):
-            if folder.is_dir() and any(child.name.isdigit() and (child / "velodyne").is_dir() for child in folder.iterdir()):
+            if folder.is_dir() and any(
+                child.name.isdigit() and (child / "velodyne").is_dir() for child in folder.iterdir()
+            ):
                 return folder
-        raise DataError(f"{root}: no SemanticKITTI sequences found (dataset/sequences/NN/velodyne/*.bin)")
+        raise DataError(
+            f"{root}: no SemanticKITTI sequences found (dataset/sequences/NN/velodyne/*.bin)"
+        )
 
     def load_scenes(self, split: Split) -> list[Scene]:
         base = self._sequences_folder()
@@ -180,15 +205,26 @@ class SemanticKITTIDataModule(SceneDataModule):
         for number in self.sequences[split]:
             folder = base / f"{int(number):02d}"
             if not (folder / "velodyne").is_dir():
-                raise DataError(f"{folder}/velodyne: sequence {int(number):02d} of the {split} split not found")
+                raise DataError(
+                    f"{folder}/velodyne: sequence {int(number):02d} of the {split} split not found"
+                )
             labelled = (folder / "labels").is_dir()
             if split == "train" and not labelled:
-                raise DataError(f"{folder}/labels: training sequence {int(number):02d} has no labels")
+                raise DataError(
+                    f"{folder}/labels: training sequence {int(number):02d} has no labels"
+                )
             for scan in sorted((folder / "velodyne").glob("*.bin")):
                 labels = folder / "labels" / f"{scan.stem}.label"
                 if labelled and not labels.is_file():
                     raise DataError(f"{labels}: missing (its scan {scan} is there)")
-                scenes.append(read_scan(scan, labels if labelled else None, self.lookup, f"{folder.name}/{scan.stem}"))
+                scenes.append(
+                    read_scan(
+                        scan,
+                        labels if labelled else None,
+                        self.lookup,
+                        f"{folder.name}/{scan.stem}",
+                    )
+                )
         return scenes
 
     def _where(self) -> str:

@@ -44,7 +44,9 @@ def _posed(header, xyz: np.ndarray) -> np.ndarray:
     """Points of one scan in the file's common frame.  Shapes: (R, 3) -> (R, 3) float64."""
     if not header.has_pose():
         return xyz
-    return xyz @ np.asarray(header.rotation_matrix, dtype=np.float64).T + np.asarray(header.translation)
+    return xyz @ np.asarray(header.rotation_matrix, dtype=np.float64).T + np.asarray(
+        header.translation
+    )
 
 
 def read_e57_rows(
@@ -76,8 +78,14 @@ def read_e57_rows(
             elif all(f in fields for f in _SPHERICAL):
                 coordinates, invalid = _SPHERICAL, "sphericalInvalidState"
             else:
-                raise DataError(f"{path}: scan {number} has neither Cartesian nor spherical coordinates")
-            wanted = [*coordinates, *(_COLOURS if colour else ()), *((invalid,) if invalid in fields else ())]
+                raise DataError(
+                    f"{path}: scan {number} has neither Cartesian nor spherical coordinates"
+                )
+            wanted = [
+                *coordinates,
+                *(_COLOURS if colour else ()),
+                *((invalid,) if invalid in fields else ()),
+            ]
             count = min(chunk_points, max(1, header.point_count))
             data, buffers = e57.make_buffers(wanted, count)
             reader = header.points.reader(buffers)
@@ -86,10 +94,14 @@ def read_e57_rows(
                     rows = reader.read()
                     if rows == 0:
                         break
-                    raw = np.stack([data[f][:rows] for f in coordinates], axis=1).astype(np.float64)  # (R, 3)
+                    raw = np.stack([data[f][:rows] for f in coordinates], axis=1).astype(
+                        np.float64
+                    )  # (R, 3)
                     if coordinates == _SPHERICAL:
                         raw = convert_spherical_to_cartesian(raw)
-                    valid = data[invalid][:rows] == 0 if invalid in data else np.ones(rows, dtype=bool)
+                    valid = (
+                        data[invalid][:rows] == 0 if invalid in data else np.ones(rows, dtype=bool)
+                    )
                     xyz = _posed(header, raw[valid])
                     if origin is None and xyz.shape[0]:
                         origin = np.floor(xyz.min(axis=0))  # (3,) whole metres: exact in float64

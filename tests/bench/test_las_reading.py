@@ -21,7 +21,11 @@ def test_the_generated_tile_is_a_real_laz_file(tmp_path: Path) -> None:
 def test_every_reader_reads_every_point(tmp_path: Path) -> None:
     result = measure_las_reading(points=30_000, repeat=1, chunk=8_000, folder=str(tmp_path))
     readers = result["readers"]
-    assert set(readers) == {"laspy chunk_iterator", "pointea tile (convert_tile)", "pointea read_points"}
+    assert set(readers) == {
+        "laspy chunk_iterator",
+        "pointea tile (convert_tile)",
+        "pointea read_points",
+    }
     assert readers["laspy chunk_iterator"]["ratio_to_laspy"] == 1.0
     assert all(row["points_per_s"] > 0 and row["seconds"] > 0 for row in readers.values())
     assert not list(tmp_path.iterdir())  # the temporary tile is gone

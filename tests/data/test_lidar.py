@@ -61,9 +61,17 @@ def test_ground_class_map_on_real_tiles_and_whole_tile_batches(tmp_path: Path) -
     np.testing.assert_array_equal(batch["labels"][0].numpy(), expected)
     warsaw = data._tile(sample / "warsaw_small.las").class_labels(slice(None), -1)
     raw = np.asarray(laspy.read(sample / "warsaw_small.las").classification)
-    assert (warsaw[raw == 0] == -1).all() and (warsaw[raw == 2] == 0).all() and (warsaw[raw == 5] == 1).all()
+    assert (
+        (warsaw[raw == 0] == -1).all()
+        and (warsaw[raw == 2] == 0).all()
+        and (warsaw[raw == 5] == 1).all()
+    )
     train = next(iter(data.train_dataloader()))
-    assert train["points"].shape == (2, 512, 3) and set(train["labels"].unique().tolist()) <= {-1, 0, 1}
+    assert train["points"].shape == (2, 512, 3) and set(train["labels"].unique().tolist()) <= {
+        -1,
+        0,
+        1,
+    }
 
 
 def test_chunked_conversion_matches_and_stays_within_a_chunk(tmp_path: Path) -> None:
@@ -78,16 +86,20 @@ def test_chunked_conversion_matches_and_stays_within_a_chunk(tmp_path: Path) -> 
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
     for name in ("coord", "classification", "intensity", "order", "start"):
-        np.testing.assert_array_equal(np.load(whole / f"{name}.npy"), np.load(chunked / f"{name}.npy"))
+        np.testing.assert_array_equal(
+            np.load(whole / f"{name}.npy"), np.load(chunked / f"{name}.npy")
+        )
     # memory follows the chunk, not the tile: 15 chunks of 20,000 points peak far below one of 300,000
     assert record["points"] > 250_000 and peaks[1] < peaks[0] / 4, peaks
     order, start = np.load(chunked / "order.npy"), np.load(chunked / "start.npy")
     coord = np.load(chunked / "coord.npy")
     k = int(np.argmax(np.diff(start)))  # the fullest cell holds only points inside it
-    members = coord[order[start[k]:start[k + 1]]]
+    members = coord[order[start[k] : start[k + 1]]]
     ix, iy = divmod(k, record["shape"][1])
     assert record["cell"] == 10.0 and not (chunked / "keys.npy").exists()
-    assert (np.floor(members[:, 0] / 10.0) == ix).all()  # cells start at the origin, the lower corner
+    assert (
+        np.floor(members[:, 0] / 10.0) == ix
+    ).all()  # cells start at the origin, the lower corner
     assert (np.floor(members[:, 1] / 10.0) == iy).all()
 
 
@@ -95,7 +107,9 @@ def test_class_maps_merge_rename_ignore_and_refuse_nonsense(tmp_path: Path) -> N
     cmap = ClassMap({"terrain": 2, "green": [3, 4, 5]}, ignore=[0, 7])
     lookup = cmap.lookup(-1)
     assert cmap.names == ["terrain", "green"]
-    assert lookup[2] == 0 and lookup[3] == lookup[5] == 1 and lookup[0] == lookup[7] == lookup[6] == -1
+    assert (
+        lookup[2] == 0 and lookup[3] == lookup[5] == 1 and lookup[0] == lookup[7] == lookup[6] == -1
+    )
     (tmp_path / "empty.yaml").write_text("classes: {}\n")
     with pytest.raises(ConfigError, match="empty.yaml: maps no class"):
         ClassMap.from_yaml(tmp_path / "empty.yaml")
@@ -117,7 +131,9 @@ def test_a_map_that_maps_none_of_the_codes_found(tmp_path: Path) -> None:
                            train_files=["autzen-thin.las"], test_files=["Topography.las"])  # fmt: skip
     with pytest.raises(DataError, match=r"maps none of the codes found: \[1, 2\]"):
         data.setup("fit")
-    assert data.skipped == [("train", "autzen-thin.las", "no point of a class in the map (every point ignored)")]
+    assert data.skipped == [
+        ("train", "autzen-thin.las", "no point of a class in the map (every point ignored)")
+    ]
 
 
 def test_never_classified_tiles_are_skipped_and_counted(tmp_path: Path) -> None:
@@ -125,7 +141,13 @@ def test_never_classified_tiles_are_skipped_and_counted(tmp_path: Path) -> None:
     las = laspy.read(tmp_path / "tile_1.las")
     las.classification = np.zeros(len(las.points), np.uint8)  # written, never classified
     las.write(tmp_path / "tile_1.las")
-    data = LidarDataModule(str(tmp_path), cache_root=str(tmp_path / "c"), test_files=["tile_3.las"], num_points=256, batch_size=2)
+    data = LidarDataModule(
+        str(tmp_path),
+        cache_root=str(tmp_path / "c"),
+        test_files=["tile_3.las"],
+        num_points=256,
+        batch_size=2,
+    )
     data.setup("fit")
     assert [s.name for s in data.scenes["train"]] == ["tile_2.las"]
     assert data.skipped[0][:2] == ("train", "tile_1.las")
@@ -160,9 +182,15 @@ def test_bad_files_are_one_line_naming_them(tmp_path: Path) -> None:
 
 def test_seeded_hold_out_is_disjoint_and_repeatable(tmp_path: Path) -> None:
     write_synthetic_tiles(tmp_path, seed=0, tiles=8, size=20.0, density=2.0)
-    splits = LidarDataModule(str(tmp_path), val_fraction=0.25, test_fraction=0.25, seed=3).split_paths()
-    again = LidarDataModule(str(tmp_path), val_fraction=0.25, test_fraction=0.25, seed=3).split_paths()
-    other = LidarDataModule(str(tmp_path), val_fraction=0.25, test_fraction=0.25, seed=4).split_paths()
+    splits = LidarDataModule(
+        str(tmp_path), val_fraction=0.25, test_fraction=0.25, seed=3
+    ).split_paths()
+    again = LidarDataModule(
+        str(tmp_path), val_fraction=0.25, test_fraction=0.25, seed=3
+    ).split_paths()
+    other = LidarDataModule(
+        str(tmp_path), val_fraction=0.25, test_fraction=0.25, seed=4
+    ).split_paths()
     assert splits == again and splits != other
     assert [len(splits[s]) for s in ("train", "val", "test")] == [4, 2, 2]
     assert len(set().union(*splits.values())) == 8

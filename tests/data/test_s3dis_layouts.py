@@ -31,17 +31,27 @@ def test_the_real_sample_is_read_exactly_and_cached_once(tmp_path: Path) -> None
     assert scene.name == "Area_1/conferenceRoom_1" and data.report == []
     expected = [np.loadtxt(path) for path in annotations]  # the slow, obvious reading
     assert len(scene) == sum(rows.shape[0] for rows in expected) > 200_000
-    np.testing.assert_array_equal(np.asarray(scene.points), np.concatenate(expected)[:, :3].astype(np.float32))
-    np.testing.assert_array_equal(np.asarray(scene.colors), np.concatenate(expected)[:, 3:].astype(np.uint8))
+    np.testing.assert_array_equal(
+        np.asarray(scene.points), np.concatenate(expected)[:, :3].astype(np.float32)
+    )
+    np.testing.assert_array_equal(
+        np.asarray(scene.colors), np.concatenate(expected)[:, 3:].astype(np.uint8)
+    )
     names = [path.stem.rsplit("_", 1)[0] for path in annotations]
-    labels = np.concatenate([np.full(r.shape[0], S3DIS_CLASSES.index(n)) for r, n in zip(expected, names)])
+    labels = np.concatenate(
+        [np.full(r.shape[0], S3DIS_CLASSES.index(n)) for r, n in zip(expected, names)]
+    )
     np.testing.assert_array_equal(scene.class_labels(slice(None), -1), labels)
     cached = tmp_path / "pointea_cache" / "s3dis_raw" / "Area_1" / "conferenceRoom_1" / "coord.npy"
     stamp = cached.stat().st_mtime_ns
     again = _raw_module(sample, tmp_path)
     assert cached.stat().st_mtime_ns == stamp and len(again.test_scenes()[0]) == len(scene)
     batch = next(iter(data.test_dataloader()))
-    assert batch["points"].shape == (1, len(scene), 3) and batch["features"].shape == (1, len(scene), 6)
+    assert batch["points"].shape == (1, len(scene), 3) and batch["features"].shape == (
+        1,
+        len(scene),
+        6,
+    )
 
 
 @pytest.fixture
@@ -55,7 +65,9 @@ def hostile_room(tmp_path: Path) -> Path:
     return tmp_path / "s3dis"
 
 
-def test_stray_characters_are_repaired_and_bad_lines_skipped_and_reported(hostile_room: Path, tmp_path: Path) -> None:
+def test_stray_characters_are_repaired_and_bad_lines_skipped_and_reported(
+    hostile_room: Path, tmp_path: Path
+) -> None:
     chair = hostile_room / ROOM / "Annotations" / "chair_1.txt"
     lines = chair.read_bytes().splitlines(keepends=True)
     original = len(lines)
@@ -69,7 +81,10 @@ def test_stray_characters_are_repaired_and_bad_lines_skipped_and_reported(hostil
     (scene,) = data.test_scenes()
     report = "\n".join(data.report)
     assert f"{chair}:10: stray characters removed" in report
-    assert f"{chair}:21: not six numbers" in report and f"{chair}:{original + 1}: not six numbers" in report
+    assert (
+        f"{chair}:21: not six numbers" in report
+        and f"{chair}:{original + 1}: not six numbers" in report
+    )
     assert "ceiling_1.txt: empty annotation file, skipped" in report and len(data.report) == 4
     board = sum(1 for _ in open(hostile_room / ROOM / "Annotations" / "board_1.txt"))
     assert len(scene) == board + (original - 1) + 1  # chair minus one bad line, plus stairs
@@ -89,7 +104,9 @@ def test_a_changed_source_converts_again(hostile_room: Path, tmp_path: Path) -> 
     assert read_annotation(hostile_room / ROOM / "Annotations" / "board_1.txt")[1] == []
 
 
-def _pointnet_blocks(coord: np.ndarray, color: np.ndarray, segment: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
+def _pointnet_blocks(
+    coord: np.ndarray, color: np.ndarray, segment: np.ndarray, rng
+) -> tuple[np.ndarray, np.ndarray]:
     """PointNet's room2blocks_plus_normalized (1 m blocks, stride 1, 4096 points per block).
 
     Shapes: returns data (B, 4096, 9) float32, label (B, 4096) uint8
@@ -99,7 +116,12 @@ def _pointnet_blocks(coord: np.ndarray, color: np.ndarray, segment: np.ndarray, 
     data, label = [], []
     for bx in np.arange(0, extent[0], 1.0):
         for by in np.arange(0, extent[1], 1.0):
-            inside = np.flatnonzero((coord[:, 0] >= bx) & (coord[:, 0] <= bx + 1) & (coord[:, 1] >= by) & (coord[:, 1] <= by + 1))
+            inside = np.flatnonzero(
+                (coord[:, 0] >= bx)
+                & (coord[:, 0] <= bx + 1)
+                & (coord[:, 1] >= by)
+                & (coord[:, 1] <= by + 1)
+            )
             if inside.size < 100:
                 continue
             pick = rng.choice(inside, 4096, replace=inside.size < 4096)
@@ -122,16 +144,23 @@ def test_pointnet_hdf5_blocks_are_reassembled_into_rooms(tmp_path: Path) -> None
         data, label = _pointnet_blocks(coord.astype(np.float64), color, segment, rng)
         blocks.append((data, label))
         rooms += [f"Area_{area}_office_{area}"] * data.shape[0]
-        expected[area] = (data[..., 6:9].reshape(-1, 3) * (coord.max(axis=0) - coord.min(axis=0)), label.reshape(-1))
+        expected[area] = (
+            data[..., 6:9].reshape(-1, 3) * (coord.max(axis=0) - coord.min(axis=0)),
+            label.reshape(-1),
+        )
     data, label = np.concatenate([d for d, _ in blocks]), np.concatenate([lab for _, lab in blocks])
     half = data.shape[0] // 2
     for k, rows in enumerate((slice(0, half), slice(half, None))):
         with h5py.File(base / f"ply_data_all_{k}.h5", "w") as handle:
             handle.create_dataset("data", data=data[rows])
             handle.create_dataset("label", data=label[rows])
-    (base / "all_files.txt").write_text("".join(f"{base.name}/ply_data_all_{k}.h5\n" for k in (0, 1)))
+    (base / "all_files.txt").write_text(
+        "".join(f"{base.name}/ply_data_all_{k}.h5\n" for k in (0, 1))
+    )
     (base / "room_filelist.txt").write_text("".join(f"{room}\n" for room in rooms))
-    module = S3DISDataModule(str(tmp_path), cache_root=str(tmp_path / "cache"), num_points=256, batch_size=2)
+    module = S3DISDataModule(
+        str(tmp_path), cache_root=str(tmp_path / "cache"), num_points=256, batch_size=2
+    )
     module.setup("test")
     (scene,) = module.test_scenes()
     assert scene.name == "Area_5/office_5"

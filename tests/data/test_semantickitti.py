@@ -8,7 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pointea.data.semantickitti import CLASS_NAMES, LEARNING_MAP, SemanticKITTIDataModule, read_label_config
+from pointea.data.semantickitti import (
+    CLASS_NAMES,
+    LEARNING_MAP,
+    SemanticKITTIDataModule,
+    read_label_config,
+)
 from pointea.errors import DataError
 from tests.data.conftest import shared_sample
 
@@ -16,7 +21,9 @@ SEQUENCE = Path("dataset") / "sequences" / "00"
 
 
 def test_the_module_map_is_the_releases() -> None:
-    learning, names, split = read_label_config(shared_sample("semantickitti_real_sample") / "semantic-kitti.yaml")
+    learning, names, split = read_label_config(
+        shared_sample("semantickitti_real_sample") / "semantic-kitti.yaml"
+    )
     assert learning == LEARNING_MAP and names == CLASS_NAMES and len(names) == 19
     assert split["valid"] == (8,) and 8 not in split["train"]
 
@@ -30,7 +37,9 @@ def test_real_scans_are_read_and_mapped(tmp_path: Path) -> None:
     data.setup()
     scenes = data.test_scenes()
     assert [s.name for s in scenes] == ["00/000000", "00/000001"]
-    scan = np.fromfile(sample / SEQUENCE / "velodyne" / "000000.bin", dtype=np.float32).reshape(-1, 4)
+    scan = np.fromfile(sample / SEQUENCE / "velodyne" / "000000.bin", dtype=np.float32).reshape(
+        -1, 4
+    )
     raw = np.fromfile(sample / SEQUENCE / "labels" / "000000.label", dtype=np.uint32) & 0xFFFF
     assert len(np.unique(raw)) >= 15  # README: 17 raw ids over the two scans
     expected = np.array([LEARNING_MAP[int(r)] - 1 if LEARNING_MAP[int(r)] else -1 for r in raw])
@@ -38,7 +47,9 @@ def test_real_scans_are_read_and_mapped(tmp_path: Path) -> None:
     assert batch["points"].shape == (1, scan.shape[0], 3)
     np.testing.assert_array_equal(batch["labels"][0].numpy(), expected)
     np.testing.assert_allclose(batch["features"][0, :, 0].numpy(), scan[:, 3])  # remission
-    np.testing.assert_allclose(np.diff(batch["points"][0].numpy(), axis=0), np.diff(scan[:, :3], axis=0), atol=1e-4)
+    np.testing.assert_allclose(
+        np.diff(batch["points"][0].numpy(), axis=0), np.diff(scan[:, :3], axis=0), atol=1e-4
+    )
     cars = expected == CLASS_NAMES.index("car")
     assert cars.any() and (expected == -1).any()  # real labels: cars, and unlabelled points
     train = next(iter(data.train_dataloader()))
@@ -55,7 +66,9 @@ def copy(tmp_path: Path) -> Path:
 def test_broken_scans_are_one_line_naming_the_file(copy: Path) -> None:
     labels = copy / SEQUENCE / "labels" / "000001.label"
     labels.write_bytes(labels.read_bytes()[:-8])
-    with pytest.raises(DataError, match=r"000001.label: \d+ labels for the \d+ points of 000001.bin"):
+    with pytest.raises(
+        DataError, match=r"000001.label: \d+ labels for the \d+ points of 000001.bin"
+    ):
         SemanticKITTIDataModule(str(copy), train_sequences=[0]).setup("fit")
     scan = copy / SEQUENCE / "velodyne" / "000001.bin"
     scan.write_bytes(scan.read_bytes()[:-6])

@@ -34,7 +34,10 @@ def test_rooms_hold_every_s3dis_class_where_it_belongs() -> None:
         assert coord.shape[0] == color.shape[0] == segment.shape[0]
         seen += np.bincount(segment, minlength=len(S3DIS_CLASSES))
         z = coord[:, 2]
-        floor, ceiling = segment == S3DIS_CLASSES.index("floor"), segment == S3DIS_CLASSES.index("ceiling")
+        floor, ceiling = (
+            segment == S3DIS_CLASSES.index("floor"),
+            segment == S3DIS_CLASSES.index("ceiling"),
+        )
         assert abs(float(z[floor].mean())) < 0.02 and float(z[ceiling].mean()) > 2.6
         table = segment == S3DIS_CLASSES.index("table")
         assert -0.03 <= z[table].min() and z[table].max() < 0.8  # 5 mm scanner noise

@@ -14,8 +14,6 @@ from pointea.io.e57 import read_e57_rows
 from pointea.io.selection import KeepAll
 
 
-
-
 def _scan(rng: np.random.Generator, count: int, invalid_every: int = 0) -> dict[str, np.ndarray]:
     xyz = rng.uniform(-5, 5, (count, 3))
     data = {"cartesianX": xyz[:, 0], "cartesianY": xyz[:, 1], "cartesianZ": xyz[:, 2],
