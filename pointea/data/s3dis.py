@@ -7,8 +7,8 @@ Three layouts, as people download them (``layout="auto"`` takes the first found,
   The procedural rooms (``synthetic=True``, :mod:`pointea.data.synthetic_scenes`) are written in
   this layout.
 - ``"raw"``: the release, ``Stanford3dDataset_v1.2_Aligned_Version/Area_N/<room>/Annotations/
-  <class>_<k>.txt`` (lines ``x y z r g b``). A class name outside the 13 (``stairs``) is clutter,
-  as PointNet maps it. Converted once, room by room, into the Pointcept layout under
+  <class>_<k>.txt`` (lines ``x y z r g b``). A class name outside the 13 (``stairs``) is clutter
+  (as PointNet maps it; noted in the report). Converted once, room by room, into the Pointcept layout under
   ``pointea_cache/s3dis_raw/`` (atomic per room, a progress bar, reused while the room's
   annotation files keep their sizes and times), then memory-mapped.
 - ``"hdf5"``: PointNet's ``indoor3d_sem_seg_hdf5_data/`` (``ply_data_all_K.h5`` with ``data``
@@ -171,6 +171,9 @@ def convert_raw_room(
         rows, file_notes = read_annotation(path, bad_lines)
         notes += file_notes
         points_per_file[path.name] = int(rows.shape[0])
+        name = path.stem.rsplit("_", 1)[0]
+        if name not in S3DIS_CLASSES and rows.shape[0]:
+            notes.append(f"{path}: class {name!r} is not one of S3DIS's 13; read as clutter")
         if rows.shape[0]:
             pieces.append((rows, annotation_class(path)))
     rows = np.concatenate([r for r, _ in pieces]) if pieces else np.empty((0, 6))  # (N, 6)

@@ -85,7 +85,9 @@ def test_stray_characters_are_repaired_and_bad_lines_skipped_and_reported(
         f"{chair}:21: not six numbers" in report
         and f"{chair}:{original + 1}: not six numbers" in report
     )
-    assert "ceiling_1.txt: empty annotation file, skipped" in report and len(data.report) == 4
+    assert "ceiling_1.txt: empty annotation file, skipped" in report
+    assert "stairs_1.txt: class 'stairs' is not one of S3DIS's 13; read as clutter" in report
+    assert len(data.report) == 5
     board = sum(1 for _ in open(hostile_room / ROOM / "Annotations" / "board_1.txt"))
     assert len(scene) == board + (original - 1) + 1  # chair minus one bad line, plus stairs
     labels = scene.class_labels(slice(None), -1)
