@@ -126,3 +126,19 @@ def test_synthetic_rooms_are_written_on_first_use(tmp_path: Path) -> None:
     assert len(data.scenes["train"]) == 5 and len(data.test_scenes()) == 1
     assert data.class_names == list(S3DIS_CLASSES)
     assert next(iter(data.val_dataloader()))["points"].shape[0] == 1
+
+
+def test_crops_repeat_under_a_seed_and_differ_between_epochs_and_workers(rooms: Path) -> None:
+    data = S3DISDataModule(str(rooms), num_points=128, batch_size=2, crops_per_epoch=4, num_workers=2)
+    data.setup("fit")
+
+    def epoch() -> list[torch.Tensor]:
+        return [batch["points"] for batch in data.train_dataloader()]
+
+    torch.manual_seed(7)
+    first, second = epoch(), epoch()
+    torch.manual_seed(7)
+    again = epoch()
+    assert all(torch.equal(a, b) for a, b in zip(first, again))  # the seed decides every crop
+    assert not torch.equal(first[0], second[0])  # a new epoch, new crops
+    assert not torch.equal(first[0][0], first[1][0])  # the two workers draw differently
