@@ -11,7 +11,8 @@ batch with the default collate:
   (Pointcept's sphere crop).
 
 ``"large"`` (4 m x 4 m / 32,768 points) is a crop that only linear attention affords: offset
-(self-)attention would build a 32,768^2 map per layer.
+(self-)attention would build a 32,768^2 map per layer. ``"lidar"`` (20 m x 20 m / 4,096 points)
+suits tiles and scans of about 10 points per square metre.
 
 A crop returns *indices* into the scene (the scene's arrays stay memory-mapped; only the kept
 rows are read; a scene with a spatial index, :class:`Candidates`, passes only the points of the
@@ -43,7 +44,7 @@ __all__ = [
     "to_count",
 ]
 
-CropPreset = Literal["pointnet", "large"]
+CropPreset = Literal["pointnet", "large", "lidar"]
 
 
 def to_count(index: np.ndarray, num_points: int, rng: np.random.Generator) -> np.ndarray:
@@ -196,10 +197,12 @@ class SphereCrop(_Crop):
         return nearest[rng.permutation(self.num_points)]
 
 
-#: Named crops: PointNet's 1 m blocks of 4,096 points; a 4 m block of 32,768 (linear attention only).
+#: Named crops: PointNet's 1 m blocks of 4,096 points; a 4 m block of 32,768 (linear attention
+#: only); a 20 m block of 4,096 for lidar tiles and scans (about 10 points per square metre).
 CROP_PRESETS: dict[str, BlockCrop] = {
     "pointnet": BlockCrop(size=1.0, num_points=4096, min_points=1024),
     "large": BlockCrop(size=4.0, num_points=32768, min_points=4096),
+    "lidar": BlockCrop(size=20.0, num_points=4096, min_points=1024),
 }
 
 

@@ -412,8 +412,8 @@ class LidarDataModule(SceneDataModule):
         chunk_points: points read per chunk while converting.
         max_scene_points: the most points of a whole test tile (one batch).
         synthetic, synthetic_tiles, synthetic_size, synthetic_density: procedural tiles.
-        **scene options: see :class:`~pointea.data.scenes.SceneDataModule`; here the crop is a
-            20 m block of 4,096 points by default and the features intensity and height.
+        **scene options: see :class:`~pointea.data.scenes.SceneDataModule`; here the crop preset is
+            ``"lidar"`` (a 20 m block of 4,096 points) and the features intensity and height.
     """
 
     def __init__(
@@ -434,10 +434,10 @@ class LidarDataModule(SceneDataModule):
         synthetic_size: float = 60.0,
         synthetic_density: float = 8.0,
         features: Sequence[str] = ("intensity", "height"),
-        crop: CropPreset = "pointnet",
+        crop: CropPreset = "lidar",
         crop_shape: Literal["block", "sphere"] = "block",
-        crop_size: float | None = 20.0,
-        num_points: int | None = 4096,
+        crop_size: float | None = None,
+        num_points: int | None = None,
         crops_per_epoch: int | None = None,
         batch_size: int = 16,
         num_workers: int = 0,

@@ -324,7 +324,8 @@ class SceneDataModule(pl.LightningDataModule):
 
     Args:
         features: per-point input channels, see the module docstring.
-        crop: crop preset, ``"pointnet"`` (1 m / 4,096 points) or ``"large"`` (4 m / 32,768).
+        crop: crop preset, ``"pointnet"`` (1 m / 4,096 points), ``"large"`` (4 m / 32,768) or
+            ``"lidar"`` (20 m / 4,096).
         crop_shape: ``"block"`` or ``"sphere"`` (then ``crop_size`` is the radius).
         crop_size: block side or sphere radius in metres (default: the preset's).
         num_points: points per crop (default: the preset's).
@@ -399,8 +400,9 @@ class SceneDataModule(pl.LightningDataModule):
         #: warning: ``(split, name, reason)``.
         self.skipped: list[tuple[str, str, str]] = []
 
-    #: Read every scene's labels at setup to skip scenes with no mapped point (a pass over the
-    #: labels; SemanticKITTI's 23,000 scans turn it off).
+    #: Read every scene's labels and bounds at setup, to skip scenes with no mapped point and to
+    #: share the bounds with DataLoader workers (a pass over the data; SemanticKITTI's 23,000
+    #: scans turn it off and compute each scan's bounds where it is served).
     check_labels: bool = True
 
     # --- what a data set module gives -----------------------------------------------------------
@@ -458,6 +460,8 @@ class SceneDataModule(pl.LightningDataModule):
                 reason = self._unusable(scene, split)
                 if reason is None:
                     _check_features(scene, self.features)
+                    if self.check_labels:
+                        scene.bounds  # noqa: B018 - computed once here, before workers fork
                     kept.append(scene)
                 else:
                     self.skipped.append((split, scene.name, reason))

@@ -126,8 +126,8 @@ class SemanticKITTIDataModule(SceneDataModule):
             else the learning map held in this module).
         train_sequences, val_sequences, test_sequences: sequence numbers (default: the release's
             split; test: the validation sequence 08, which has labels).
-        **scene options: see :class:`~pointea.data.scenes.SceneDataModule`; here a 20 m block of
-            8,192 points by default, features remission and height.
+        **scene options: see :class:`~pointea.data.scenes.SceneDataModule`; here the crop preset
+            is ``"lidar"`` (a 20 m block of 4,096 points), the features remission and height.
     """
 
     check_labels = False  # 23,000 scans: no pass over every label at setup
@@ -140,10 +140,10 @@ class SemanticKITTIDataModule(SceneDataModule):
         val_sequences: Sequence[int] | None = None,
         test_sequences: Sequence[int] | None = None,
         features: Sequence[str] = ("intensity", "height"),
-        crop: CropPreset = "pointnet",
+        crop: CropPreset = "lidar",
         crop_shape: Literal["block", "sphere"] = "block",
-        crop_size: float | None = 20.0,
-        num_points: int | None = 8192,
+        crop_size: float | None = None,
+        num_points: int | None = None,
         crops_per_epoch: int | None = None,
         batch_size: int = 8,
         num_workers: int = 0,

@@ -88,6 +88,7 @@ def test_grid_thinning_keeps_one_point_per_voxel() -> None:
 def test_presets_and_overrides() -> None:
     assert (CROP_PRESETS["pointnet"].size, CROP_PRESETS["pointnet"].num_points) == (1.0, 4096)
     assert (CROP_PRESETS["large"].size, CROP_PRESETS["large"].num_points) == (4.0, 32768)
+    assert (CROP_PRESETS["lidar"].size, CROP_PRESETS["lidar"].num_points) == (20.0, 4096)
     sphere = build_crop("large", "sphere", 3.0, 1000)
     assert isinstance(sphere, SphereCrop) and sphere.radius == 3.0 and sphere.num_points == 1000
     with pytest.raises(ConfigError, match="crop preset"):
