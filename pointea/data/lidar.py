@@ -47,7 +47,7 @@ from typing import Any, Literal
 import numpy as np
 
 from pointea.data.crops import CropPreset
-from pointea.data.layouts.cache import CACHE_FOLDER, ensure_cache, source_manifest
+from pointea.data.cache import CACHE_FOLDER, ensure_cache, source_manifest
 from pointea.data.scenes import Scene, SceneDataModule, Split
 from pointea.errors import ConfigError, DataError
 

@@ -41,9 +41,10 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from pointea.data.arguments import MAX_BATCH_SIZE, MAX_SEED, MAX_WORKERS, check_int
 from pointea.data.crops import Candidates, CropPreset, build_crop
 from pointea.data.scene_transforms import CLASS_WEIGHTINGS, ColorDrop, ColorJitter, class_weights
-from pointea.data.seeding import torch_seeded_generator
+from pointea.data.dataset import torch_seeded_generator
 from pointea.data.transforms import Compose, Jitter, RotateUp, ScaleTranslate
 from pointea.errors import ConfigError, DataError
 
@@ -365,9 +366,9 @@ class SceneDataModule(pl.LightningDataModule):
         self._in_channels = feature_channels(self.features)
         self.crop = build_crop(crop, crop_shape, crop_size, num_points)
         self.crop_preset, self.crop_shape = crop, crop_shape
-        for name, value, low in (("batch_size", batch_size, 1), ("num_workers", num_workers, 0)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ConfigError(f"{owner}: {name} must be an integer >= {low}, got {value!r}")
+        batch_size = check_int(f"{owner}: batch_size", batch_size, 1, MAX_BATCH_SIZE)
+        num_workers = check_int(f"{owner}: num_workers", num_workers, 0, MAX_WORKERS)
+        seed = check_int(f"{owner}: seed", seed, 0, MAX_SEED)
         if crops_per_epoch is not None and (
             not isinstance(crops_per_epoch, int) or crops_per_epoch < 1
         ):

@@ -77,3 +77,13 @@ def test_tiles_are_las_files_with_asprs_codes(tmp_path: Path) -> None:
     assert cloud.points.shape[0] == len(las.points)
     tile = generate_tile(np.random.SeedSequence(0).spawn(2)[1], 30.0, 4.0)
     np.testing.assert_array_equal(np.asarray(las.classification), tile["classification"])
+
+
+def test_pointea_data_writes_the_procedural_scenes(tmp_path: Path) -> None:
+    from pointea.data.cli import main
+
+    assert main(["synth-scenes", "--rooms", str(tmp_path / "r"), "--tiles", str(tmp_path / "t"),
+                 "--rooms-per-area", "1", "--num-tiles", "1"]) == 0  # fmt: skip
+    assert (tmp_path / "r" / "Area_6" / "room_1" / "segment.npy").is_file()
+    assert (tmp_path / "t" / "tile_1.las").is_file()
+    assert main(["synth-scenes"]) == 1  # nothing asked for: one error line
