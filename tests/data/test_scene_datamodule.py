@@ -142,3 +142,16 @@ def test_crops_repeat_under_a_seed_and_differ_between_epochs_and_workers(rooms: 
     assert all(torch.equal(a, b) for a, b in zip(first, again))  # the seed decides every crop
     assert not torch.equal(first[0], second[0])  # a new epoch, new crops
     assert not torch.equal(first[0][0], first[1][0])  # the two workers draw differently
+
+
+def test_six_fold_and_chosen_train_areas(rooms: Path) -> None:
+    from pointea.data.s3dis import six_fold
+
+    folds = six_fold()
+    assert [test for _, test in folds] == [1, 2, 3, 4, 5, 6]
+    assert all(test not in train and len(train) == 5 for train, test in folds)
+    data = S3DISDataModule(str(rooms), test_area=2, train_areas=(1,), num_points=128, batch_size=2)
+    data.setup()
+    assert [s.name for s in data.scenes["train"]] == ["Area_1/room_1"]
+    assert [s.name for s in data.test_scenes()] == ["Area_2/room_1"]
+    assert [s.name for s in data.scenes["val"]] == ["Area_2/room_1"]  # S3DIS has no val split
