@@ -601,11 +601,12 @@ class LidarDataModule(SceneDataModule):
         return super()._unusable(scene, split)
 
     def _no_usable(self, split: Split) -> str:
-        codes = set()
+        counts = np.zeros(256, dtype=np.int64)  # ASPRS codes, counted chunk by chunk
         for path in self.split_paths()[split]:
             scene = self._tile(path)
-            if scene.labels is not None and len(scene):
-                codes |= set(np.unique(np.asarray(scene.labels)).tolist())
+            for start in range(0, len(scene) if scene.labels is not None else 0, self.chunk_points):
+                counts += np.bincount(scene.labels[start : start + self.chunk_points], minlength=256)
+        codes = np.flatnonzero(counts).tolist()
         return (
             f"the class map ({self.class_map.source}) maps none of the codes found: {sorted(codes)}"
         )
