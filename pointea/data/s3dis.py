@@ -35,6 +35,7 @@ with ``test_area`` 1 to 6 (:func:`six_fold`), the scores averaged.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -104,16 +105,13 @@ def read_annotation(
         raise DataError(f"{path}: cannot read this annotation file ({error})") from None
     if not data.strip():
         return np.empty((0, 6)), [f"{path}: empty annotation file, skipped"]
-    lines = data.count(b"\n") + (not data.endswith(b"\n"))
-    if not _NOT_NUMERIC.search(data):  # the fast path: numbers only
+    if not _NOT_NUMERIC.search(data):  # the fast path: numbers only, NumPy's C parser
         try:
-            values = np.array(data.split(), dtype=np.float64)
-        except ValueError:
-            values = np.empty(0)
-        if values.size == 6 * lines and data.count(b"\n\n") == 0:
-            rows = values.reshape(lines, 6)  # (P, 6)
-            if np.isfinite(rows).all():
-                return rows, []
+            rows = np.loadtxt(io.BytesIO(data), dtype=np.float64, ndmin=2)  # (P, 6)
+        except ValueError:  # a short or long line: the slow path names it
+            rows = None
+        if rows is not None and rows.shape[1] == 6 and np.isfinite(rows).all():
+            return rows, []
     return _read_annotation_lines(path, data, bad_lines)
 
 
