@@ -46,6 +46,7 @@ SUPPORTED_EXTENSIONS = tuple(
             *MESH_EXTENSIONS,
             *OPEN3D_POINT_EXTENSIONS,
             *LAS_EXTENSIONS,
+            ".e57",
         }
     )
 )
@@ -141,6 +142,10 @@ def read_points(
         from pointea.io.las import read_las_rows
 
         kept, names, origin = read_las_rows(path, keeper)
+    elif suffix == ".e57":
+        from pointea.io.e57 import read_e57_rows
+
+        kept, names, origin = read_e57_rows(path, keeper)
     elif suffix == ".ply":
         kept, names = read_ply_rows(path, read_ply_header(path), keeper, label_range, chunk_bytes)
     else:
