@@ -7,6 +7,12 @@ memory-mapped and streamed in chunks, ASCII files go through the text reader, so
 subset of a huge scan in bounded memory and keep label properties (open3d's readers drop them).
 PLY meshes (a ``face`` element with faces) are read by open3d (:mod:`pointea.io.open3d_files`).
 
+Bounds (:mod:`pointea.io.bounds`): every element count is checked against the bytes it needs at
+the least (binary: its rows' sizes, a face list at least three indices; ASCII: two bytes a value)
+and against ``max_points`` before anything is read; a binary point cloud with more bytes after its
+vertices than the header declares (more vertices than ``element vertex`` says) is refused rather
+than read partially; a vertex element may have at most ``max_columns`` properties.
+
 Shape legend: N vertices, R rows in a chunk, C used columns.
 """
 
@@ -18,11 +24,18 @@ from pathlib import Path
 import numpy as np
 
 from pointea.errors import DataError
+from pointea.io.bounds import (
+    DEFAULT_MAX_COLUMNS,
+    DEFAULT_MAX_POINTS,
+    MAX_COORDINATE,
+    check_count,
+    check_declared,
+)
 from pointea.io.columns import check_columns, header_columns
 from pointea.io.selection import KeepAll, KeepRandom, KeptRows
 from pointea.io.text import DEFAULT_CHUNK_BYTES, stream_rows
 
-__all__ = ["PlyHeader", "read_ply_header", "read_ply_rows", "PLY_TYPES"]
+__all__ = ["PlyHeader", "read_ply_header", "read_ply_rows", "check_ply_sizes", "PLY_TYPES"]
 
 PLY_TYPES = {
     "char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1", "short": "i2", "int16": "i2",
@@ -40,7 +53,7 @@ class PlyHeader:
     Args:
         format: ``ascii``, ``binary_little_endian`` or ``binary_big_endian``.
         elements: (name, count, properties) in file order; a property is (name, type), a list
-            property's type is ``"list"``.
+            property's type is ``"list <count type> <item type>"``.
         size: bytes up to and including the ``end_header`` line.
         lines: lines up to and including ``end_header``.
     """
@@ -79,8 +92,15 @@ def read_ply_header(path: Path) -> PlyHeader:
             elements.append((words[1], int(words[2]), []))
         elif words[0] == "property" and elements and len(words) == 3 and words[1] in PLY_TYPES:
             elements[-1][2].append((words[2], words[1]))
-        elif words[0] == "property" and elements and len(words) == 5 and words[1] == "list":
-            elements[-1][2].append((words[4], "list"))
+        elif (
+            words[0] == "property"
+            and elements
+            and len(words) == 5
+            and words[1] == "list"
+            and words[2] in PLY_TYPES
+            and words[3] in PLY_TYPES
+        ):
+            elements[-1][2].append((words[4], f"list {words[2]} {words[3]}"))
         else:
             raise DataError(f"{path}: PLY header line {number}: cannot read {line.strip()!r}")
     if fmt is None:
@@ -95,12 +115,42 @@ def read_ply_header(path: Path) -> PlyHeader:
     )
 
 
+def _least_row_bytes(fmt: str, element: str, properties: tuple[tuple[str, str], ...]) -> int:
+    """The fewest bytes one row of an element can take (a face: a list of at least 3 indices)."""
+    least = 0
+    for _, kind in properties:
+        if kind.startswith("list"):
+            _, count_type, item_type = kind.split()
+            items = 3 if element == "face" else 0
+            if fmt == "ascii":
+                least += 2 * (1 + items)
+            else:
+                least += np.dtype(PLY_TYPES[count_type]).itemsize
+                least += items * np.dtype(PLY_TYPES[item_type]).itemsize
+        else:
+            least += 2 if fmt == "ascii" else np.dtype(PLY_TYPES[kind]).itemsize
+    return least
+
+
+def check_ply_sizes(path: Path, header: PlyHeader, max_points: int = DEFAULT_MAX_POINTS) -> None:
+    """Refuse element counts beyond ``max_points`` or beyond the bytes the file has."""
+    available = path.stat().st_size - header.size + (header.format == "ascii")  # last newline
+    needed = 0
+    for name, count, properties in header.elements:
+        check_count(path, f"{name} elements", count, max_points, " (max_points)")
+        needed += count * _least_row_bytes(header.format, name, properties)
+    declared = ", ".join(f"{count:,} {name}" for name, count, _ in header.elements)
+    check_declared(path, declared, needed, available)
+
+
 def read_ply_rows(
     path: Path,
     header: PlyHeader,
     keeper: KeepAll | KeepRandom,
     label_range: tuple[int, int] | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    max_columns: int = DEFAULT_MAX_COLUMNS,
+    max_coordinate: float = MAX_COORDINATE,
 ) -> tuple[KeptRows, tuple[str, ...]]:
     """The vertex rows of a PLY point cloud (its first element must be ``vertex``)."""
     if not header.elements or header.elements[0][0] != "vertex":
@@ -108,15 +158,20 @@ def read_ply_rows(
     _, count, properties = header.elements[0]
     if count == 0:
         raise DataError(f"{path}: the PLY file declares 0 vertices")
-    if any(kind == "list" for _, kind in properties):
+    if any(kind.startswith("list") for _, kind in properties):
         raise DataError(f"{path}: the PLY vertex element has a list property; expected scalars")
+    check_count(path, "vertex properties", len(properties), max_columns, " (max_columns)")
+    keeper.expect(count, "vertices")
+    if header.format == "ascii":
+        check_ply_sizes(path, header, max_points=2**62)  # the keeper bounds the vertices
     names = check_columns(path, header_columns([name for name, _ in properties]), len(properties))
     if header.format == "ascii":
         with open(path, "rb") as stream:
             stream.seek(header.size)
             stream_rows(
-                path, stream, b"", header.lines + 1, names, keeper, label_range, chunk_bytes
-            )
+                path, stream, b"", header.lines + 1, names, keeper, label_range, chunk_bytes,
+                max_coordinate=max_coordinate,
+            )  # fmt: skip
         if keeper.num_rows != count:
             raise DataError(
                 f"{path}: the header declares {count} vertices, the file has {keeper.num_rows}"
@@ -130,11 +185,17 @@ def read_ply_rows(
             f"{path}: truncated: {count} vertices of {dtype.itemsize} bytes need "
             f"{count * dtype.itemsize} bytes after the header, the file has {available}"
         )
+    extra = available - count * dtype.itemsize
+    if all(other == 0 for _, other, _ in header.elements[1:]) and extra >= dtype.itemsize:
+        raise DataError(
+            f"{path}: {extra:,} bytes follow the {count:,} vertices the header declares "
+            f"({extra // dtype.itemsize:,} more vertices than 'element vertex {count}'?)"
+        )
     vertices = np.memmap(path, dtype=dtype, mode="r", offset=header.size, shape=(count,))
     used = [name for (name, _), column in zip(properties, names) if column != "-"]
     rows_per_chunk = max(1, chunk_bytes // dtype.itemsize)
     for start in range(0, count, rows_per_chunk):
         block = vertices[start : start + rows_per_chunk]
-        keeper.add(np.stack([block[name].astype(np.float32) for name in used], axis=1))  # (R, C)
+        keeper.add(np.stack([block[name].astype(np.float64) for name in used], axis=1))  # (R, C)
     del vertices
     return keeper.finish(), tuple(column for column in names if column != "-")
