@@ -1,58 +1,69 @@
-"""Writing a file atomically: to a temporary name beside it, renamed into place when complete.
+"""Atomic file writes: a file is either its old self or completely new, never half written.
 
-A failure part way (a full disk, a file-size limit, an exception, Ctrl-C) removes the temporary
-file and leaves the earlier file at the target, if any, untouched; readers never see a half-written
-file. The new file gets the permissions ``open()`` would give it (``0o666`` less the umask), or the
-earlier file's when it replaces one: never the ``0o600`` of :mod:`tempfile`. Every writer in
-:mod:`pointea.io` writes through :func:`atomic_output`.
+Everything pointea writes for a user to keep (predictions, exported models, converted and
+training checkpoints, reports) goes through :func:`atomic_write`: the content goes to a hidden
+temporary file beside the target, is flushed to disk, and is renamed over the target in one step
+(``os.replace``). A failure on the way (a full disk, a file-size limit, Ctrl-C) removes the
+temporary file and leaves whatever was at the target untouched. (Python ignores ``SIGXFSZ``, so
+a write past ``ulimit -f`` is an ``OSError`` here, not the end of the process.)
+
+The new file gets the permissions a plain ``open`` would give it (``0o666`` less the umask), or
+the earlier file's when it replaces one: never :mod:`tempfile`'s ``0o600``. Every writer in
+:mod:`pointea.io` (``write_points``, the predictions writer) writes through here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import secrets
 import stat
+import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
-from pointea.errors import DataError
-
-__all__ = ["atomic_output"]
+__all__ = ["atomic_write", "atomic_path"]
 
 
-@contextmanager
-def atomic_output(path: Path) -> Iterator[BinaryIO]:
-    """A binary stream for ``path``: the file appears at ``path`` only if the block completes.
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` for a writer that takes a file name (``torch.save``,
+    ``torch.onnx.export``); renamed to ``path`` when the block ends without an exception.
 
     Raises:
-        DataError: the folder cannot be written, or writing failed (disk full, file-size limit);
-            one line naming ``path``.
+        OSError: the folder is not writable, the disk is full, a file-size limit is reached.
     """
     path = Path(path)
-    mode = stat.S_IMODE(path.stat().st_mode) if path.is_file() else None
-    while True:
-        temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.partial")
-        try:
-            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            break
-        except FileExistsError:
-            continue
-        except OSError as error:
-            raise DataError(f"{path}: cannot write here ({error.strerror})") from None
+    mode = stat.S_IMODE(path.stat().st_mode) if path.is_file() else 0o666 & ~_umask()
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    os.close(handle)
+    temporary = Path(name)
     try:
-        with os.fdopen(descriptor, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(temporary, mode)
+        yield temporary
+        with open(temporary, "rb+") as written:
+            os.fsync(written.fileno())
+        os.chmod(temporary, mode)
         os.replace(temporary, path)
-    except BaseException as error:
+    finally:
         temporary.unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise DataError(
-                f"{path}: writing failed ({error.strerror or error}); any earlier file is unchanged"
-            ) from None
-        raise
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | Path, mode: str = "wb", **open_args) -> Iterator[IO]:
+    """An open temporary file beside ``path``, renamed to ``path`` when the block ends without
+    an exception (``mode`` ``"wb"`` or ``"w"``; ``open_args`` go to :func:`open`).
+
+    Raises:
+        OSError: the folder is not writable, the disk is full, a file-size limit is reached.
+    """
+    if mode not in ("w", "wb"):
+        raise ValueError(f"atomic_write writes new files: mode 'w' or 'wb', got {mode!r}")
+    with atomic_path(path) as temporary, open(temporary, mode, **open_args) as handle:
+        yield handle
+
+
+def _umask() -> int:
+    """The process's umask (the permissions a plain ``open`` would give; mkstemp gives 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
