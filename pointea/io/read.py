@@ -119,6 +119,31 @@ def read_points(
         labels (N,)
     """
     path = Path(path).expanduser()
+    try:
+        return _read(
+            path, num_points, seed, columns, labels_path, label_range, max_points, chunk_bytes,
+            oversample, max_columns, max_coordinate,
+        )  # fmt: skip
+    except MemoryError:
+        raise DataError(
+            f"{path}: out of memory reading it (num_points keeps a random subset while reading)"
+        ) from None
+
+
+def _read(
+    path: Path,
+    num_points: int | None,
+    seed: int,
+    columns: Sequence[str] | None,
+    labels_path: str | Path | None,
+    label_range: tuple[int, int] | None,
+    max_points: int,
+    chunk_bytes: int,
+    oversample: int,
+    max_columns: int,
+    max_coordinate: float,
+) -> PointCloud:
+    """:func:`read_points` once ``path`` is resolved (its MemoryError becomes a DataError)."""
     suffix = _check_path(path)
     ply_header = read_ply_header(path) if suffix == ".ply" else None
     if suffix in MESH_EXTENSIONS or (ply_header is not None and ply_header.count("face")):
@@ -201,6 +226,6 @@ def _announce(cloud: PointCloud, num_points: int | None) -> PointCloud:
             f"{cloud.path}: {cloud.num_source_points} points, fewer than the {num_points} asked "
             f"for; {num_points - cloud.num_source_points} drawn again with replacement",
             ResampledWarning,
-            stacklevel=3,
+            stacklevel=4,  # _announce, _read, read_points, the caller
         )
     return cloud
