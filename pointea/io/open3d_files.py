@@ -1,4 +1,4 @@
-"""Files read through open3d: ``.pcd`` point clouds, and ``.obj``/``.stl``/``.ply`` meshes.
+"""Files read through open3d: ``.pcd`` point clouds, and ``.obj``/``.stl`` meshes.
 
 open3d is imported here, on first use, so ``import pointea`` does not pay for it. open3d reports
 an unreadable file by printing a warning and returning an empty geometry; these readers turn that
@@ -8,10 +8,10 @@ raises (``std::bad_alloc`` included) becomes one too.
 open3d believes what headers declare, so the header is checked here first
 (:mod:`pointea.io.bounds`): a PCD's ``POINTS`` against ``WIDTH x HEIGHT``, the bytes its ``DATA``
 block needs (binary: points x row size; ascii: two bytes a value at the least;
-``binary_compressed``: the LZF block's own sizes) and ``max_points``; a PLY mesh's element counts
-against the bytes they need and ``max_points``. What open3d returns is checked against the header
-too (as many points, vertices and faces as declared, face indices within the vertices,
-coordinates within ``MAX_COORDINATE``), since it reads a short file partially without a word.
+``binary_compressed``: the LZF block's own sizes) and ``max_points``; a binary STL's triangle
+count against its size. What open3d returns is checked too (as many points as declared, face
+indices within the vertices, coordinates within ``MAX_COORDINATE``), since it reads a short file
+partially without a word.
 
 Shape legend: N points, V vertices, T triangles.
 """
@@ -35,7 +35,6 @@ from pointea.io.bounds import (
     check_declared,
     parser_errors,
 )
-from pointea.io.ply import PlyHeader, check_ply_sizes
 from pointea.io.selection import KeepAll, KeepRandom, KeptRows
 
 __all__ = ["read_pcd_rows", "read_open3d_mesh", "import_open3d", "check_pcd_header"]
@@ -208,19 +207,14 @@ def _check_stl(path: Path, max_points: int) -> None:
 
 
 def read_open3d_mesh(
-    path: Path,
-    header: PlyHeader | None = None,
-    max_points: int = DEFAULT_MAX_POINTS,
-    max_coordinate: float = MAX_COORDINATE,
+    path: Path, max_points: int = DEFAULT_MAX_POINTS, max_coordinate: float = MAX_COORDINATE
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Vertices and triangles of an ``.obj``, ``.stl`` or ``.ply`` mesh (``header``: a PLY's).
+    """Vertices and triangles of an ``.obj`` or ``.stl`` mesh.
 
     Shapes:
         returns vertices (V, 3) float64, triangles (T, 3) int64
     """
-    if header is not None:
-        check_ply_sizes(path, header, max_points)
-    elif path.suffix.lower() == ".stl":
+    if path.suffix.lower() == ".stl":
         _check_stl(path, max_points)
     o3d = import_open3d(path)
     with parser_errors(path, f"{path.suffix} mesh"), _quiet(o3d):
@@ -231,14 +225,6 @@ def read_open3d_mesh(
         raise DataError(
             f"{path}: open3d read no vertices from this {path.suffix} mesh (corrupt or empty)"
         )
-    if header is not None:
-        declared_vertices, declared_faces = header.count("vertex"), header.count("face")
-        if vertices.shape[0] != declared_vertices or triangles.shape[0] < declared_faces:
-            raise DataError(
-                f"{path}: the PLY header declares {declared_vertices:,} vertices and "
-                f"{declared_faces:,} faces, open3d read {vertices.shape[0]:,} vertices and "
-                f"{triangles.shape[0]:,} triangles (truncated or corrupt)"
-            )
     if not np.isfinite(vertices).all():
         raise DataError(f"{path}: the mesh has NaN/Inf vertices")
     magnitude = float(np.abs(vertices).max())

@@ -5,7 +5,8 @@ A PLY point cloud is one ``vertex`` element whose scalar properties are columns:
 :mod:`pointea.io.columns`) are used, the rest is read past. Binary files (either byte order) are
 memory-mapped and streamed in chunks, ASCII files go through the text reader, so both keep a random
 subset of a huge scan in bounded memory and keep label properties (open3d's readers drop them).
-PLY meshes (a ``face`` element with faces) are read by open3d (:mod:`pointea.io.open3d_files`).
+PLY meshes (a ``face`` element with faces) are read here too (:func:`read_ply_mesh`), not by open3d,
+whose reader believes the header (it crashes on an ASCII file with fewer vertex lines than declared).
 
 Bounds (:mod:`pointea.io.bounds`): every element count is checked against the bytes it needs at
 the least (binary: its rows' sizes, a face list at least three indices; ASCII: two bytes a value)
@@ -18,6 +19,7 @@ Shape legend: N vertices, R rows in a chunk, C used columns.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +37,14 @@ from pointea.io.columns import check_columns, header_columns
 from pointea.io.selection import KeepAll, KeepRandom, KeptRows
 from pointea.io.text import DEFAULT_CHUNK_BYTES, stream_rows
 
-__all__ = ["PlyHeader", "read_ply_header", "read_ply_rows", "check_ply_sizes", "PLY_TYPES"]
+__all__ = [
+    "PlyHeader",
+    "read_ply_header",
+    "read_ply_rows",
+    "read_ply_mesh",
+    "check_ply_sizes",
+    "PLY_TYPES",
+]
 
 PLY_TYPES = {
     "char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1", "short": "i2", "int16": "i2",
@@ -199,3 +208,200 @@ def read_ply_rows(
         keeper.add(np.stack([block[name].astype(np.float64) for name in used], axis=1))  # (R, C)
     del vertices
     return keeper.finish(), tuple(column for column in names if column != "-")
+
+
+def _split_list_element(
+    path: Path, name: str, properties: tuple[tuple[str, str], ...]
+) -> tuple[int, str, str]:
+    """(index, count type, item type) of an element's one list property."""
+    lists = [i for i, (_, kind) in enumerate(properties) if kind.startswith("list")]
+    if len(lists) != 1:
+        raise DataError(f"{path}: PLY element {name!r} has {len(lists)} list properties, expected one")
+    _, count_type, item_type = properties[lists[0]][1].split()
+    return lists[0], count_type, item_type
+
+
+def _binary_lists(
+    path: Path,
+    data: memoryview,
+    offset: int,
+    count: int,
+    properties: tuple[tuple[str, str], ...],
+    order: str,
+    name: str,
+) -> tuple[list[np.ndarray], int]:
+    """The lists of ``count`` binary rows (scalars around one list), and the offset after them.
+
+    Fast path: every row's list has the first row's length (all triangles), one NumPy view;
+    otherwise row by row, which the file's size bounds.
+    """
+    where, count_type, item_type = _split_list_element(path, name, properties)
+    before = [(f"s{i}", order + PLY_TYPES[k]) for i, (_, k) in enumerate(properties[:where])]
+    after = [(f"t{i}", order + PLY_TYPES[k]) for i, (_, k) in enumerate(properties[where + 1 :])]
+    counter = np.dtype(order + PLY_TYPES[count_type])
+    item = np.dtype(order + PLY_TYPES[item_type])
+    head = np.dtype(before).itemsize if before else 0
+    if count == 0:
+        return [], offset
+    if offset + head + counter.itemsize > len(data):
+        raise DataError(f"{path}: truncated: the file ends inside the first {name!r} row")
+    first = int(np.frombuffer(data, counter, 1, offset + head)[0])
+    row = np.dtype([*before, ("n", counter), ("items", item, (max(first, 0),)), *after])
+    if count * row.itemsize <= len(data) - offset:
+        rows = np.frombuffer(data, row, count, offset)
+        if (rows["n"] == first).all():
+            return [rows["items"].reshape(count, max(first, 0))], offset + count * row.itemsize
+    tail = np.dtype(after).itemsize if after else 0
+    lists = []
+    for _ in range(count):  # polygons of mixed sizes: row by row
+        if offset + head + counter.itemsize > len(data):
+            raise DataError(f"{path}: truncated: the header declares {count:,} {name!r} rows")
+        size = int(np.frombuffer(data, counter, 1, offset + head)[0])
+        start = offset + head + counter.itemsize
+        offset = start + size * item.itemsize + tail
+        if size < 0 or offset > len(data):
+            raise DataError(f"{path}: truncated: the header declares {count:,} {name!r} rows")
+        lists.append(np.frombuffer(data, item, size, start)[None])
+    return lists, offset
+
+
+def _ascii_rows(
+    path: Path, lines: list[bytes], first_line: int, properties: tuple[tuple[str, str], ...], name: str
+) -> tuple[np.ndarray | None, list[np.ndarray]]:
+    """Scalar rows (R, P) of an ASCII element, or, for a list element, its lists."""
+    lists = [kind.startswith("list") for _, kind in properties]
+    if not any(lists):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # a bad token: read short, below
+            values = np.fromstring(b" ".join(lines), dtype=np.float64, sep=" ")
+        if values.size != len(lines) * len(properties):
+            raise DataError(
+                f"{path}: PLY {name!r} lines from line {first_line}: expected {len(properties)} "
+                "numbers a line"
+            )
+        return values.reshape(len(lines), len(properties)), []  # (R * P,) -> (R, P)
+    where, _, _ = _split_list_element(path, name, properties)
+    out = []
+    for number, line in enumerate(lines, start=first_line):
+        try:
+            tokens = [float(token) for token in line.split()]
+        except ValueError:
+            raise DataError(f"{path}: line {number}: not a list of numbers") from None
+        size = tokens[where] if len(tokens) > where else -1
+        if not float(size).is_integer() or size < 0 or len(tokens) != len(properties) + size:
+            raise DataError(
+                f"{path}: line {number}: a {name!r} row needs its list length and that many values"
+            )
+        out.append(np.asarray(tokens[where + 1 : where + 1 + int(size)])[None])
+    return None, out
+
+
+def read_ply_mesh(
+    path: Path,
+    header: PlyHeader,
+    max_points: int = DEFAULT_MAX_POINTS,
+    max_coordinate: float = MAX_COORDINATE,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices and triangles of a PLY mesh (polygons split into fans), read and checked here.
+
+    open3d's reader believes the header (an ASCII file with fewer vertex lines than declared
+    crashes it with a segmentation fault), so PLY meshes are parsed with NumPy: every element
+    exactly as declared, face indices whole numbers within the vertices, coordinates finite and
+    within ``max_coordinate``.
+
+    Shapes:
+        returns vertices (V, 3) float64, triangles (T, 3) int64
+    """
+    check_ply_sizes(path, header, max_points)
+    vertices: np.ndarray | None = None
+    polygons: list[np.ndarray] = []
+    if header.format == "ascii":
+        with open(path, "rb") as stream:
+            stream.seek(header.size)
+            lines = [line for line in stream.read().split(b"\n") if line.strip()]
+        start = 0
+        for name, count, properties in header.elements:
+            block = lines[start : start + count]
+            if len(block) < count:
+                raise DataError(
+                    f"{path}: the header declares {count:,} {name!r} rows, {len(block):,} lines follow"
+                )
+            rows, lists = _ascii_rows(path, block, header.lines + 1 + start, properties, name)
+            if name == "vertex":
+                vertices = _vertex_xyz(path, rows, properties, max_coordinate)
+            elif name == "face":
+                polygons = lists
+            start += count
+        if start != len(lines):
+            raise DataError(
+                f"{path}: {len(lines) - start:,} lines after the elements the header declares"
+            )
+    else:
+        order = _FORMATS[header.format]
+        with open(path, "rb") as stream:
+            data = memoryview(stream.read())
+        offset = header.size
+        for name, count, properties in header.elements:
+            if any(kind.startswith("list") for _, kind in properties):
+                lists, offset = _binary_lists(path, data, offset, count, properties, order, name)
+                if name == "face":
+                    polygons = lists
+                continue
+            dtype = np.dtype([(prop, order + PLY_TYPES[kind]) for prop, kind in properties])
+            if offset + count * dtype.itemsize > len(data):
+                raise DataError(f"{path}: truncated: the header declares {count:,} {name!r} rows")
+            table = np.frombuffer(data, dtype, count, offset)
+            offset += count * dtype.itemsize
+            if name == "vertex":
+                columns = [table[prop].astype(np.float64) for prop, _ in properties]
+                rows = np.stack(columns, axis=1) if columns else np.empty((count, 0))  # (V, P)
+                vertices = _vertex_xyz(path, rows, properties, max_coordinate)
+        if len(data) - offset >= 4:
+            raise DataError(
+                f"{path}: {len(data) - offset:,} bytes after the elements the header declares"
+            )
+    if vertices is None or vertices.shape[0] == 0:
+        raise DataError(f"{path}: the PLY mesh has no vertices")
+    return vertices, _fans(path, polygons, vertices.shape[0])
+
+
+def _vertex_xyz(
+    path: Path,
+    rows: np.ndarray | None,
+    properties: tuple[tuple[str, str], ...],
+    max_coordinate: float,
+) -> np.ndarray:
+    names = [name for name, _ in properties]
+    if rows is None or not all(axis in names for axis in "xyz"):
+        raise DataError(f"{path}: the PLY vertex element needs scalar x, y and z properties")
+    vertices = rows[:, [names.index(axis) for axis in "xyz"]]  # (V, 3)
+    if not np.isfinite(vertices).all():
+        raise DataError(f"{path}: the mesh has NaN/Inf vertices")
+    magnitude = float(np.abs(vertices).max(initial=0))
+    if magnitude > max_coordinate:
+        raise DataError(
+            f"{path}: a vertex coordinate of magnitude {magnitude:.3g} is beyond "
+            f"{max_coordinate:.0e}, the largest the encoder accepts"
+        )
+    return vertices
+
+
+def _fans(path: Path, polygons: list[np.ndarray], num_vertices: int) -> np.ndarray:
+    """Triangles (T, 3) int64 of polygons (blocks of (F, n) indices), each split into a fan."""
+    triangles = []
+    for block in polygons:  # (F, n)
+        if block.shape[1] < 3:
+            if block.shape[0]:
+                raise DataError(f"{path}: a PLY face with {block.shape[1]} corners, expected >= 3")
+            continue
+        if not (block == np.round(block)).all():
+            raise DataError(f"{path}: PLY face vertex indices must be whole numbers")
+        if ((block < 0) | (block >= num_vertices)).any():
+            raise DataError(
+                f"{path}: a PLY face has a vertex index outside 0..{num_vertices - 1} (the mesh's "
+                "vertices)"
+            )
+        corners = block.astype(np.int64)
+        for k in range(1, corners.shape[1] - 1):  # fan: (0, k, k + 1)
+            triangles.append(corners[:, [0, k, k + 1]])
+    return np.concatenate(triangles) if triangles else np.empty((0, 3), np.int64)

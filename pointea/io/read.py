@@ -27,7 +27,7 @@ from pointea.io.columns import cloud_from_rows
 from pointea.io.mesh_sampling import DEFAULT_OVERSAMPLE, sample_mesh
 from pointea.io.numpy_files import NUMPY_EXTENSIONS, read_numpy_rows
 from pointea.io.off import read_off
-from pointea.io.ply import read_ply_header, read_ply_rows
+from pointea.io.ply import read_ply_header, read_ply_mesh, read_ply_rows
 from pointea.io.selection import DEFAULT_MAX_POINTS, KeptRows, row_keeper
 from pointea.io.text import DEFAULT_CHUNK_BYTES, TEXT_EXTENSIONS, read_label_file, read_text_rows
 
@@ -153,10 +153,12 @@ def _read(
             )
         if suffix == ".off":
             vertices, triangles = read_off(path, max_points, max_coordinate)
+        elif ply_header is not None:
+            vertices, triangles = read_ply_mesh(path, ply_header, max_points, max_coordinate)
         else:
             from pointea.io.open3d_files import read_open3d_mesh
 
-            vertices, triangles = read_open3d_mesh(path, ply_header, max_points, max_coordinate)
+            vertices, triangles = read_open3d_mesh(path, max_points, max_coordinate)
         count = DEFAULT_MESH_POINTS if num_points is None else num_points
         points, normals = sample_mesh(path, vertices, triangles, count, seed, oversample)
         return PointCloud(

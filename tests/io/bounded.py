@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Outcome", "run_bounded"]
+__all__ = ["Outcome", "run_bounded", "read_summary"]
 
 _CONTEXT = multiprocessing.get_context("forkserver")
 _CONTEXT.set_forkserver_preload(["numpy", "pytest", "open3d", "laspy", "pointea.io", "tests.io.bounded"])
@@ -84,3 +84,16 @@ def run_bounded(
         kind = "timeout" if code in (-signal.SIGALRM, -signal.SIGKILL) else "crash"
         return Outcome(kind, f"child ended with exit code {code}", seconds=elapsed)
     return Outcome(outcome.kind, outcome.message, outcome.value, elapsed)
+
+
+def read_summary(path: Any, kwargs: dict) -> dict:
+    """What a child reports of ``read_points(path, **kwargs)`` (defined here, in a module the fork
+    server has loaded, so a child imports nothing more)."""
+    from pointea.io import read_points
+
+    cloud = read_points(path, **kwargs)
+    return {
+        "points": cloud.true_points(),
+        "labels": cloud.labels,
+        "num_source_points": cloud.num_source_points,
+    }

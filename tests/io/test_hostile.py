@@ -19,7 +19,7 @@ import pytest
 from pointea.errors import DataError
 from pointea.io import read_points, write_points
 from pointea.io.bounds import LABEL_LIMIT, MAX_COORDINATE
-from tests.io.bounded import run_bounded
+from tests.io.bounded import read_summary, run_bounded
 
 PCD_HEADER = (
     "# .PCD v0.7 - Point Cloud Data file format\nVERSION 0.7\nFIELDS x y z\nSIZE 4 4 4\n"
@@ -28,14 +28,9 @@ PCD_HEADER = (
 SECONDS, MEMORY = 20, 1 << 30  # each hostile read: at most 20 s and 1 GiB more address space
 
 
-def _summary(path: Path, kwargs: dict) -> tuple[int, bool]:
-    cloud = read_points(path, **kwargs)
-    return len(cloud), bool(np.isfinite(cloud.points).all())
-
-
 def _refused(path: Path, pattern: str, **kwargs) -> str:
     """Read ``path`` under the bounds; it must end in one DataError line naming it."""
-    outcome = run_bounded(_summary, path, kwargs, seconds=SECONDS, memory=MEMORY)
+    outcome = run_bounded(read_summary, path, kwargs, seconds=SECONDS, memory=MEMORY)
     assert outcome.kind == "DataError", outcome
     assert "\n" not in outcome.message and outcome.message.startswith(f"{path}: "), outcome
     assert re.search(pattern, outcome.message), outcome.message
@@ -167,7 +162,9 @@ def test_ply_faces_indexing_past_the_vertices(tmp_path: Path) -> None:
     header = [line.format(faces=2) for line in MESH_HEADER]
     path = tmp_path / "index.ply"
     path.write_bytes(_ply(header, (TRIANGLE_VERTICES + "3 0 1 2\n3 1 2 99\n").encode()))
-    _refused(path, r"triangle 1 has a vertex index outside 0\.\.3")
+    _refused(path, r"a PLY face has a vertex index outside 0\.\.3")
+    path.write_bytes(_ply(header, (TRIANGLE_VERTICES + "3 0 1 2\n3 1 2 0.5\n").encode()))
+    _refused(path, r"PLY face vertex indices must be whole numbers")
 
 
 def test_ply_declaring_more_faces_than_it_has(tmp_path: Path) -> None:
@@ -175,11 +172,33 @@ def test_ply_declaring_more_faces_than_it_has(tmp_path: Path) -> None:
     header = [line.format(faces=50) for line in MESH_HEADER]
     path = tmp_path / "short_faces.ply"
     path.write_bytes(_ply(header, (TRIANGLE_VERTICES + "3 0 1 2\n3 1 2 3\n").encode()))
-    _refused(path, r"declares .*50 face.* (open3d read 4 vertices and 2 triangles|needs at least)")
+    _refused(path, r"the header declares .*50 face.*needs at least")
     header = [line.format(faces=10) for line in MESH_HEADER]  # fits the bytes, not the lines
-    body = TRIANGLE_VERTICES + "3 0 1 2\n3 1 2 3\n" + "\n" * 120
+    body = TRIANGLE_VERTICES + "3 0 1 2\n3 1 2 3\n" + " \n" * 120
     path.write_bytes(_ply(header, body.encode()))
-    _refused(path, r"declares 4 vertices and 10 faces, open3d read 4 vertices and 2 triangles")
+    _refused(path, r"the header declares 10 'face' rows, 2 lines follow")
+    binary = ["element vertex 4", "property float x", "property float y", "property float z",
+              "element face 10", "property list uchar int vertex_indices"]  # fmt: skip
+    faces = b"".join(b"\x03" + np.array(face, "<i4").tobytes() for face in [(0, 1, 2), (1, 2, 3)])
+    vertices = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0]], "<f4").tobytes()
+    path.write_bytes(_ply(binary, vertices + faces + bytes(100), "binary_little_endian"))
+    _refused(path, r"face 'rows'|a PLY face has a vertex index|truncated|bytes after the elements")
+
+
+def test_ply_declaring_more_vertices_than_lines(tmp_path: Path) -> None:
+    """An ASCII mesh declaring 2 vertices over 1 vertex line and 1 face line: open3d's reader
+    died of a segmentation fault (found by the property tests)."""
+    header = ["element vertex 2", "property float x", "property float y", "property float z",
+              "element face 1", "property list uchar int vertex_indices"]  # fmt: skip
+    path = tmp_path / "crash.ply"
+    path.write_bytes(_ply(header, b"0.25 0.5 0.75\n3 0 0 0\n"))
+    _refused(path, r"needs at least|2 lines follow|expected 3 numbers a line", num_points=16)
+
+
+def test_obj_faces_indexing_past_the_vertices(tmp_path: Path) -> None:
+    path = tmp_path / "index.obj"
+    path.write_bytes(b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 99\n")
+    _refused(path, r"open3d read no vertices|vertex index outside")
 
 
 def test_ply_declaring_a_billion_faces(tmp_path: Path) -> None:

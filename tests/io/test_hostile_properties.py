@@ -17,12 +17,11 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pointea.io import read_points
 from pointea.io.bounds import LABEL_LIMIT, MAX_COORDINATE
-from tests.io.bounded import run_bounded
+from tests.io.bounded import read_summary, run_bounded
 
 SETTINGS = settings(
-    max_examples=15,
+    max_examples=40,
     deadline=None,  # the child's own bound (10 s) is the deadline
     database=None,  # nothing shared between test workers
     derandomize=True,
@@ -31,18 +30,9 @@ SETTINGS = settings(
 HUGE = st.sampled_from([0, 1, 2, 3, 7, 50, 2**16, 2**31 - 1, 2**32 - 1, 2**32, 2**40, 2**63 - 1])
 
 
-def _summary(path: Path, kwargs: dict) -> dict:
-    cloud = read_points(path, **kwargs)
-    return {
-        "points": cloud.true_points(),
-        "labels": cloud.labels,
-        "num_source_points": cloud.num_source_points,
-    }
-
-
 def _check(path: Path, kwargs: dict | None = None) -> dict | None:
     """The cloud read (as a summary), or ``None`` after one DataError line naming the file."""
-    outcome = run_bounded(_summary, path, kwargs or {}, seconds=10, memory=1 << 30)
+    outcome = run_bounded(read_summary, path, kwargs or {}, seconds=10, memory=1 << 30)
     assert outcome.kind in ("ok", "DataError"), outcome
     if outcome.kind == "DataError":
         assert "\n" not in outcome.message and outcome.message.startswith(f"{path}: "), outcome
