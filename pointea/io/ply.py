@@ -401,7 +401,6 @@ def _fans(path: Path, polygons: list[np.ndarray], num_vertices: int) -> np.ndarr
                 f"{path}: a PLY face has a vertex index outside 0..{num_vertices - 1} (the mesh's "
                 "vertices)"
             )
-        corners = block.astype(np.int64)
-        for k in range(1, corners.shape[1] - 1):  # fan: (0, k, k + 1)
-            triangles.append(corners[:, [0, k, k + 1]])
+        fan = [[0, k, k + 1] for k in range(1, block.shape[1] - 1)]  # (n - 2, 3) corner picks
+        triangles.append(block.astype(np.int64)[:, fan].reshape(-1, 3))  # (F, n - 2, 3) -> (F (n - 2), 3)
     return np.concatenate(triangles) if triangles else np.empty((0, 3), np.int64)
