@@ -389,3 +389,12 @@ def test_the_bound_itself_catches_a_runaway_read(tmp_path: Path) -> None:
 def _spin() -> None:
     while True:
         pass
+
+
+def test_seg_label_of_1e30(tmp_path: Path) -> None:
+    points = tmp_path / "shape.pts"
+    points.write_text("0 0 0\n1 0 0\n0 1 0\n")
+    labels = tmp_path / "shape.seg"
+    labels.write_text("1\n2\n1e30\n")
+    with pytest.raises(DataError, match=r"shape\.seg: line 3: label 1e\+30 is beyond"):
+        read_points(points, labels_path=labels)

@@ -195,3 +195,25 @@ def test_ply_meshes_read_as_open3d_writes_and_reads_them(tmp_path: Path, ascii: 
     off = tmp_path / "cube.off"
     off.write_text(CUBE_OFF)
     assert np.array_equal(read_points(quads, 300).points, read_points(off, 300).points)
+
+
+def test_binary_ply_mesh_of_mixed_polygons(tmp_path: Path) -> None:
+    """A triangle and a quad (row by row, not one NumPy view) split into fans, in face order."""
+    from pointea.io.ply import read_ply_header, read_ply_mesh
+
+    header = (
+        "ply\nformat binary_little_endian 1.0\nelement vertex 5\nproperty float x\nproperty float y\n"
+        "property float z\nelement face 2\nproperty list uchar int vertex_indices\nproperty uchar flag\n"
+        "end_header\n"
+    )
+    vertices = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1]], "<f4")
+    faces = b"\x03" + np.array([0, 1, 4], "<i4").tobytes() + b"\x07"
+    faces += b"\x04" + np.array([0, 1, 2, 3], "<i4").tobytes() + b"\x07"
+    path = tmp_path / "mixed.ply"
+    path.write_bytes(header.encode() + vertices.tobytes() + faces)
+    read, triangles = read_ply_mesh(path, read_ply_header(path))
+    assert np.array_equal(read, vertices)
+    assert triangles.tolist() == [[0, 1, 4], [0, 1, 2], [0, 2, 3]]
+    path.write_bytes(header.encode() + vertices.tobytes() + faces[:-3])
+    with pytest.raises(DataError, match=r"mixed\.ply: truncated: the header declares 2 'face' rows"):
+        read_ply_mesh(path, read_ply_header(path))
