@@ -54,6 +54,8 @@ def sample_mesh(
     total = doubled_area.sum()
     if not total > 0:
         raise DataError(f"{path}: the mesh has zero surface area ({triangles.shape[0]} faces)")
+    if not np.isfinite(total):
+        raise DataError(f"{path}: the mesh's surface area overflows; centre and scale its vertices")
     rng = np.random.default_rng(seed)
     drawn = num_points * oversample
     chosen = rng.choice(triangles.shape[0], size=drawn, p=doubled_area / total)  # (M,)
