@@ -62,8 +62,8 @@ DEFAULT_CHUNK_SIZE = 8_192
 
 #: The default budget of the buffer of :class:`ChunkedPasses`: 2 GiB, the 2 KiB per point of the
 #: default segmenter for 1,048,576 points (kept whole); larger clouds stream the points beyond. With
-#: the (B, N, K) output and one chunk's temporaries a 2,097,152-point scene then takes about 2.6 GiB
-#: above the input (docs/bench/chunked-reuse/notes.md), within issue 18's 4 GB.
+#: the (B, N, K) output and one chunk's temporaries a 2,097,152-point scene then took 2.69 GiB
+#: (2.89 GB) above the input (docs/bench/chunked-reuse/notes.md), within issue 18's 4 GB.
 DEFAULT_BUFFER_BYTES = 2 * 2**30
 _FLOAT32_BYTES = 4
 
