@@ -398,3 +398,18 @@ def test_seg_label_of_1e30(tmp_path: Path) -> None:
     labels.write_text("1\n2\n1e30\n")
     with pytest.raises(DataError, match=r"shape\.seg: line 3: label 1e\+30 is beyond"):
         read_points(points, labels_path=labels)
+
+
+@pytest.mark.parametrize("suffix", [".ply", ".npz"])
+def test_far_off_clouds_are_written_where_they_were(
+    tmp_path: Path, lidar_tiles: Path, suffix: str
+) -> None:
+    """A cloud with an origin is written at its true coordinates (float64) and reads back there,
+    centred again: a real LAS tile to .ply/.npz and back keeps every coordinate to 1e-6 m."""
+    cloud = read_points(lidar_tiles / "autzen_trim.las", 2048, seed=0)
+    assert cloud.origin is not None
+    path = write_points(tmp_path / f"tile{suffix}", cloud)
+    again = read_points(path)
+    assert again.origin is not None
+    assert np.abs(again.true_points() - cloud.true_points()).max() < 1e-6
+    assert np.array_equal(again.labels, cloud.labels)
