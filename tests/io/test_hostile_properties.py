@@ -229,3 +229,22 @@ def test_off_meshes(tmp_path: Path, counts, vertices, faces) -> None:
     if cloud is not None:
         assert len(cloud["points"]) == 8
         assert counts[0] <= len(vertices) and counts[1] <= len(faces)
+
+
+@SETTINGS
+@given(
+    declared=st.one_of(st.none(), HUGE),
+    corners=st.lists(st.tuples(*[st.floats(-(2.0**66), 2.0**66, width=32, allow_subnormal=False)] * 9), min_size=0, max_size=4),
+    extra=st.binary(max_size=60),
+)
+def test_binary_stl_counts(tmp_path: Path, declared, corners, extra) -> None:
+    """A binary STL whose triangle count may not match its facets (open3d reads it)."""
+    record = np.dtype([("normal", "<f4", 3), ("corners", "<f4", (3, 3)), ("attribute", "<u2")])
+    facets = np.zeros(len(corners), record)
+    if corners:
+        facets["corners"] = np.asarray(corners, np.float32).reshape(-1, 3, 3)
+    count = len(corners) if declared is None else declared
+    data = b"binary".ljust(80, b" ") + np.uint32(count % 2**32).tobytes() + facets.tobytes() + extra
+    cloud = _check(_file(tmp_path, data, ".stl"), {"num_points": 8})
+    if cloud is not None:
+        assert len(cloud["points"]) == 8 and count % 2**32 <= len(corners) + len(extra) // 50
