@@ -50,6 +50,7 @@ SUPPORTED_EXTENSIONS = tuple(
             *MESH_EXTENSIONS,
             *OPEN3D_POINT_EXTENSIONS,
             *LAS_EXTENSIONS,
+            ".e57",
         }
     )
 )
@@ -183,6 +184,10 @@ def _read(
         from pointea.io.las import read_las_rows
 
         kept, names, origin = read_las_rows(path, keeper)
+    elif suffix == ".e57":
+        from pointea.io.e57 import read_e57_rows
+
+        kept, names, origin = read_e57_rows(path, keeper)
     elif ply_header is not None:
         kept, names = read_ply_rows(
             path, ply_header, keeper, label_range, chunk_bytes, max_columns, max_coordinate

@@ -153,18 +153,6 @@ def test_zero_area_mesh_is_refused(tmp_path: Path) -> None:
         read_points(path, 10)
 
 
-def test_mesh_fps_picks_what_the_layers_fps_picks() -> None:
-    """pointea.io's NumPy FPS is a faster route to the very samples of the network's FPS."""
-    import torch
-
-    from pointea.io.mesh_sampling import farthest_points
-    from pointea.layers.sampling import farthest_point_sampling
-
-    points = np.random.default_rng(0).normal(size=(4096, 3)).astype(np.float32)
-    expected = farthest_point_sampling(torch.from_numpy(points), None, 512).numpy()
-    assert np.array_equal(farthest_points(points, 512), expected)
-
-
 @pytest.mark.parametrize("ascii", [True, False])
 def test_ply_meshes_read_as_open3d_writes_and_reads_them(tmp_path: Path, ascii: bool) -> None:
     """pointea parses PLY meshes itself (open3d's reader believes the header); on a mesh open3d
