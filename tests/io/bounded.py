@@ -24,7 +24,10 @@ from typing import Any
 __all__ = ["Outcome", "run_bounded", "read_summary"]
 
 _CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(["numpy", "pytest", "open3d", "laspy", "pointea.io", "tests.io.bounded"])
+# what the children need, loaded once in the server: mesh sampling runs the network's FPS (torch)
+_CONTEXT.set_forkserver_preload(
+    ["numpy", "pytest", "torch", "open3d", "laspy", "pointea.io", "pointea.layers.sampling", "tests.io.bounded"]
+)
 
 
 @dataclass(frozen=True)

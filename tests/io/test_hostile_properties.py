@@ -3,7 +3,7 @@ within a time and memory bound.
 
 Hypothesis writes a file whose header declares counts, sizes and types drawn at random (honest ones
 among them) over a body that may or may not match; each read runs in a bounded child
-(:mod:`tests.io.bounded`: 10 s, 1 GiB). When the header is honest, the cloud read must be the one
+(:mod:`tests.io.bounded`: 20 s, 1 GiB). When the header is honest, the cloud read must be the one
 written; whatever is accepted must be finite and within the caps.
 """
 
@@ -22,7 +22,7 @@ from tests.io.bounded import read_summary, run_bounded
 
 SETTINGS = settings(
     max_examples=40,
-    deadline=None,  # the child's own bound (10 s) is the deadline
+    deadline=None,  # the child's own bound (20 s) is the deadline
     database=None,  # nothing shared between test workers
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -32,7 +32,7 @@ HUGE = st.sampled_from([0, 1, 2, 3, 7, 50, 2**16, 2**31 - 1, 2**32 - 1, 2**32, 2
 
 def _check(path: Path, kwargs: dict | None = None) -> dict | None:
     """The cloud read (as a summary), or ``None`` after one DataError line naming the file."""
-    outcome = run_bounded(read_summary, path, kwargs or {}, seconds=10, memory=1 << 30)
+    outcome = run_bounded(read_summary, path, kwargs or {}, seconds=20, memory=1 << 30)
     assert outcome.kind in ("ok", "DataError"), outcome
     if outcome.kind == "DataError":
         assert "\n" not in outcome.message and outcome.message.startswith(f"{path}: "), outcome
