@@ -71,7 +71,9 @@ def read_e57_rows(
         if not headers:
             raise DataError(f"{path}: the file holds no scan")
         colour = all(all(c in h.point_fields for c in _COLOURS) for h in headers)
-        keeper.expect(sum(max(0, int(h.point_count)) for h in headers))  # max_points, before reading
+        keeper.expect(
+            sum(max(0, int(h.point_count)) for h in headers)
+        )  # max_points, before reading
         for number, header in enumerate(headers):
             fields = header.point_fields
             if all(f in fields for f in _CARTESIAN):

@@ -74,7 +74,13 @@ POINTS = st.integers(1, 40).flatmap(
 )
 def test_pcd_headers(tmp_path: Path, points, declared, width, size, mode, cut) -> None:
     n = points.shape[0]
-    honest = declared is None and width is None and size == "4 4 4" and mode in ("binary", "ascii") and cut == 0
+    honest = (
+        declared is None
+        and width is None
+        and size == "4 4 4"
+        and mode in ("binary", "ascii")
+        and cut == 0
+    )
     declared = n if declared is None else declared
     width = declared if width is None else width
     header = (
@@ -104,11 +110,15 @@ PLY_TYPES = st.sampled_from(["float", "double", "int", "uchar", "short"])
     fmt=st.sampled_from(["ascii", "binary_little_endian", "binary_big_endian"]),
     declared=st.one_of(st.none(), HUGE),
     kind=st.one_of(st.just("float"), PLY_TYPES),
-    faces=st.lists(st.tuples(st.integers(-2, 45), st.integers(-2, 45), st.integers(-2, 45)), max_size=5),
+    faces=st.lists(
+        st.tuples(st.integers(-2, 45), st.integers(-2, 45), st.integers(-2, 45)), max_size=5
+    ),
     declared_faces=st.one_of(st.none(), HUGE),
     extra=st.binary(max_size=40),
 )
-def test_ply_headers(tmp_path: Path, points, fmt, declared, kind, faces, declared_faces, extra) -> None:
+def test_ply_headers(
+    tmp_path: Path, points, fmt, declared, kind, faces, declared_faces, extra
+) -> None:
     n = points.shape[0]
     honest = declared is None and kind == "float" and not extra
     declared = n if declared is None else declared
@@ -119,7 +129,11 @@ def test_ply_headers(tmp_path: Path, points, fmt, declared, kind, faces, declare
         lines += ["property list uchar int vertex_indices"]
     header = ("\n".join([*lines, "end_header"]) + "\n").encode()
     dtype = {"float": "f4", "double": "f8", "int": "i4", "uchar": "u1", "short": "i2"}[kind]
-    values = points.astype(dtype) if kind in ("float", "double") else np.round(points * 100).astype(dtype)
+    values = (
+        points.astype(dtype)
+        if kind in ("float", "double")
+        else np.round(points * 100).astype(dtype)
+    )
     if fmt == "ascii":
         body = "".join(" ".join(repr(v) for v in row) + "\n" for row in values.tolist())
         body += "".join(f"3 {i} {j} {k}\n" for i, j, k in faces)
@@ -145,7 +159,9 @@ def test_ply_headers(tmp_path: Path, points, fmt, declared, kind, faces, declare
 @SETTINGS
 @given(
     edits=st.lists(
-        st.tuples(st.sampled_from([94, 96, 100, 104, 105, 107, 131, 235, 243, 247]), HUGE), min_size=1, max_size=3
+        st.tuples(st.sampled_from([94, 96, 100, 104, 105, 107, 131, 235, 243, 247]), HUGE),
+        min_size=1,
+        max_size=3,
     ),
     cut=st.one_of(st.none(), st.integers(0, 1244)),
     suffix=st.sampled_from([".las", ".laz"]),
@@ -198,8 +214,15 @@ def test_numpy_headers(tmp_path: Path, shape, descr, rows, suffix) -> None:
     header = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape!r}, }}".encode()
     header += b" " * (-(len(header) + 11) % 64) + b"\n"
     itemsize = np.dtype(descr).itemsize
-    body = np.random.default_rng(rows).uniform(-1, 1, rows * 4 * max(1, itemsize)).astype("<f4").tobytes()
-    member = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + body[: rows * 3 * itemsize]
+    body = (
+        np.random.default_rng(rows)
+        .uniform(-1, 1, rows * 4 * max(1, itemsize))
+        .astype("<f4")
+        .tobytes()
+    )
+    member = (
+        b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + body[: rows * 3 * itemsize]
+    )
     if suffix == ".npz":
         import io
         import zipfile
@@ -218,7 +241,8 @@ def test_numpy_headers(tmp_path: Path, shape, descr, rows, suffix) -> None:
     counts=st.tuples(HUGE, HUGE),
     vertices=st.lists(st.tuples(*[st.floats(-1e300, 1e300)] * 3), max_size=6),
     faces=st.lists(
-        st.lists(st.one_of(st.integers(-3, 8), st.floats(-3, 8)), min_size=1, max_size=6), max_size=4
+        st.lists(st.one_of(st.integers(-3, 8), st.floats(-3, 8)), min_size=1, max_size=6),
+        max_size=4,
     ),
 )
 def test_off_meshes(tmp_path: Path, counts, vertices, faces) -> None:
@@ -234,7 +258,11 @@ def test_off_meshes(tmp_path: Path, counts, vertices, faces) -> None:
 @SETTINGS
 @given(
     declared=st.one_of(st.none(), HUGE),
-    corners=st.lists(st.tuples(*[st.floats(-(2.0**66), 2.0**66, width=32, allow_subnormal=False)] * 9), min_size=0, max_size=4),
+    corners=st.lists(
+        st.tuples(*[st.floats(-(2.0**66), 2.0**66, width=32, allow_subnormal=False)] * 9),
+        min_size=0,
+        max_size=4,
+    ),
     extra=st.binary(max_size=60),
 )
 def test_binary_stl_counts(tmp_path: Path, declared, corners, extra) -> None:
