@@ -45,7 +45,7 @@ from typing import Literal
 import numpy as np
 
 from pointea.data.crops import CropPreset
-from pointea.data.layouts.cache import CACHE_FOLDER, ensure_cache, source_manifest
+from pointea.data.cache import CACHE_FOLDER, ensure_cache, source_manifest
 from pointea.data.scenes import Scene, SceneDataModule, Split
 from pointea.errors import ConfigError, DataError
 
@@ -251,7 +251,7 @@ def _hdf5_blocks(base: Path) -> dict[str, list[tuple[Path, int]]]:
     listing = base / "all_files.txt"
     files = [base / Path(line.strip()).name for line in listing.read_text().splitlines() if line.strip()] if listing.is_file() else sorted(base.glob("ply_data_all_*.h5"), key=lambda p: int(re.sub(r"\D", "", p.stem) or 0))
     rooms_listed = [line.strip() for line in (base / "room_filelist.txt").read_text().splitlines() if line.strip()]
-    from pointea.data.h5 import read_h5
+    from pointea.data.storage import read_h5
 
     blocks: dict[str, list[tuple[Path, int]]] = {}
     position = 0
@@ -285,7 +285,7 @@ def convert_hdf5_room(blocks: Sequence[tuple[Path, int]], out: Path) -> list[str
     x_centre, so the slope of col0 against col6 is the room's x extent (likewise y); z's is
     col2 / col8. The room is extent * (col6, col7, col8).
     """
-    from pointea.data.h5 import read_h5
+    from pointea.data.storage import read_h5
 
     by_file: dict[Path, list[int]] = {}
     for path, row in blocks:

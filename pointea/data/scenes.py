@@ -43,7 +43,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from pointea.data.crops import Candidates, CropPreset, build_crop
 from pointea.data.scene_transforms import CLASS_WEIGHTINGS, ColorDrop, ColorJitter, class_weights
-from pointea.data.seeding import torch_seeded_generator
+from pointea.data.dataset import torch_seeded_generator
 from pointea.data.transforms import Compose, Jitter, RotateUp, ScaleTranslate
 from pointea.errors import ConfigError, DataError
 
