@@ -44,6 +44,7 @@ __all__ = [
     "MANIFEST",
     "MISSING_POLICIES",
     "MissingPolicy",
+    "cache_folder",
     "cached_points",
     "default_workers",
     "ensure_cache",
@@ -131,6 +132,13 @@ def ensure_cache(
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     return folder
+
+
+def cache_folder(source: Path, cache_root: str | Path | None, name: str) -> Path:
+    """Where the conversion ``name`` of the release folder ``source`` lives:
+    ``<cache_root>/pointea_cache/<name>``, beside the release when ``cache_root`` is ``None``."""
+    root = Path(cache_root).expanduser() if cache_root is not None else source.parent
+    return root / CACHE_FOLDER / name
 
 
 def cached_points(num_points: int) -> int:

@@ -62,8 +62,8 @@ from torch.utils.data import ConcatDataset
 
 from pointea.data.arguments import check_choice
 from pointea.data.cache import (
-    CACHE_FOLDER,
     MissingPolicy,
+    cache_folder,
     cached_points,
     ensure_cache,
     find_layout,
@@ -87,7 +87,7 @@ from pointea.data.storage import (
 )
 from pointea.data.transforms import Augmentation, Sampling, Transform
 from pointea.data.validation import check_point_labels, check_points, check_shape_labels
-from pointea.data.verify import Verifier, VerifyReport, check_split, guarded, present_listed
+from pointea.data.verify import Verifier, VerifyReport, check_split, present_listed, read_checked
 from pointea.errors import DataError
 
 __all__ = [
@@ -504,8 +504,7 @@ class ShapeNetPartRelease:
         files += [path for shapes in splits.values() for shape in shapes for path in shape.files]
         parameters = {"layout": self.LAYOUT, "points": num_points, "seed": seed}
         manifest = source_manifest(self.folder, files, parameters)
-        root = Path(cache_root).expanduser() if cache_root is not None else self.folder.parent
-        target = root / CACHE_FOLDER / f"shapenetpart_{self.LAYOUT}_{num_points}_seed{seed}"
+        target = cache_folder(self.folder, cache_root, f"shapenetpart_{self.LAYOUT}_{num_points}_seed{seed}")
         build = functools.partial(
             self._write, splits=splits, num_points=num_points, seed=seed, workers=workers
         )
@@ -762,9 +761,7 @@ def _check_text_shape(release: ShapeNetPartRelease, shape: TextShape) -> tuple[i
     return points.shape[0], np.unique(parts)
 
 
-def _verify_text(
-    report: VerifyReport, release: ShapeNetPartRelease, missing: str
-) -> None:
+def _verify_text(report: VerifyReport, release: ShapeNetPartRelease, missing: str) -> None:
     report.lines.append(f"ShapeNetPart {release.LAYOUT} layout: {release.folder}")
     try:
         release.synsets()
@@ -784,14 +781,10 @@ def _verify_text(
         )
         if shapes is None:
             continue
-        counts, parts = [], set()
-        check = functools.partial(guarded, functools.partial(_check_text_shape, release))
-        for result in read_all(check, shapes, description=f"verify {split}"):
-            if isinstance(result, str):
-                report.problem(result)
-                continue
-            counts.append(result[0])
-            parts.update(result[1].tolist())
+        check = functools.partial(_check_text_shape, release)
+        results = read_checked(report, check, shapes, split)
+        counts = [count for count, _ in results]
+        parts = {int(part) for _, used in results for part in used}
         categories = sorted({ShapeNetPart.CATEGORIES[s.category] for s in shapes})
         if not counts:
             report.lines.append(f"  {split}: none of the {len(listed)} listed shapes present")
