@@ -146,7 +146,9 @@ def cached_points(num_points: int) -> int:
     return max(2048, num_points)
 
 
-def find_layout(root: str | Path, layout: str, finders: Mapping[str, Callable], dataset: str) -> str | None:
+def find_layout(
+    root: str | Path, layout: str, finders: Mapping[str, Callable], dataset: str
+) -> str | None:
     """The first layout of ``finders`` found under ``root`` (``layout`` itself unless ``"auto"``).
 
     Args:

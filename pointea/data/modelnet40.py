@@ -238,6 +238,13 @@ class ModelNet40(PointCloudDataset):
         """The ``.h5`` files of a split, from ``{split}_files.txt``."""
         return read_file_list(archive_dir / f"{split}_files.txt")
 
+    @classmethod
+    def write_split_list(cls, archive_dir: Path, split: str, names: list[str]) -> None:
+        """Write ``{split}_files.txt`` naming the split's ``.h5`` files, with the authors' relative
+        prefix as the published lists carry it (:meth:`split_files` resolves it by base name)."""
+        listed = [f"data/{cls.ARCHIVE_DIR}/{name}" for name in names]
+        write_lines(archive_dir / f"{split}_files.txt", listed)
+
     @staticmethod
     def read_file(path: Path, num_classes: int, normals: bool = False) -> ClassificationFile:
         """Read and validate one classification file (keys, shapes, dtypes, ranges, NaN/Inf).
@@ -290,9 +297,7 @@ def write_modelnet40_archive(
                 "label": np.asarray(labels).astype(np.uint8).reshape(-1, 1),  # (M,) -> (M, 1)
             }
             names = write_split(folder, split, arrays, shapes_per_file)
-            # The published lists carry the authors' relative prefix; keep it.
-            listed = [f"data/{ModelNet40.ARCHIVE_DIR}/{name}" for name in names]
-            write_lines(folder / f"{split}_files.txt", listed)
+            ModelNet40.write_split_list(folder, split, names)
         for name, content in (extra_files or {}).items():
             (folder / name).write_text(content)
     return dest
@@ -438,7 +443,7 @@ class NormalResampled:
         num_points: int,
         workers: int | None,
     ) -> None:
-        (folder / ModelNet40.NAMES_FILE).write_text("".join(f"{n}\n" for n in self.class_names()))
+        write_lines(folder / ModelNet40.NAMES_FILE, self.class_names())
         reader = functools.partial(read_shape, num_points=num_points)
         for split, shapes in splits.items():
             writer = SplitWriter(folder, split)
@@ -457,9 +462,7 @@ class NormalResampled:
                     "ModelNet40 %s: %d shape(s) have fewer than %d points (first %s); their points "
                     "are repeated to fill", split, len(short), num_points, short[0],
                 )  # fmt: skip
-            names = writer.close()
-            listed = [f"data/{ModelNet40.ARCHIVE_DIR}/{name}" for name in names]
-            (folder / f"{split}_files.txt").write_text("".join(f"{line}\n" for line in listed))
+            ModelNet40.write_split_list(folder, split, writer.close())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -584,7 +587,7 @@ class PrincetonOFF:
         seed: int,
         workers: int | None,
     ) -> None:
-        (folder / ModelNet40.NAMES_FILE).write_text("".join(f"{n}\n" for n in self.class_names()))
+        write_lines(folder / ModelNet40.NAMES_FILE, self.class_names())
         for split, shapes in splits.items():
             relative = [shape.path.relative_to(self.folder).as_posix() for shape in shapes]
             jobs = [(shape.path, _file_seed(rel, seed)) for shape, rel in zip(shapes, relative)]
@@ -605,9 +608,7 @@ class PrincetonOFF:
                         )
                     arrays["normal"] = normals
                 writer.add(rel, arrays)
-            names = writer.close()
-            listed = [f"data/{ModelNet40.ARCHIVE_DIR}/{name}" for name in names]
-            (folder / f"{split}_files.txt").write_text("".join(f"{line}\n" for line in listed))
+            ModelNet40.write_split_list(folder, split, writer.close())
 
 
 def _sample_job(job: tuple[Path, int], num_points: int) -> tuple[np.ndarray, np.ndarray | None]:

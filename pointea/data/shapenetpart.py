@@ -223,6 +223,11 @@ class ShapeNetPart(PointCloudDataset):
         return read_file_list(archive_dir / f"{split}_hdf5_file_list.txt")
 
     @classmethod
+    def write_split_list(cls, archive_dir: Path, split: str, names: list[str]) -> None:
+        """Write ``{split}_hdf5_file_list.txt`` naming the split's ``.h5`` files (bare names)."""
+        write_lines(archive_dir / f"{split}_hdf5_file_list.txt", names)
+
+    @classmethod
     def read_file(cls, path: Path) -> SegmentationFile:
         """Read and validate one file: keys, shapes, dtypes, ranges, part ids vs category, NaN/Inf."""
         arrays = read_h5(path, required=("data", "label", "pid"))
@@ -295,7 +300,7 @@ def write_shapenetpart_archive(
                 "pid": np.asarray(parts).astype(np.uint8),
             }
             names = write_split(folder, split, arrays, shapes_per_file)
-            write_lines(folder / f"{split}_hdf5_file_list.txt", names)
+            ShapeNetPart.write_split_list(folder, split, names)
         for name, content in (extra_files or {}).items():
             (folder / name).write_text(content)
     return dest
@@ -539,7 +544,7 @@ class ShapeNetPartRelease:
                     "points are kept and some repeated", split, len(short), num_points, short[0],
                 )  # fmt: skip
             names = writer.close()
-            (folder / f"{split}_hdf5_file_list.txt").write_text("".join(f"{n}\n" for n in names))
+            ShapeNetPart.write_split_list(folder, split, names)
 
 
 class V0Normal(ShapeNetPartRelease):
