@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from types import TracebackType
 
@@ -28,7 +29,8 @@ TABLES = ("predictions.csv", "predictions.json")
 
 
 def check_out_folder(out: Path) -> None:
-    """Refuse an ``--out`` that cannot become a writable folder, reading only (nothing is created).
+    """Refuse an ``--out`` that cannot become a writable folder (nothing is left behind: the
+    nearest existing folder is probed with a temporary file).
 
     Raises:
         UsageError: one line naming ``--out`` and what is wrong.
@@ -42,6 +44,12 @@ def check_out_folder(out: Path) -> None:
         raise UsageError(f"--out {out}: {ancestor} is a file, so no folder can be made under it")
     if ancestor.exists() and not os.access(ancestor, os.W_OK | os.X_OK):
         raise UsageError(f"--out {out}: {ancestor} is not writable")
+    try:  # permissions do not tell everything (root, read-only or immutable file systems)
+        descriptor, probe = tempfile.mkstemp(dir=ancestor, prefix=".pointea-predict-probe-")
+    except OSError as error:
+        raise UsageError(f"--out {out}: cannot write there ({error.strerror or error})") from None
+    os.close(descriptor)
+    os.unlink(probe)
 
 
 class OutFolder:
