@@ -47,7 +47,7 @@ from tqdm import tqdm
 
 from pointea.errors import UsageError
 from pointea.io.predictions import CloudPrediction, PredictionsWriter, task_outputs
-from pointea.layers.sampling import knn
+from pointea.layers.propagate import propagate_labels
 from pointea.models.checkpoint import CheckpointError
 from pointea.models.chunked import DEFAULT_CHUNK_SIZE
 from pointea.models.category_parts import CategoryParts
@@ -60,8 +60,6 @@ from pointea.predict.out_folder import OutFolder, check_out_folder
 __all__ = ["main", "build_parser", "segment", "propagate_labels"]
 
 PROGRAM = "pointea-predict"
-#: Query points per nearest-neighbour search when labels reach every input point (bounds memory).
-PROPAGATION_CHUNK = 65536
 #: Most points ``--num-points`` may ask for per cloud (``all`` keeps every point of larger scans).
 MAX_NUM_POINTS = 1 << 24
 
@@ -365,19 +363,6 @@ def segment(network: torch.nn.Module, points: Tensor, category: Tensor, voting: 
     """
     chunk_size = DEFAULT_CHUNK_SIZE if points.shape[1] > DEFAULT_CHUNK_SIZE else None
     return voting(lambda p: network(p, category, chunk_size=chunk_size), points)
-
-
-def propagate_labels(sampled: Tensor, labels: Tensor, points: Tensor) -> Tensor:
-    """Every point takes the label of its nearest sampled point (in chunks of queries).
-
-    Shapes: sampled (K, 3); labels (K,); points (N, 3); returns (N,)
-    """
-    out = torch.empty(points.shape[0], dtype=labels.dtype)
-    for start in range(0, points.shape[0], PROPAGATION_CHUNK):
-        chunk = points[start : start + PROPAGATION_CHUNK]  # (Q, 3)
-        nearest = knn(sampled, chunk, 1)[:, 0]  # (Q, 1) -> (Q,)
-        out[start : start + chunk.shape[0]] = labels[nearest]
-    return out
 
 
 class _Segmenter(_Predictor):
