@@ -227,7 +227,16 @@ def convert_pct_pytorch(source: str | Path, destination: str | Path) -> PCTClass
     if destination.exists() and source.exists() and destination.resolve() == source.resolve():
         raise CheckpointError(f"{destination} is the file being converted: write the pointea checkpoint elsewhere")
     # PCT_Pytorch's files from torch < 1.6 are in the legacy format: loaded with a warning (no checksums).
-    network = from_pct_pytorch(load_torch_file(source, legacy_ok=True), source=str(source))
+    try:
+        state = load_torch_file(source, legacy_ok=True)
+    except CheckpointError:
+        raise
+    except Exception as error:  # noqa: BLE001 - torch's legacy unpickler fails in many ways on a cut file
+        raise CheckpointError(
+            f"cannot read checkpoint {source}: the file is truncated, corrupt or not a PyTorch checkpoint "
+            f"({type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else 'no message'})"
+        ) from None
+    network = from_pct_pytorch(state, source=str(source))
     write_checkpoint(network, destination)
     return network
 

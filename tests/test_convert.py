@@ -146,3 +146,20 @@ def test_legacy_format_files_convert_with_a_warning_but_pointea_checkpoints_must
     torch.save(checkpoint, tmp_path / "legacy.ckpt", _use_new_zipfile_serialization=False)
     with pytest.raises(CheckpointError, match="not in torch's zip format"):
         read_checkpoint(tmp_path / "legacy.ckpt")
+
+
+def test_every_truncation_of_a_legacy_t7_is_one_line(tmp_path, reference, capsys):
+    """PCT_Pytorch's files are in torch's legacy format, which has no checksums: a cut file fails in
+    the unpickler in several ways (``struct.error`` among them), each one line."""
+    whole = tmp_path / "model.t7"
+    torch.save(nn.DataParallel(reference).state_dict(), whole, _use_new_zipfile_serialization=False)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.t7"
+    lengths = sorted({*range(0, 2048, 5), *range(2048, len(data), len(data) // 60), len(data) - 1})
+    for length in lengths:
+        cut.write_bytes(data[:length])
+        with pytest.warns(UserWarning, match="legacy"):
+            status = main(["pct-pytorch", str(cut), str(tmp_path / "out.ckpt")])
+        err = capsys.readouterr().err
+        assert status == 2 and err.count("\n") == 1 and err.startswith(f"pointea-convert: error: cannot read checkpoint {cut}"), (length, err)
+    assert not (tmp_path / "out.ckpt").exists()
