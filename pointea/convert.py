@@ -28,7 +28,7 @@ dict of another architecture).
 from __future__ import annotations
 
 import argparse
-import os
+import io
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +37,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from pointea.io.atomic import atomic_write
 from pointea.models.checkpoint import CheckpointError, check_finite_weights, load_torch_file
 from pointea.models.classifier import PCTClassifier
 
@@ -203,13 +204,14 @@ def write_checkpoint(network: PCTClassifier, path: str | Path) -> Path:
     }
     module.on_save_checkpoint(checkpoint)  # pointea's network record, exactly as in training
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
     try:
-        torch.save(checkpoint, partial)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path) as handle:
+            handle.write(buffer.getbuffer())
+    except OSError as error:
+        raise CheckpointError(f"cannot write {path}: {error.strerror or error} (an earlier file there is intact)") from None
     return path
 
 

@@ -163,3 +163,28 @@ def test_every_truncation_of_a_legacy_t7_is_one_line(tmp_path, reference, capsys
         err = capsys.readouterr().err
         assert status == 2 and err.count("\n") == 1 and err.startswith(f"pointea-convert: error: cannot read checkpoint {cut}"), (length, err)
     assert not (tmp_path / "out.ckpt").exists()
+
+
+def test_a_file_size_limit_while_writing_is_one_line_and_keeps_the_earlier_file(tmp_path, reference):
+    import resource
+    import subprocess
+    import sys
+
+    from tests.training.conftest import REPO
+
+    source = tmp_path / "model.t7"
+    torch.save(nn.DataParallel(reference).state_dict(), source)
+    out = tmp_path / "pct.ckpt"
+    out.write_bytes(b"an earlier checkpoint")
+
+    def small_disk() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))  # PCT's weights take 11 MB
+
+    done = subprocess.run([sys.executable, "-m", "pointea.convert", "pct-pytorch", str(source), str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600, preexec_fn=small_disk)  # fmt: skip
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"pointea-convert: error: cannot write {out}: File too large (an earlier file there is intact)"
+    )
+    assert out.read_bytes() == b"an earlier checkpoint"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.t7", "pct.ckpt"]
