@@ -47,6 +47,7 @@ from tqdm import tqdm
 
 from pointea.errors import UsageError
 from pointea.io.predictions import CloudPrediction, PredictionsWriter, task_outputs
+from pointea.io.writable import check_out_folder
 from pointea.layers.propagate import propagate_labels
 from pointea.models.checkpoint import CheckpointError
 from pointea.models.chunked import DEFAULT_CHUNK_SIZE
@@ -55,7 +56,7 @@ from pointea.models.voting import ScaleVoting
 from pointea.predict.dataset import FileBatch, PointFiles, Preprocessing, collate_files, one_line
 from pointea.predict.files import expand_paths
 from pointea.predict.model import TrainedModel, load_trained_model
-from pointea.predict.out_folder import OutFolder, check_out_folder
+from pointea.predict.out_folder import OutFolder
 
 __all__ = ["main", "build_parser", "segment", "propagate_labels"]
 

@@ -13,49 +13,18 @@ never silently replaced.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from types import TracebackType
 
 from pointea.errors import RunFolderBusy, UsageError
 from pointea.io.folder_lock import FolderLock
+from pointea.io.writable import check_out_folder
 
-__all__ = ["OutFolder", "check_out_folder", "LOCK_NAME", "TABLES"]
+__all__ = ["OutFolder", "LOCK_NAME", "TABLES"]
 
 LOCK_NAME = ".pointea-predict.lock"
 #: The files that mark a finished run.
 TABLES = ("predictions.csv", "predictions.json")
-
-
-def check_out_folder(out: Path, argument: str | None = None) -> None:
-    """Refuse an output folder that cannot become a writable folder (nothing is left behind: the
-    nearest existing folder is probed with a temporary file). Other commands check their output
-    folders with it too.
-
-    Args:
-        out: the folder.
-        argument: how messages name it (default ``--out <out>``).
-
-    Raises:
-        UsageError: one line naming the argument and what is wrong.
-    """
-    argument = argument or f"--out {out}"
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{argument} is a file, expected a folder (or a name for a new one)")
-    ancestor = out
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if ancestor.exists() and not ancestor.is_dir():
-        raise UsageError(f"{argument}: {ancestor} is a file, so no folder can be made under it")
-    if ancestor.exists() and not os.access(ancestor, os.W_OK | os.X_OK):
-        raise UsageError(f"{argument}: {ancestor} is not writable")
-    try:  # permissions do not tell everything (root, read-only or immutable file systems)
-        descriptor, probe = tempfile.mkstemp(dir=ancestor, prefix=".pointea-probe-")
-    except OSError as error:
-        raise UsageError(f"{argument}: cannot write there ({error.strerror or error})") from None
-    os.close(descriptor)
-    os.unlink(probe)
 
 
 class OutFolder:

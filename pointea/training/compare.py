@@ -46,7 +46,7 @@ import yaml
 
 from pointea.errors import CompareError, UsageError
 from pointea.io.atomic import atomic_write
-from pointea.predict.out_folder import check_out_folder
+from pointea.io.writable import check_out_folder
 from pointea.training.compare_run import RESULT_FILE
 
 __all__ = ["CompareError", "TEST_METRICS", "config_task", "summarize", "write_report", "main"]
