@@ -2,7 +2,7 @@
 
     pointea-predict CKPT PATH... [--out DIR] [--overwrite] [--top-k 5] [--votes N]
                     [--num-points N|all] [--resample] [--category NAME | --categories CSV]
-                    [--batch-size B] [--workers W]
+                    [--batch-size B] [--workers W] [--read-timeout SECONDS]
 
 No config: the checkpoint records the network, its task, its label names and its preprocessing
 (see :mod:`pointea.predict.model`). PATHs are files, folders (searched recursively) or globs. Files
@@ -17,8 +17,9 @@ part), ``DIR/<name>.parts.npz`` and per-file part counts in ``DIR/predictions.cs
 Both write through the one predictions writer (:mod:`pointea.io.predictions`), as ``pointea
 predict`` does: the same CSV columns, every file written atomically.
 
-Each file is read in isolation: one that fails for any reason (a corrupt file, a header declaring
-more than memory holds, any error of a third-party parser) is listed at the end with its reason and
+Each file is read in isolation, within a time and memory bound derived from its size
+(:mod:`pointea.predict.read_bound`): one that fails for any reason (a corrupt file, a header
+declaring more than memory holds, a parser that loops, any error of a third-party parser) is listed at the end with its reason and
 the exit status is 1; every readable file is still predicted. A cloud of fewer distinct points than
 the network needs (its first sample size, at least 32) is refused the same way unless
 ``--resample``; every resampled cloud is marked in the CSV. ``--out`` is checked before any work, is
@@ -46,6 +47,7 @@ from tqdm import tqdm
 
 from pointea.errors import UsageError
 from pointea.io.predictions import CloudPrediction, PredictionsWriter, task_outputs
+from pointea.io.writable import check_out_folder
 from pointea.layers.propagate import propagate_labels
 from pointea.models.checkpoint import CheckpointError
 from pointea.models.chunked import DEFAULT_CHUNK_SIZE
@@ -54,7 +56,7 @@ from pointea.models.voting import ScaleVoting
 from pointea.predict.dataset import FileBatch, PointFiles, Preprocessing, collate_files, one_line
 from pointea.predict.files import expand_paths
 from pointea.predict.model import TrainedModel, load_trained_model
-from pointea.predict.out_folder import OutFolder, check_out_folder
+from pointea.predict.out_folder import OutFolder
 
 __all__ = ["main", "build_parser", "segment", "propagate_labels"]
 
@@ -92,6 +94,16 @@ def _at_least(minimum: int):
     return parse
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 < value < 1e6:
+        raise argparse.ArgumentTypeError(f"must be > 0 seconds (and below 1e6), got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROGRAM, description="Classify or part-segment point files with a checkpoint `pointea fit` wrote."
@@ -121,6 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--categories", help="part segmentation: a CSV of file,category rows")
     parser.add_argument("--batch-size", type=_at_least(1), default=16, help="files per forward pass (default 16)")
     parser.add_argument("--workers", type=_at_least(0), default=1, help="reader processes (default 1; 0 reads inline)")
+    parser.add_argument(
+        "--read-timeout",
+        type=_positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="most seconds to read one file before it is listed as unreadable (default: 30 + 1 per MB of the file)",
+    )
     return parser
 
 
@@ -251,7 +270,7 @@ def _predict(
     """Read files in workers, predict batch by batch and hand every cloud to the writer; returns the
     unreadable files (a cloud the network refuses is one of them, named with the network's reason)."""
     whole_clouds = preprocessing.num_points is None
-    dataset = PointFiles(files, preprocessing, keep_all=predictor.per_file is not None)
+    dataset = PointFiles(files, preprocessing, keep_all=predictor.per_file is not None, read_seconds=args.read_timeout)
     loader = DataLoader(
         dataset,
         batch_size=1 if whole_clouds else args.batch_size,  # whole clouds differ in size

@@ -92,6 +92,10 @@ def load_trained_model(path: str | Path) -> TrainedModel:
         model.notes.append("the checkpoint predates pointea's label record: labels are shown as ids")
     if task == "classification":
         names = (labels or {}).get("classes")
+        if names and len(names) != network.num_classes:
+            raise CheckpointError(
+                f"{path}: the pointea record names {len(names)} classes for a network of {network.num_classes}"
+            )
         model.class_names = list(names) if names else [f"class {i}" for i in range(network.num_classes)]
     else:
         model.parts_per_category = _parts_per_category(labels, network, path)

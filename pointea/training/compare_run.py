@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 
+from pointea.io.atomic import atomic_write
 from pointea.models.checkpoint import read_checkpoint
 from pointea.models.summary import count_flops, count_parameters
 from pointea.training.checkpoint_path import last_checkpoint_path
@@ -135,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     record = run_compared(args.config, args.seed, args.root, args.votes, overrides)
     if _is_global_zero():
         Path(args.root).mkdir(parents=True, exist_ok=True)
-        (Path(args.root) / RESULT_FILE).write_text(json.dumps(record, indent=2) + "\n")
+        with atomic_write(Path(args.root) / RESULT_FILE, "w") as handle:
+            handle.write(json.dumps(record, indent=2) + "\n")
     if record["status"] != "ok":
         print(f"pointea-compare run: {record['status']}: {record['reason']}", file=sys.stderr)
         return 1
