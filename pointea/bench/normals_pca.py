@@ -29,6 +29,7 @@ import logging
 import os
 import platform
 import shlex
+import statistics
 import sys
 import time
 import warnings
@@ -94,27 +95,31 @@ def score_pca(batches, ks: tuple[int, ...], oriented: bool = False) -> dict[int,
     return scores
 
 
+def _spread(values: list[float]) -> dict[str, Any]:
+    """Mean, sample standard deviation (n - 1; None for one value), min and max."""
+    return {
+        "n": len(values),
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else None,
+        "min": min(values),
+        "max": max(values),
+    }
+
+
 def _network_rows(compare: dict[str, Any]) -> list[dict[str, Any]]:
-    """The rows of a ``pointea-compare`` report: per config and checkpoint, mean/std/min/max of
-    every normal metric over the seeds (votes 1)."""
+    """The rows of a ``pointea-compare`` report: per config and checkpoint, the spread over its seeds
+    of every normal metric each run logged (no voting)."""
     if compare.get("task") != "normal_estimation":
         raise ConfigError(f"--compare: the report is of task {compare.get('task')!r}, expected 'normal_estimation'")
     rows = []
     for config in compare["configs"]:
-        summary = config["summary"]
-        if summary["status"] != "ok":
-            rows.append({"label": config["label"], "checkpoint": "-", "failed": summary["failed"]})
+        if config["summary"]["status"] != "ok":
+            rows.append({"label": config["label"], "checkpoint": "-", "failed": config["summary"]["failed"]})
             continue
         for checkpoint in ("last", "best"):
-            stats = summary["metrics"][checkpoint]["1"]
-            rows.append(
-                {
-                    "label": config["label"],
-                    "checkpoint": checkpoint,
-                    "seeds": len(compare["seeds"]),
-                    "stats": {name: stats[f"test/{name}"] for name, _, _ in METRICS if f"test/{name}" in stats},
-                }
-            )
+            logged = [next(t for t in run["tests"][checkpoint] if t["votes"] == 1)["metrics"] for run in config["runs"]]
+            stats = {name: _spread([m[f"test/{name}"] for m in logged]) for name, _, _ in METRICS}
+            rows.append({"label": config["label"], "checkpoint": checkpoint, "seeds": len(logged), "stats": stats})
     return rows
 
 
