@@ -30,7 +30,7 @@ from torch.utils.data import Dataset
 
 from pointea.data.transforms import NormalizeUnitSphere, Resample
 from pointea.errors import DataError
-from pointea.predict.files import read_cloud
+from pointea.predict.files import read_cloud, read_normals
 
 __all__ = ["MIN_DISTINCT_POINTS", "Preprocessing", "Prepared", "PointFiles", "FileBatch", "collate_files", "one_line"]
 
@@ -145,16 +145,20 @@ class Preprocessing:
 
 class PointFiles(Dataset):
     """One item per file: ``{"index", "points" (K, 3), "count" N, "resampled"}`` plus, with
-    ``keep_all``, ``"raw"`` (N, 3) as read and ``"normalised"`` (N, 3); or ``{"index", "error"}``.
+    ``keep_all``, ``"raw"`` (N, 3) as read and ``"normalised"`` (N, 3), and with ``keep_normals``
+    ``"file_normals"`` (N, 3) or ``None`` (the file's own normals); or ``{"index", "error"}``.
 
     Any failure of reading or preprocessing one file (a :class:`DataError`, but also a reader's
     ``MemoryError`` or any other exception of a third-party parser) is that file's error item.
     """
 
-    def __init__(self, files: list[Path], preprocessing: Preprocessing, keep_all: bool = False) -> None:
+    def __init__(
+        self, files: list[Path], preprocessing: Preprocessing, keep_all: bool = False, keep_normals: bool = False
+    ) -> None:
         self.files = files
         self.preprocessing = preprocessing
         self.keep_all = keep_all
+        self.keep_normals = keep_normals
 
     def __len__(self) -> int:
         return len(self.files)
@@ -162,7 +166,7 @@ class PointFiles(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         path = self.files[index]
         try:
-            raw = read_cloud(path)
+            raw, normals = read_normals(path) if self.keep_normals else (read_cloud(path), None)
             prepared = self.preprocessing.prepare(raw, path.stem)
         except Exception as error:  # noqa: BLE001 - one file's failure, whatever it is, is that file's
             return {"index": index, "error": one_line(error, path)}
@@ -174,6 +178,8 @@ class PointFiles(Dataset):
         }
         if self.keep_all:
             item.update(raw=raw, normalised=torch.from_numpy(np.ascontiguousarray(prepared.normalised)))
+        if self.keep_normals:
+            item["file_normals"] = normals
         return item
 
 

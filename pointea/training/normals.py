@@ -14,9 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import torch
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
+from pointea.io.predictions import CloudPrediction
 from pointea.training.module import PCT_MIN_LR, PointCloudModule
 from pointea.training.normal_error import THRESHOLDS, NormalError, normal_loss
 
@@ -115,6 +118,16 @@ class NormalEstimation(PointCloudModule):
         if "normals" in batch:
             output["true_normals"] = batch["normals"]
         return output
+
+    def cloud_prediction(self, row: dict[str, np.ndarray]) -> CloudPrediction:
+        """One cloud of :meth:`predict_step`'s output for the predictions writer, scored against
+        its true normals when the batch had them."""
+        outputs: dict[str, Any] = {"normals": row["normals"], "cloud": row["points"], "orientation": "none"}
+        if row.get("true_normals") is not None:
+            metric = NormalError(oriented=self.oriented)
+            metric.update(torch.from_numpy(row["normals"]), torch.from_numpy(row["true_normals"]))
+            outputs.update(true_normals=row["true_normals"], error={k: float(v) for k, v in metric.compute().items()})
+        return CloudPrediction(int(row["index"]), points=int(row["points"].shape[0]), outputs=outputs)
 
     def label_record(self) -> dict[str, Any]:
         return {"oriented": self.oriented}
