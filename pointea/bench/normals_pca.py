@@ -14,8 +14,9 @@ same number, that ``pointea test`` scores); the scores are
 have no orientation, so oriented scores of PCA mean little).
 
 ``--compare`` takes the JSON report ``pointea-compare`` wrote for the network configs (same data,
-same overrides) and puts its per-config mean +- sample standard deviation over seeds (and min /
-max) beside the PCA rows. Writes ``<out>.md`` and ``<out>.json``.
+same overrides), or its ``--runs`` folder (the finished runs of a comparison still going), and puts
+its per-config mean +- sample standard deviation over seeds (and min / max) beside the PCA rows.
+Writes ``<out>.md`` and ``<out>.json``.
 
 Shape legend: B clouds, N points per cloud.
 """
@@ -106,6 +107,22 @@ def _spread(values: list[float]) -> dict[str, Any]:
     }
 
 
+def _runs_report(folder: Path) -> dict[str, Any]:
+    """A compare-style report from a ``pointea-compare --runs`` folder (``<label>/seed<S>/result.json``),
+    for runs whose comparison has not finished: only finished, ok runs count."""
+    from pointea.training.compare_run import RESULT_FILE
+
+    configs = []
+    for config in sorted(p for p in folder.iterdir() if p.is_dir()):
+        runs = [json.loads(r.read_text()) for r in sorted(config.glob(f"seed*/{RESULT_FILE}"))]
+        runs = [run for run in runs if run.get("status") == "ok"]
+        if runs:
+            configs.append({"label": config.name, "summary": {"status": "ok"}, "runs": runs})
+    if not configs:
+        raise ConfigError(f"--compare {folder}: no finished run (<label>/seed<S>/{RESULT_FILE} with status ok)")
+    return {"task": "normal_estimation", "seeds": sorted({r["seed"] for c in configs for r in c["runs"]}), "configs": configs}
+
+
 def _network_rows(compare: dict[str, Any]) -> list[dict[str, Any]]:
     """The rows of a ``pointea-compare`` report: per config and checkpoint, the spread over its seeds
     of every normal metric each run logged (no voting)."""
@@ -119,7 +136,8 @@ def _network_rows(compare: dict[str, Any]) -> list[dict[str, Any]]:
         for checkpoint in ("last", "best"):
             logged = [next(t for t in run["tests"][checkpoint] if t["votes"] == 1)["metrics"] for run in config["runs"]]
             stats = {name: _spread([m[f"test/{name}"] for m in logged]) for name, _, _ in METRICS}
-            rows.append({"label": config["label"], "checkpoint": checkpoint, "seeds": len(logged), "stats": stats})
+            seeds = ",".join(str(run["seed"]) for run in config["runs"])
+            rows.append({"label": config["label"], "checkpoint": checkpoint, "seeds": seeds, "stats": stats})
     return rows
 
 
@@ -175,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", required=True, help="the normal-estimation config whose test clouds to score")
     parser.add_argument("--k", default="10,20,30", help="comma-separated neighbour counts (default 10,20,30)")
     parser.add_argument("--oriented", action="store_true", help="signed scores (default: sign-free)")
-    parser.add_argument("--compare", type=Path, help="a pointea-compare JSON report of the network configs")
+    parser.add_argument("--compare", type=Path,
+                        help="a pointea-compare JSON report of the network configs, or its --runs folder (finished runs)")  # fmt: skip
     parser.add_argument("--title", default="Normal estimation: network vs PCA normals")
     parser.add_argument("--out", type=Path, help="write <out>.md and <out>.json (default: print only)")
     return parser
@@ -215,7 +234,12 @@ def main(argv: list[str] | None = None) -> int:
     args, overrides = build_parser().parse_known_args(argv)
     try:
         ks = _ks(args.k)
-        network = _network_rows(json.loads(args.compare.read_text())) if args.compare else []
+        if args.compare is None:
+            network = []
+        elif args.compare.is_dir():
+            network = _network_rows(_runs_report(args.compare))
+        else:
+            network = _network_rows(json.loads(args.compare.read_text()))
         datamodule, loader = _test_loader(args.config, overrides)
         scores = score_pca(loader, ks, args.oriented)
     except (ConfigError, DataError, OSError, json.JSONDecodeError) as error:

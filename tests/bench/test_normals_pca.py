@@ -56,7 +56,7 @@ def test_the_command_scores_the_configs_test_clouds(tmp_path, capsys):
         assert scores["points"] == 15 * 512
         assert 0 < scores["mean_angle"] < 20  # clean analytic surfaces: PCA is good, not perfect
     table = out.with_suffix(".md").read_text()
-    assert "| PCA k=10 (open3d) |" in table and "| external | last | 2 | 32.00 +- 2.83 (30.00 / 34.00)" in table
+    assert "| PCA k=10 (open3d) |" in table and "| external | last | 0,1 | 32.00 +- 2.83 (30.00 / 34.00)" in table
     assert "sign-free" in table
 
 
@@ -65,3 +65,20 @@ def test_a_data_module_without_normals_is_one_line(tmp_path, capsys, classificat
     assert main(["--config", str(config)]) == 1
     error = capsys.readouterr().err.strip()
     assert error.startswith("pointea-normals-pca: error:") and "serves no 'normals'" in error and "\n" not in error
+
+
+def test_a_runs_folder_counts_only_finished_ok_runs(tmp_path):
+    from pointea.bench.normals_pca import _network_rows, _runs_report
+
+    report = json.loads(_compare_report(tmp_path / "c.json").read_text())
+    for run in report["configs"][0]["runs"]:
+        folder = tmp_path / "runs" / "external" / f"seed{run['seed']}"
+        folder.mkdir(parents=True)
+        (folder / "result.json").write_text(json.dumps(run))
+    failed = tmp_path / "runs" / "external" / "seed2"
+    failed.mkdir()
+    (failed / "result.json").write_text(json.dumps({"seed": 2, "status": "failed", "reason": "killed"}))
+    (tmp_path / "runs" / "offset" / "seed0").mkdir(parents=True)  # still running: no result yet
+    rows = _network_rows(_runs_report(tmp_path / "runs"))
+    assert [(r["label"], r["checkpoint"], r["seeds"]) for r in rows] == [("external", "last", "0,1"), ("external", "best", "0,1")]
+    assert rows[0]["stats"]["mean_angle"]["mean"] == pytest.approx(32.0)
