@@ -13,11 +13,13 @@ Sources (``layout``; ``"auto"`` tries them in this order):
     ``../shared/data/modelnet40_real_subset``).
 ``normal_resampled``
     PointNet++'s ``modelnet40_normal_resampled/`` text release (``x,y,z,nx,ny,nz`` lines),
-    converted once into the HDF5 layout with its normals (:mod:`pointea.data.layouts`).
+    converted once into the HDF5 layout with its normals (:mod:`pointea.data.modelnet40`).
+``off``
+    Princeton's ``ModelNet40/<class>/{train,test}/*.off`` meshes, sampled once into the HDF5 layout,
+    each point with its triangle's normal (:mod:`pointea.data.modelnet40`).
 ``files``
     Your own files through :func:`pointea.io.read_points`: a class folder (any layout of
-    :func:`~pointea.data.class_folder.list_class_folder`, e.g. Princeton's ``ModelNet40/<class>/
-    {train,test}/*.off``), or a single file (a test split only). Files must carry normals: PLY/PCD
+    :func:`~pointea.data.class_folder.list_class_folder`), or a single file (a test split only). Files must carry normals: PLY/PCD
     normals, ``nx ny nz`` text or NumPy columns, or a mesh (each sampled point takes its triangle's
     normal).
 ``synthetic``
@@ -46,15 +48,13 @@ from typing import Literal
 import numpy as np
 from torch.utils.data import Dataset
 
+from pointea.data.arguments import MAX_POINTS, check_int
 from pointea.data.class_folder import list_class_folder
-from pointea.data.datamodules import _PointCloudDataModule
+from pointea.data.datamodule import PointCloudDataModule
 from pointea.data.dataset import PointCloudDataset
-from pointea.data.layouts.resolve import find_modelnet40_layout, modelnet40_archive
-from pointea.data.modelnet40 import ModelNet40
-from pointea.data.presets import Augmentation, Sampling
-from pointea.data.ranges import MAX_POINTS, check_int
+from pointea.data.modelnet40 import ModelNet40, find_modelnet40_layout, modelnet40_archive
 from pointea.data.synthetic.normals import NORMAL_CLASS_NAMES, generate_normals
-from pointea.data.transforms import Transform
+from pointea.data.transforms import Augmentation, Sampling, Transform
 from pointea.errors import DataError
 
 __all__ = [
@@ -69,8 +69,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-NormalsLayout = Literal["auto", "pcpnet", "hdf5", "normal_resampled", "files", "synthetic"]
-NORMALS_LAYOUTS: tuple[str, ...] = ("pcpnet", "hdf5", "normal_resampled", "files", "synthetic")
+NormalsLayout = Literal["auto", "pcpnet", "hdf5", "normal_resampled", "off", "files", "synthetic"]
+NORMALS_LAYOUTS: tuple[str, ...] = ("pcpnet", "hdf5", "normal_resampled", "off", "files", "synthetic")
 #: True normals whose length is further than this from 1 are renormalised (and counted in the log).
 UNIT_TOLERANCE = 1e-3
 #: Shorter true normals are refused as zero vectors.
@@ -143,10 +143,11 @@ def find_normals_layout(root: str | Path, layout: str = "auto") -> str | None:
         "pcpnet": lambda: path.is_dir() and _pcpnet_folder(path) is not None,
         "hdf5": lambda: find_modelnet40_layout(path, "hdf5") is not None,
         "normal_resampled": lambda: find_modelnet40_layout(path, "normal_resampled") is not None,
+        "off": lambda: find_modelnet40_layout(path, "off") is not None,
         "files": lambda: path.exists(),
         "synthetic": lambda: True,
     }
-    names = ("pcpnet", "hdf5", "normal_resampled", "files") if layout == "auto" else (layout,)
+    names = ("pcpnet", "hdf5", "normal_resampled", "off", "files") if layout == "auto" else (layout,)
     return next((name for name in names if found[name]()), None)
 
 
@@ -284,7 +285,7 @@ def read_normal_clouds(
     path = Path(root).expanduser()
     if found == "pcpnet":
         return _pcpnet(path, train_list if split == "train" else test_list, file_points, seed)
-    if found in ("hdf5", "normal_resampled"):
+    if found in ("hdf5", "normal_resampled", "off"):
         return _modelnet40(modelnet40_archive(path, found, num_points, cache_root, missing, seed), split)  # type: ignore[arg-type]
     if found == "files":
         return _files(path, split, file_points, seed, test_fraction)
@@ -303,18 +304,18 @@ def normals_dataset(clouds: NormalClouds, transform: Transform | None) -> PointC
 # The data module ---------------------------------------------------------------------------------
 
 
-class NormalsDataModule(_PointCloudDataModule):
+class NormalsDataModule(PointCloudDataModule):
     """Normal estimation: clouds and their true normals from any source in the module notes.
 
     The validation loader serves the **test split** (ModelNet40 and PCPNet have no validation split).
 
     Args:
         root: the source folder or file (ignored with ``layout="synthetic"``).
-        layout: ``"auto"``, ``"pcpnet"``, ``"hdf5"``, ``"normal_resampled"``, ``"files"`` or
-            ``"synthetic"`` (see the module notes).
+        layout: ``"auto"``, ``"pcpnet"``, ``"hdf5"``, ``"normal_resampled"``, ``"off"``, ``"files"``
+            or ``"synthetic"`` (see the module notes).
         num_points: points per served cloud.
         batch_size, num_workers: the DataLoaders'.
-        augment: training augmentation (:mod:`pointea.data.presets`); rotations and scalings
+        augment: training augmentation (:mod:`pointea.data.transforms`); rotations and scalings
             transform the normals too.
         sampling: ``"random"`` or ``"fps"`` resampling to ``num_points``.
         normalize: centre and scale each cloud into the unit sphere first (normals unchanged).
@@ -323,7 +324,8 @@ class NormalsDataModule(_PointCloudDataModule):
         train_list, test_list: PCPNet's list files of the two splits.
         test_fraction: class folders without a split: the share of each class held out for test.
         synthetic_per_class: synthetic clouds per surface family and split (5 families).
-        cache_root, missing: of the ``normal_resampled`` conversion (see ``ModelNet40DataModule``).
+        cache_root, missing: of the ``normal_resampled`` and ``off`` conversions (see
+            ``ModelNet40DataModule``).
 
     Shapes:
         batch["points"], batch["normals"]: (B, K, 3) float32; batch["index"]: (B,) int64;
@@ -363,9 +365,9 @@ class NormalsDataModule(_PointCloudDataModule):
         self.save_hyperparameters()
 
     def prepare_data(self) -> None:
-        """Convert a ``normal_resampled`` release once (rank 0 only under DDP); check the source is there."""
+        """Convert a ``normal_resampled`` or ``off`` release once (rank 0 only under DDP)."""
         found = find_normals_layout(self.root, self.layout)
-        if found == "normal_resampled":
+        if found in ("normal_resampled", "off"):
             modelnet40_archive(self.root, found, self.num_points, self.read_options["cache_root"],
                                self.read_options["missing"], self.seed)  # fmt: skip
 

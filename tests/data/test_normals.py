@@ -175,3 +175,40 @@ def test_missing_sources_and_layouts_are_one_line_errors(tmp_path: Path):
         NormalsDataModule(str(tmp_path), layout="ply")
     with pytest.raises(DataError, match="nothing there"):
         read_normal_clouds(tmp_path / "absent", "test")
+
+
+def _plane_sample(rng: np.random.Generator, count: int = 200) -> dict[str, np.ndarray]:
+    """Points of the tilted plane x + 2y + 3z = 0.3, each with the plane's unit normal."""
+    normal = np.array([1.0, 2.0, 3.0]) / np.sqrt(14.0)
+    a, b = np.linalg.svd(normal[None])[2][1:]  # two unit vectors in the plane
+    uv = rng.uniform(-0.5, 0.5, size=(count, 2))
+    points = 0.3 / np.sqrt(14.0) * normal + uv[:, :1] * a + uv[:, 1:] * b
+    return {"points": points.astype(np.float32), "normals": np.tile(normal, (count, 1)).astype(np.float32)}
+
+
+@pytest.mark.parametrize("augment", ["pct", "pct_jitter", "pointnet2", "rotate_up", "so3", "none"])
+def test_every_augmentation_keeps_normals_perpendicular_to_the_surface(augment):
+    """A plane stays a plane under rotations, scalings and shifts; its normal after the transform
+    must stay perpendicular to it. Leaving normals alone, or scaling them by D instead of D^-1,
+    fails for anisotropic scales and rotations."""
+    from pointea.data.transforms import build_transform
+
+    transform = build_transform(128, train=True, augment=augment)
+    for seed in range(5):
+        out = transform(_plane_sample(np.random.default_rng(seed)), np.random.default_rng(100 + seed))
+        points, normals = out["points"].astype(np.float64), out["normals"].astype(np.float64)
+        assert np.allclose(np.linalg.norm(normals, axis=1), 1.0, atol=1e-5)
+        plane = np.linalg.svd(points - points.mean(0))[2][2]  # the fitted plane's normal
+        jittered = augment in ("pct_jitter", "pointnet2", "rotate_up", "so3")  # points moved off the plane a little
+        assert np.abs(normals @ plane).min() > np.cos(np.radians(2.0 if jittered else 0.05)), augment
+
+
+def test_a_wrong_normal_rule_is_caught_by_the_plane_check():
+    """The check above can fail: the same plane scaled anisotropically with normals scaled by D."""
+    sample = _plane_sample(np.random.default_rng(0))
+    scale = np.array([1.5, 0.7, 1.2])
+    points = sample["points"] * scale
+    wrong = sample["normals"] * scale
+    wrong /= np.linalg.norm(wrong, axis=1, keepdims=True)
+    plane = np.linalg.svd(points - points.mean(0))[2][2]
+    assert np.abs(wrong @ plane).max() < np.cos(np.radians(5))
