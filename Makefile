@@ -2,6 +2,7 @@
 #   make test   set everything up, then run the test suite (what CI runs)
 #   make demo   set up the core (no torch-cluster build), then train and test on the synthetic default data
 #   make demo-partseg   the same for part segmentation
+#   make demo-normals   the same for normal estimation (with PCA normals on the same test clouds)
 #   make bench  set everything up, then the external vs self-attention benchmark
 #   make setup  set everything up (the core, torch-cluster built from source, dev extras, Debian packages)
 
@@ -21,7 +22,7 @@ SYSTEM_PACKAGES := libusb-1.0-0 libvulkan1 mesa-vulkan-drivers xvfb
 CORE := $(VENV)/.core
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test demo demo-partseg bench system-packages clean
+.PHONY: setup test demo demo-partseg demo-normals bench system-packages clean
 
 setup: $(STAMP)
 
@@ -64,3 +65,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) *.egg-info
+
+# Normal estimation on the synthetic analytic surfaces, then PCA normals on the same test clouds.
+demo-normals: $(CORE)
+	$(BIN)/pointea fit --config configs/demo_normals.yaml
+	$(BIN)/pointea test --config configs/demo_normals.yaml --ckpt_path best
+	$(BIN)/python -m pointea.bench.normals_pca --config configs/demo_normals.yaml

@@ -180,6 +180,7 @@ def _markdown(report: dict[str, Any]) -> str:
             "",
             render_table(report),
             "",
+            *(f"{note}\n" for note in report.get("notes", [])),
         ]
     )
 
@@ -196,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--compare", type=Path,
                         help="a pointea-compare JSON report of the network configs, or its --runs folder (finished runs)")  # fmt: skip
     parser.add_argument("--title", default="Normal estimation: network vs PCA normals")
+    parser.add_argument("--note", action="append", default=[], help="a paragraph for the report, under the table (repeatable)")
     parser.add_argument("--out", type=Path, help="write <out>.md and <out>.json (default: print only)")
     return parser
 
@@ -257,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "pca": {str(k): v for k, v in scores.items()},
         "network": network,
+        "notes": args.note,
     }
     print(render_table(report))
     if args.out is not None:

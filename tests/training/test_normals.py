@@ -112,3 +112,30 @@ def test_votes_are_refused_and_orientation_changes_the_loss():
     with torch.no_grad():
         assert sign_free.training_step(batch, 0).item() == pytest.approx(0.0, abs=1e-5)
         assert signed.training_step(batch, 0).item() == pytest.approx(2.0, abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    "name, attention", [("modelnet40_normals.yaml", "external"), ("modelnet40_normals_pct.yaml", "offset"),
+                        ("demo_normals.yaml", "external")],
+)  # fmt: skip
+def test_the_normal_configs_build_with_their_recipe(name, attention, tmp_path, monkeypatch):
+    from pointea.training.cli import PointeaCLI
+    from tests.training.conftest import REPO
+
+    monkeypatch.chdir(tmp_path)
+    cli = PointeaCLI(args=["--config", str(REPO / "configs" / name)], run=False)
+    model, trainer = cli.model, cli.trainer
+    assert type(model) is NormalEstimation and type(model.network) is PCTNormalEstimator
+    assert model.network.encoder.attention == attention and model.oriented is False
+    assert model.network.encoder.sample_sizes == ()  # every point through the attention layers
+    assert trainer.checkpoint_callback.monitor == "val/cosine_similarity" and trainer.checkpoint_callback.mode == "max"
+    assert type(cli.datamodule) is NormalsDataModule
+    model.trainer = trainer
+    optimizer = model.configure_optimizers()["optimizer"]
+    group = optimizer.param_groups[0]
+    if name.startswith("modelnet40"):  # PCT's network and recipe, the HDF5 layout
+        assert cli.datamodule.layout == "hdf5" and cli.config["trainer"]["sync_batchnorm"] is True
+        assert model.network.encoder.out_channels == 1024 and model.network.encoder.fuse.linear.in_features == 4 * 128
+        assert isinstance(optimizer, torch.optim.SGD) and (group["lr"], group["momentum"]) == (0.01, 0.9)
+    else:
+        assert cli.datamodule.layout == "synthetic"
