@@ -101,3 +101,22 @@ def test_lightning_predict_writes_normals_and_their_error(normal_checkpoint, tmp
 
 def normals_checkpoint_config(checkpoint: Path) -> Path:
     return checkpoint.parents[2] / "config.yaml"
+
+
+@pytest.mark.parametrize("fmt, suffix", [("onnx", ".onnx"), ("torchscript", ".pt")])
+def test_a_normal_checkpoint_exports_and_matches_eager(normal_checkpoint, tmp_path, capsys, fmt, suffix):
+    from pointea.export import main as export
+
+    np.savetxt(tmp_path / "a.xyz", _sphere(300))
+    out = tmp_path / f"normals{suffix}"
+    assert export([str(normal_checkpoint), "--format", fmt, "--out", str(out), "--check", str(tmp_path / "a.xyz")]) == 0
+    printed = capsys.readouterr().out
+    assert "normal estimation" in printed and "ok" in printed.splitlines()[1]
+    if fmt == "onnx":
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(out))
+        assert [o.name for o in session.get_outputs()] == ["normals"]
+        assert session.get_modelmeta().custom_metadata_map["pointea_task"] == "normal_estimation"
+        normals = session.run(None, {"points": _sphere(200)[None]})[0]  # (1, 200, 3)
+        assert normals.shape == (1, 200, 3) and np.allclose(np.linalg.norm(normals, axis=-1), 1, atol=1e-5)
