@@ -393,6 +393,11 @@ def settings_from_args(args: argparse.Namespace, command: str) -> BenchSettings:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``pointea-bench``."""
+    words = sys.argv[1:] if argv is None else list(argv)
+    if words[:1] == ["las-reading"]:  # LAZ streaming vs laspy: its own options (see its --help)
+        from pointea.bench.las_reading import main as las_reading
+
+        raise SystemExit(las_reading(words[1:]))
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.device == "cuda":

@@ -8,6 +8,11 @@ Data sets:
     own files, one folder per class), :mod:`~pointea.data.normals` (clouds with true normals from
     every source that has them, for normal estimation), :mod:`~pointea.data.synthetic` (the
     embedded default).
+Scenes (rooms, lidar tiles, scans; docs/scenes-data.md):
+    :mod:`~pointea.data.s3dis`, :mod:`~pointea.data.lidar`, :mod:`~pointea.data.semantickitti`,
+    :mod:`~pointea.data.synthetic_scenes` (procedural rooms and tiles), on
+    :mod:`~pointea.data.scenes` (scenes and their data module), :mod:`~pointea.data.crops` and
+    :mod:`~pointea.data.scene_transforms`.
 Shared:
     :mod:`~pointea.data.storage` (HDF5 files, archive folders and their file lists),
     :mod:`~pointea.data.validation` (checks on archive arrays), :mod:`~pointea.data.cache` (other
@@ -46,6 +51,12 @@ _EXPORTS = {
     "verify_folder": "pointea.data.verify",
     "write_synthetic_modelnet40": "pointea.data.synthetic",
     "write_synthetic_shapenetpart": "pointea.data.synthetic",
+    # Scenes (rooms, lidar tiles, scans): see docs/scenes-data.md.
+    "LidarDataModule": "pointea.data.lidar",
+    "S3DISDataModule": "pointea.data.s3dis",
+    "SemanticKITTIDataModule": "pointea.data.semantickitti",
+    "write_synthetic_rooms": "pointea.data.synthetic_scenes",
+    "write_synthetic_tiles": "pointea.data.synthetic_scenes",
 }
 
 __all__ = sorted(_EXPORTS)
