@@ -45,12 +45,12 @@ from pointea.training.normal_error import THRESHOLDS, NormalError
 
 __all__ = ["pca_normals", "score_pca", "render_table", "main", "METRICS"]
 
-#: (metric key, column heading, scale): angles in degrees, shares in %.
-METRICS: tuple[tuple[str, str, float], ...] = (
-    ("mean_angle", "mean angle (deg)", 1.0),
-    ("median_angle", "median angle (deg)", 1.0),
-    *((f"under_{t}", f"< {t} deg (%)", 100.0) for t in THRESHOLDS),
-    ("cosine_distance", "cosine distance", 1.0),
+#: (metric key, column heading, scale, decimals): angles in degrees, shares in %.
+METRICS: tuple[tuple[str, str, float, int], ...] = (
+    ("mean_angle", "mean angle (deg)", 1.0, 2),
+    ("median_angle", "median angle (deg)", 1.0, 2),
+    *((f"under_{t}", f"< {t} deg (%)", 100.0, 2) for t in THRESHOLDS),
+    ("cosine_distance", "cosine distance", 1.0, 3),
 )
 
 
@@ -135,31 +135,31 @@ def _network_rows(compare: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         for checkpoint in ("last", "best"):
             logged = [next(t for t in run["tests"][checkpoint] if t["votes"] == 1)["metrics"] for run in config["runs"]]
-            stats = {name: _spread([m[f"test/{name}"] for m in logged]) for name, _, _ in METRICS}
+            stats = {name: _spread([m[f"test/{name}"] for m in logged]) for name, *_ in METRICS}
             seeds = ",".join(str(run["seed"]) for run in config["runs"])
             rows.append({"label": config["label"], "checkpoint": checkpoint, "seeds": seeds, "stats": stats})
     return rows
 
 
-def _cell(stats: dict[str, Any] | None, scale: float) -> str:
+def _cell(stats: dict[str, Any] | None, scale: float, digits: int) -> str:
     if stats is None:
         return "n/a"
-    std = "n/a" if stats["std"] is None else f"{scale * stats['std']:.2f}"
-    return f"{scale * stats['mean']:.2f} +- {std} ({scale * stats['min']:.2f} / {scale * stats['max']:.2f})"
+    std = "n/a" if stats["std"] is None else f"{scale * stats['std']:.{digits}f}"
+    return f"{scale * stats['mean']:.{digits}f} +- {std} ({scale * stats['min']:.{digits}f} / {scale * stats['max']:.{digits}f})"
 
 
 def render_table(report: dict[str, Any]) -> str:
     """The markdown table: network rows (mean +- std (min / max) over seeds), then PCA rows."""
-    header = "| method | checkpoint | seeds | " + " | ".join(label for _, label, _ in METRICS) + " |"
+    header = "| method | checkpoint | seeds | " + " | ".join(label for _, label, *_ in METRICS) + " |"
     lines = [header, "|" + "---|" * (3 + len(METRICS))]
     for row in report.get("network", []):
         if "failed" in row:
             lines.append(f"| {row['label']} | failed | | " + " | ".join("failed" for _ in METRICS) + " |")
             continue
-        cells = " | ".join(_cell(row["stats"].get(name), scale) for name, _, scale in METRICS)
+        cells = " | ".join(_cell(row["stats"].get(name), scale, digits) for name, _, scale, digits in METRICS)
         lines.append(f"| {row['label']} | {row['checkpoint']} | {row['seeds']} | {cells} |")
     for k, scores in report["pca"].items():
-        cells = " | ".join(f"{scale * scores[name]:.2f}" for name, _, scale in METRICS)
+        cells = " | ".join(f"{scale * scores[name]:.{digits}f}" for name, _, scale, digits in METRICS)
         lines.append(f"| PCA k={k} (open3d) | - | - | {cells} |")
     return "\n".join(lines)
 
