@@ -64,6 +64,7 @@ __all__ = [
     "checked_normals",
     "find_normals_layout",
     "read_normal_clouds",
+    "normals_dataset",
     "NormalsDataModule",
 ]
 
@@ -296,9 +297,7 @@ def normals_dataset(clouds: NormalClouds, transform: Transform | None) -> PointC
     """The served dataset: normals ride along as a per-point entry, so every resampling and
     augmentation moves them with their points."""
     labels = {"label": clouds.labels} if clouds.labels is not None else {}
-    dataset = PointCloudDataset(clouds.points, labels, {"normals": clouds.normals}, transform)
-    dataset.names = clouds.names  # type: ignore[attr-defined]
-    return dataset
+    return PointCloudDataset(clouds.points, labels, {"normals": clouds.normals}, transform)
 
 
 # The data module ---------------------------------------------------------------------------------
