@@ -132,7 +132,15 @@ class ChunkedPasses:
         self.chunk_size = chunk_size
         self.channels = encoder.channels
         self.width = encoder.fuse.linear.in_features  # L C [+ C_embed]
-        self.buffer = positions.new_empty(*positions.shape[:2], self.width)  # (B, N, W)
+        try:
+            self.buffer = positions.new_empty(*positions.shape[:2], self.width)  # (B, N, W)
+        except (RuntimeError, MemoryError) as error:  # the allocators' messages run over many lines
+            needs = positions.shape[0] * positions.shape[1] * self.width * positions.element_size()
+            raise MemoryError(
+                f"chunked evaluation keeps {self.width} floats per point (the attention outputs): "
+                f"{needs / 2**30:.1f} GiB for B={positions.shape[0]}, N={positions.shape[1]}, which could not be "
+                "allocated; evaluate fewer clouds or points at a time"
+            ) from error
 
     def chunks(self) -> Iterator[tuple[slice, Tensor | None]]:
         """Every chunk's slice of N and mask (B, n) or ``None``."""

@@ -146,3 +146,12 @@ def test_memory_beyond_one_chunk_is_the_output_and_one_buffer(hidden):
         largest_chunk[n] = max(sizes)
     widest = max(hidden[0], model.encoder.out_channels, width)
     assert largest_chunk[16000] == largest_chunk[4000] <= 1000 * widest * 4  # one chunk of the widest layer
+
+
+def test_a_buffer_that_cannot_be_allocated_is_a_one_line_error():
+    from pointea.models.chunked import ChunkedPasses
+
+    encoder = PointEncoder(**TINY_SEGMENTATION).eval()
+    positions = torch.zeros(1, 1, 3).expand(1, 10**13, 3)  # a view: nothing allocated yet
+    with pytest.raises(MemoryError, match=r"keeps 80 floats per point \(the attention outputs\): .* GiB for B=1, N=10000000000000"):
+        ChunkedPasses(encoder, positions, None, None, chunk_size=1024)
