@@ -139,3 +139,14 @@ def test_the_normal_configs_build_with_their_recipe(name, attention, tmp_path, m
         assert isinstance(optimizer, torch.optim.SGD) and (group["lr"], group["momentum"]) == (0.01, 0.9)
     else:
         assert cli.datamodule.layout == "synthetic"
+
+
+def test_compare_knows_the_normal_task_and_shows_angles_as_degrees():
+    from pointea.training.compare import TEST_METRICS, _percent, config_task
+    from tests.training.conftest import REPO
+
+    assert config_task(REPO / "configs" / "modelnet40_normals.yaml") == "normal_estimation"
+    assert "test/mean_angle" in TEST_METRICS["normal_estimation"]
+    stats = {"mean": 32.5, "std": 0.5, "min": 31.9, "max": 33.0}
+    assert _percent(stats, "test/mean_angle").startswith("32.500 +- 0.500")
+    assert _percent({"mean": 0.25, "std": None, "min": 0.25, "max": 0.25}, "test/under_10").startswith("25.0 +- n/a")
