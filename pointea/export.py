@@ -149,8 +149,12 @@ class _SegmenterGraph(nn.Module):
 
 def metadata(model: TrainedModel) -> dict[str, str]:
     """What the exported file records besides the graph (string values, as ONNX metadata wants)."""
-    labels = {"class_names": model.class_names} if model.task == "classification" else {
-        "categories": model.categories, "parts_per_category": model.parts_per_category}  # fmt: skip
+    if model.task == "classification":
+        labels: dict[str, Any] = {"class_names": model.class_names}
+    elif model.task == "normal_estimation":
+        labels = {"oriented": model.oriented}
+    else:
+        labels = {"categories": model.categories, "parts_per_category": model.parts_per_category}
     return {
         "pointea_task": model.task,
         "num_points": str(model.num_points),
@@ -164,7 +168,7 @@ def metadata(model: TrainedModel) -> dict[str, str]:
 def _example(model: TrainedModel, batch: int = 2) -> tuple[Tensor, ...]:
     """Inputs to trace with: ``batch`` random clouds of the trained size."""
     points = torch.rand(batch, max(model.num_points, model.min_points), 3) * 2 - 1  # (B, N, 3)
-    if model.task == "classification":
+    if model.task != "part_segmentation":
         return (points,)
     return points, torch.arange(batch) % model.network.num_categories  # (B,)
 
@@ -201,15 +205,16 @@ def export_model(model: TrainedModel, fmt: str, out: Path) -> None:
         # The TorchScript-based exporter: it traces in about a second where the dynamo exporter
         # (dynamo=True) spends a minute on the unrolled sampling loops of even a tiny network, and
         # gives the same graph (both checked against eager PyTorch).
-        axes = {"points": {0: "batch", 1: "points"}, "category": {0: "batch"}, "logits": {0: "batch"}}
-        if segmentation:
-            axes["logits"][1] = "points"
+        output = "normals" if model.task == "normal_estimation" else "logits"
+        axes = {"points": {0: "batch", 1: "points"}, "category": {0: "batch"}, output: {0: "batch"}}
+        if model.task in ("part_segmentation", "normal_estimation"):  # one output per point
+            axes[output][1] = "points"
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             warnings.filterwarnings("ignore", category=DeprecationWarning)
             torch.onnx.export(
-                graph, example, buffer, dynamo=False, input_names=names, output_names=["logits"],
-                dynamic_axes={name: axes[name] for name in [*names, "logits"]},
+                graph, example, buffer, dynamo=False, input_names=names, output_names=[output],
+                dynamic_axes={name: axes[name] for name in [*names, output]},
             )  # fmt: skip
         proto = onnx.load_from_string(buffer.getvalue())
         _add_onnx_points_check(proto, model.min_points)

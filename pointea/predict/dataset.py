@@ -30,7 +30,7 @@ from torch.utils.data import Dataset
 
 from pointea.data.transforms import NormalizeUnitSphere, Resample
 from pointea.errors import DataError
-from pointea.predict.files import read_cloud
+from pointea.predict.files import read_cloud, read_normals
 from pointea.predict.read_bound import ReadTooLong, bytes_for, read_bound, seconds_for
 
 __all__ = ["MIN_DISTINCT_POINTS", "Preprocessing", "Prepared", "PointFiles", "FileBatch", "collate_files", "one_line"]
@@ -146,7 +146,8 @@ class Preprocessing:
 
 class PointFiles(Dataset):
     """One item per file: ``{"index", "points" (K, 3), "count" N, "resampled"}`` plus, with
-    ``keep_all``, ``"raw"`` (N, 3) as read and ``"normalised"`` (N, 3); or ``{"index", "error"}``.
+    ``keep_all``, ``"raw"`` (N, 3) as read and ``"normalised"`` (N, 3), and with ``keep_normals``
+    ``"file_normals"`` (N, 3) or ``None`` (the file's own normals); or ``{"index", "error"}``.
 
     Any failure of reading or preprocessing one file (a :class:`DataError`, but also a reader's
     ``MemoryError`` or any other exception of a third-party parser) is that file's error item, and
@@ -158,11 +159,17 @@ class PointFiles(Dataset):
     """
 
     def __init__(
-        self, files: list[Path], preprocessing: Preprocessing, keep_all: bool = False, read_seconds: float | None = None
+        self,
+        files: list[Path],
+        preprocessing: Preprocessing,
+        keep_all: bool = False,
+        keep_normals: bool = False,
+        read_seconds: float | None = None,
     ) -> None:
         self.files = files
         self.preprocessing = preprocessing
         self.keep_all = keep_all
+        self.keep_normals = keep_normals
         self.read_seconds = read_seconds
 
     def __len__(self) -> int:
@@ -174,7 +181,7 @@ class PointFiles(Dataset):
             size = path.stat().st_size
             seconds = self.read_seconds if self.read_seconds is not None else seconds_for(size)
             with read_bound(seconds, bytes_for(size)):
-                raw = read_cloud(path)
+                raw, normals = read_normals(path) if self.keep_normals else (read_cloud(path), None)
                 prepared = self.preprocessing.prepare(raw, path.stem)
         except MemoryError as error:
             reason = f"needs more than {bytes_for(size) / 2**30:.1f} GiB to read, the bound for a file of {size} bytes"
@@ -189,6 +196,8 @@ class PointFiles(Dataset):
         }
         if self.keep_all:
             item.update(raw=raw, normalised=torch.from_numpy(np.ascontiguousarray(prepared.normalised)))
+        if self.keep_normals:
+            item["file_normals"] = normals
         return item
 
 

@@ -55,7 +55,16 @@ __all__ = ["CompareError", "TEST_METRICS", "config_task", "summarize", "write_re
 TEST_METRICS = {
     "classification": {"test/acc": "OA", "test/mean_class_acc": "mAcc"},
     "part_segmentation": {"test/instance_miou": "instance mIoU", "test/class_miou": "class mIoU"},
+    "normal_estimation": {
+        "test/mean_angle": "mean angle (deg)",
+        "test/median_angle": "median angle (deg)",
+        "test/under_10": "< 10 deg",
+        "test/under_30": "< 30 deg",
+        "test/cosine_distance": "cosine distance",
+    },
 }
+#: Metrics reported as they are logged (degrees, distances), not as percentages.
+UNSCALED_METRICS = frozenset({"test/mean_angle", "test/median_angle", "test/cosine_distance"})
 #: Options ``pointea-compare`` sets for every run itself.
 OWNED_OPTIONS = ("--seed_everything", "--trainer.default_root_dir", "--ckpt_path", "--model.init_args.votes")
 #: Options that would swap what a run trains past the same-task check (a config, a model class).
@@ -139,7 +148,10 @@ def summarize(task: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
-def _percent(stats: dict[str, Any]) -> str:
+def _percent(stats: dict[str, Any], name: str = "") -> str:
+    if name in UNSCALED_METRICS:
+        std = "n/a" if stats["std"] is None else f"{stats['std']:.3f}"
+        return f"{stats['mean']:.3f} +- {std} ({stats['min']:.3f} / {stats['max']:.3f})"
     std = "n/a" if stats["std"] is None else f"{100 * stats['std']:.1f}"
     return f"{100 * stats['mean']:.1f} +- {std} ({100 * stats['min']:.1f} / {100 * stats['max']:.1f})"
 
@@ -159,7 +171,8 @@ def _markdown(report: dict[str, Any]) -> str:
         f"`{report['command']}`",
         "",
         f"Task: {task}. Seeds: {', '.join(map(str, report['seeds']))}, each a separate run. Cells are mean +- "
-        "sample standard deviation over the seeds (n - 1), then (min / max), in %. *last*: the checkpoint at the "
+        "sample standard deviation over the seeds (n - 1), then (min / max), in % (angles in degrees and cosine "
+        "distances as they are). *last*: the checkpoint at the "
         "end of training; *best*: the checkpoint with the best validation metric (on ModelNet40 and its subsets, "
         "validation runs on the test split, so *best* is chosen on test and flatters). Voting: "
         f"{votes} passes of randomly scaled clouds (1 = none). Seconds per epoch: wall clock of each training "
@@ -180,7 +193,7 @@ def _markdown(report: dict[str, Any]) -> str:
             for vote_key, stats in summary["metrics"][checkpoint].items():
                 if vote_key == "epoch":
                     continue
-                cells = " | ".join(_percent(stats[name]) for name in names)
+                cells = " | ".join(_percent(stats[name], name) for name in names)
                 lines.append(f"| {config['label']} | {checkpoint} | {vote_key} | {cells} |")
     lines += ["", "| config | parameters | GFLOPs per cloud | seconds per epoch | peak RSS (MiB) | peak CUDA (MiB) "
               "| best epoch |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
@@ -194,7 +207,7 @@ def _markdown(report: dict[str, Any]) -> str:
             f"{_plain(summary['seconds_per_epoch'])} | {_plain(summary['peak_rss_mib'], 0)} | "
             f"{_plain(summary['peak_cuda_mib'], 0)} | {_plain(summary['metrics']['best']['epoch'])} |"
         )
-    lines += ["", "Every run (test metrics in %, no voting / with voting):", ""]
+    lines += ["", "Every run (test metrics in %, angles in degrees; no voting / with voting):", ""]
     lines += ["| config | seed | status | " + " | ".join(f"last {n}" for n in names.values()) + " | "
               + " | ".join(f"best {n}" for n in names.values()) + " | s/epoch | epochs |",
               "|" + "---|" * (5 + 2 * len(names))]  # fmt: skip
@@ -207,7 +220,8 @@ def _markdown(report: dict[str, Any]) -> str:
             cells = []
             for checkpoint in ("last", "best"):
                 for name in names:
-                    values = [f"{100 * t['metrics'][name]:.1f}" for t in run["tests"][checkpoint]]
+                    scale = 1 if name in UNSCALED_METRICS else 100
+                    values = [f"{scale * t['metrics'][name]:.1f}" for t in run["tests"][checkpoint]]
                     cells.append(" / ".join(values))
             lines.append(
                 f"| {config['label']} | {run['seed']} | ok | {' | '.join(cells)} | {run['seconds_per_epoch']:.1f} "
@@ -367,7 +381,8 @@ def main(argv: list[str] | None = None) -> int:
             if record["status"] == "ok":
                 first = next(iter(TEST_METRICS[task]))
                 value = record["tests"]["last"][0]["metrics"][first]
-                print(f"{config.label} seed {seed}: {first} {100 * value:.1f} % (last), "
+                shown = f"{value:.2f}" if first in UNSCALED_METRICS else f"{100 * value:.1f} %"
+                print(f"{config.label} seed {seed}: {first} {shown} (last), "
                       f"{record['seconds_per_epoch']:.1f} s/epoch", flush=True)  # fmt: skip
             else:
                 print(f"{config.label} seed {seed}: {record['status']}: {record['reason']}", flush=True)

@@ -57,7 +57,8 @@ def _size_and_cost(module: PointCloudModule, num_points: int) -> dict[str, float
     network = module.network
     device = next(network.parameters()).device
     points = torch.rand(1, num_points, 3, device=device)  # (1, N, 3)
-    inputs = (points,) if module.TASK == "classification" else (points, torch.zeros(1, dtype=torch.long, device=device))
+    category = torch.zeros(1, dtype=torch.long, device=device)  # part segmentation: the object category
+    inputs = (points, category) if module.TASK == "part_segmentation" else (points,)
     flops, _ = count_flops(network, *inputs)
     return {"parameters": count_parameters(network), "gflops": flops / 1e9}
 
