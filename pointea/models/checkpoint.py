@@ -365,7 +365,7 @@ def trained_labels(checkpoint: Mapping[str, Any], path: str | Path) -> dict[str,
 
 def trained_preprocessing(checkpoint: Mapping[str, Any], path: str | Path) -> dict[str, Any] | None:
     """How training served clouds: ``{"num_points": int, "sampling": "random" | "fps", "normalize":
-    bool}`` (see :mod:`pointea.data.presets`); ``None`` for checkpoints written before pointea recorded
+    bool}`` (see :mod:`pointea.data.transforms`); ``None`` for checkpoints written before pointea recorded
     it, or trained without a pointea data module.
 
     Raises:

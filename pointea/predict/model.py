@@ -126,10 +126,12 @@ def load_trained_model(path: str | Path) -> TrainedModel:
 
 
 def _parts_per_category(labels: dict[str, Any] | None, network: nn.Module, path: Path) -> dict[str, list[int]]:
-    from pointea.data.shapenetpart import ShapeNetPart
-
     if labels and labels.get("parts_per_category"):
         return {str(name): [int(p) for p in parts] for name, parts in labels["parts_per_category"].items()}
+    # only checkpoints older than the part-name record need the standard map (and its module's
+    # data-module imports)
+    from pointea.data.shapenetpart import ShapeNetPart
+
     standard = {name: list(parts) for name, parts in ShapeNetPart.PARTS_PER_CATEGORY.items()}
     if network.num_categories != len(standard) or network.num_parts != ShapeNetPart.NUM_PARTS:
         raise CheckpointError(
