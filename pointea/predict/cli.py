@@ -400,7 +400,7 @@ def segment(network: torch.nn.Module, points: Tensor, category: Tensor, voting: 
 
     Clouds of more than :data:`~pointea.models.chunked.DEFAULT_CHUNK_SIZE` points (``--num-points
     all`` on large scans) run in chunks through an external-attention segmenter: the same result in
-    memory bounded by the chunk (see :mod:`pointea.models.chunked`). Self-attention ("offset")
+    bounded memory (a kept-features budget plus one chunk; see :mod:`pointea.models.chunked`). Self-attention ("offset")
     segmenters refuse clouds their N x N maps cannot hold, in one line, before allocating.
 
     Shapes: points (B, K, 3); category (B,); returns (B, K, P)
