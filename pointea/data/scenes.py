@@ -425,19 +425,19 @@ class SceneDataModule(pl.LightningDataModule):
         """Feature channels per point (the model's ``in_channels``)."""
         return self._in_channels
 
+    def class_counts(self, split: Split = "train") -> np.ndarray:
+        """Points per class over ``split``'s scenes (ignored points left out).  Shapes: (L,)."""
+        counts = np.zeros(self.num_classes, dtype=np.int64)
+        for scene in self._split(split):
+            counts += scene.class_counts(self.num_classes, self.ignore_index)
+        return counts
+
     @property
     def class_weights(self) -> torch.Tensor | None:
         """Cross-entropy weights from the train split's class counts (``class_weighting``), or None."""
         if self.class_weighting is None:
             return None
-        counts = sum(
-            (
-                scene.class_counts(self.num_classes, self.ignore_index)
-                for scene in self._split("train")
-            ),
-            np.zeros(self.num_classes, dtype=np.int64),
-        )
-        return torch.from_numpy(class_weights(counts, self.class_weighting))
+        return torch.from_numpy(class_weights(self.class_counts("train"), self.class_weighting))
 
     def preprocessing_record(self) -> dict[str, Any]:
         """What a checkpoint records of how scenes were served, so prediction can repeat it."""

@@ -75,6 +75,7 @@ def test_no_features_and_class_weights(rooms: Path) -> None:
         np.bincount(np.load(p), minlength=13) for p in (rooms / "Area_2").rglob("segment.npy")
     )
     rarest, commonest = counts[counts > 0].argmin(), counts[counts > 0].argmax()
+    np.testing.assert_array_equal(data.class_counts("train"), counts)
     present = weights[torch.from_numpy(counts > 0)]
     assert present[rarest] > present[commonest]
     assert (weights[torch.from_numpy(counts == 0)] == 0).all()
