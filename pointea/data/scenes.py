@@ -23,6 +23,9 @@ point. Features, in the order asked (``features``), C channels in all (:attr:`in
 - ``"color"`` (3): RGB in [0, 1];
 - ``"normalized"`` (3): PointNet's normalised room coordinates, (p - scene min) / scene extent;
 - ``"height"`` (1): z above the lowest point of the crop (or scene), metres;
+- ``"local_height"`` (1): z above the lowest point of the scene within the same
+  :data:`LOCAL_HEIGHT_CELL` x :data:`LOCAL_HEIGHT_CELL` metre column (a coarse terrain model of the
+  whole scene, so a crop and the whole scene give a point the same value even on sloping ground);
 - ``"intensity"`` (1): lidar intensity or remission in [0, 1].
 
 Shape legend: B batch, N points, K crop points, C feature channels, L classes.
@@ -50,6 +53,7 @@ from pointea.errors import ConfigError, DataError
 
 __all__ = [
     "FEATURES",
+    "LOCAL_HEIGHT_CELL",
     "Scene",
     "SceneCrops",
     "WholeScenes",
@@ -61,7 +65,15 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Feature names and their channel counts.
-FEATURES: dict[str, int] = {"color": 3, "normalized": 3, "height": 1, "intensity": 1}
+FEATURES: dict[str, int] = {
+    "color": 3,
+    "normalized": 3,
+    "height": 1,
+    "local_height": 1,
+    "intensity": 1,
+}
+#: Metres: the columns of the ``"local_height"`` feature's terrain model.
+LOCAL_HEIGHT_CELL = 5.0
 
 
 def feature_channels(features: Sequence[str]) -> int:
@@ -127,6 +139,7 @@ class Scene:
         self.origin = np.zeros(3) if origin is None else np.asarray(origin, dtype=np.float64)
         self.candidates, self.label_mask = candidates, label_mask
         self._bounds = bounds
+        self._lowest: tuple[float, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return int(self.points.shape[0])
@@ -143,6 +156,34 @@ class Scene:
                 np.asarray(self.points.max(axis=0), dtype=np.float32),
             )
         return self._bounds
+
+    def lowest(self, cell: float = LOCAL_HEIGHT_CELL, chunk: int = 4_000_000) -> np.ndarray:
+        """The lowest z of each ``cell``-metre column of the scene, computed once (in chunks).
+
+        Shapes:
+            returns (X, Y) float32, columns from the scene's lower corner
+        """
+        if self._lowest is None or self._lowest[0] != cell:
+            lower, upper = self.bounds
+            shape = (np.floor((upper[:2] - lower[:2]) / cell).astype(int) + 1).tolist()
+            lowest = np.full(shape[0] * shape[1], np.inf, dtype=np.float32)
+            for start in range(0, len(self), chunk):
+                points = np.asarray(self.points[start : start + chunk], dtype=np.float32)
+                np.minimum.at(lowest, self._columns(points, cell, shape), points[:, 2])
+            self._lowest = (cell, lowest.reshape(shape))
+        return self._lowest[1]
+
+    def _columns(self, points: np.ndarray, cell: float, shape: list[int]) -> np.ndarray:
+        """The column of each point, clipped into the grid.  Shapes: (K, 3) -> (K,) int64."""
+        lower = self.bounds[0]
+        ix = np.clip(((points[:, 0] - lower[0]) // cell).astype(np.int64), 0, shape[0] - 1)
+        iy = np.clip(((points[:, 1] - lower[1]) // cell).astype(np.int64), 0, shape[1] - 1)
+        return ix * shape[1] + iy
+
+    def local_height(self, points: np.ndarray, cell: float = LOCAL_HEIGHT_CELL) -> np.ndarray:
+        """z above the lowest scene point of each point's column.  Shapes: (K, 3) -> (K,)."""
+        lowest = self.lowest(cell)
+        return points[:, 2] - lowest.reshape(-1)[self._columns(points, cell, list(lowest.shape))]
 
     def class_labels(self, index: np.ndarray | slice, ignore_index: int) -> np.ndarray:
         """Class ids of the points at ``index`` (``ignore_index`` where unlabelled or ignored).
@@ -222,6 +263,8 @@ def scene_sample(
     extent = np.maximum(upper - lower, np.float32(1e-6))
     if "normalized" in features:  # from the scene's own coordinates, before any augmentation
         sample["normalized"] = ((points - lower) / extent).astype(np.float32)
+    if "local_height" in features:
+        sample["local_height"] = scene.local_height(points)[:, None].astype(np.float32)  # (K, 1)
     low, high = points.min(axis=0), points.max(axis=0)  # (3,), (3,)
     centre = np.array([(low[0] + high[0]) / 2, (low[1] + high[1]) / 2, lower[2]], np.float32)
     sample["points"] = points - centre
@@ -236,6 +279,7 @@ def scene_sample(
         "color": "colors",
         "normalized": "normalized",
         "height": "height",
+        "local_height": "local_height",
         "intensity": "intensity",
     }
     served = {"points": sample["points"].astype(np.float32), "labels": sample["labels"]}
@@ -461,8 +505,10 @@ class SceneDataModule(pl.LightningDataModule):
                 reason = self._unusable(scene, split)
                 if reason is None:
                     _check_features(scene, self.features)
-                    if self.check_labels:
-                        scene.bounds  # noqa: B018 - computed once here, before workers fork
+                    if self.check_labels:  # computed once here, before workers fork
+                        scene.bounds  # noqa: B018
+                        if "local_height" in self.features:
+                            scene.lowest()
                     kept.append(scene)
                 else:
                     self.skipped.append((split, scene.name, reason))
