@@ -503,6 +503,13 @@ class LidarDataModule(SceneDataModule):
         )
 
     def prepare_data(self) -> None:
+        """Write the procedural tiles when asked for and none are there, and convert every tile of
+        the splits once (on one process under DDP; the others then find the caches current)."""
+        self._write_synthetic()
+        for path in sorted({p for paths in self.split_paths().values() for p in paths}):
+            self._tile(path)
+
+    def _write_synthetic(self) -> None:
         if self.synthetic and not self.tile_paths():
             from pointea.data.synthetic_scenes import write_synthetic_tiles
 
@@ -519,7 +526,7 @@ class LidarDataModule(SceneDataModule):
         root = Path(self.root).expanduser()
         every = self.tile_paths()
         if not every and self.synthetic:
-            self.prepare_data()
+            self._write_synthetic()
             every = self.tile_paths()
         if not every:
             raise DataError(

@@ -199,7 +199,9 @@ def test_seeded_hold_out_is_disjoint_and_repeatable(tmp_path: Path) -> None:
 def test_synthetic_tiles_are_written_on_first_use(tmp_path: Path) -> None:
     data = LidarDataModule(str(tmp_path / "demo"), synthetic=True, synthetic_tiles=3, synthetic_size=30.0,
                            num_points=256, batch_size=2)  # fmt: skip
-    data.prepare_data()
+    data.prepare_data()  # writes the tiles and converts each once (rank 0 only under DDP)
+    converted = sorted(p.name for p in (tmp_path / "demo" / "pointea_cache" / "lidar").iterdir())
+    assert converted == ["tile_1.las", "tile_2.las", "tile_3.las"]
     data.setup()
     assert data.class_names == ["ground", "vegetation", "building", "car"]
     batch = next(iter(data.test_dataloader()))
