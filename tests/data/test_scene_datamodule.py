@@ -161,7 +161,7 @@ def test_six_fold_and_chosen_train_areas(rooms: Path) -> None:
 
 
 def test_local_height_is_the_same_in_a_crop_and_in_the_whole_scene(tmp_path: Path) -> None:
-    from pointea.data.scenes import LOCAL_HEIGHT_CELL, Scene, scene_sample
+    from pointea.data.scene import LOCAL_HEIGHT_CELL, Scene, scene_sample
 
     rng = np.random.default_rng(0)
     xy = rng.uniform(0, 40, (20_000, 2))
@@ -180,3 +180,19 @@ def test_local_height_is_the_same_in_a_crop_and_in_the_whole_scene(tmp_path: Pat
     )  # slope x cell
     assert np.median(local[~on_ground]) > np.median(local[on_ground]) + 2  # objects stand out
     assert np.median(whole["features"][z == ground, 1]) > 5  # plain height mistakes the slope
+
+
+def test_scenes_and_tile_files_load_without_lightning() -> None:
+    """Prediction builds its inputs with these: they must not pull in Lightning."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pointea.data.scene, pointea.data.lidar_tiles, pointea.data.crops; "
+        "print('pytorch_lightning' in sys.modules)"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
+                            env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
