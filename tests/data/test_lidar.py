@@ -206,3 +206,16 @@ def test_synthetic_tiles_are_written_on_first_use(tmp_path: Path) -> None:
     assert data.class_names == ["ground", "vegetation", "building", "car"]
     batch = next(iter(data.test_dataloader()))
     assert batch["points"].shape[0] == 1 and batch["features"].shape[-1] == 2
+
+
+def test_the_real_data_checks_config_names_real_tiles(tmp_path: Path, monkeypatch) -> None:
+    """docs/results/lidar_ground_real.yaml: its tiles exist, its splits are disjoint, its map reads."""
+    import yaml
+
+    sample = shared_sample("lidar_tiles_real_sample")
+    options = yaml.safe_load((REPO / "docs" / "results" / "lidar_ground_real.yaml").read_text())["data"]["init_args"]
+    monkeypatch.chdir(REPO)  # the config names its class map relative to the repository
+    data = LidarDataModule(**{**options, "root": str(sample), "cache_root": str(tmp_path)})
+    splits = data.split_paths()
+    assert len(splits["train"]) == 7 and len(splits["test"]) == 2
+    assert not set(splits["train"]) & set(splits["test"]) and data.class_names == ["ground", "other"]
