@@ -204,7 +204,9 @@ def test_ply_meshes_read_as_open3d_writes_and_reads_them(tmp_path: Path, ascii: 
     assert np.array_equal(triangles, np.asarray(again.triangles))
     quads = tmp_path / "quads.ply"
     header = "ply\nformat binary_big_endian 1.0\nelement vertex 8\nproperty double x\nproperty double y\n"
-    header += "property double z\nelement face 6\nproperty list uchar uint vertex_indices\nend_header\n"
+    header += (
+        "property double z\nelement face 6\nproperty list uchar uint vertex_indices\nend_header\n"
+    )
     faces = [(0, 1, 2, 3), (4, 5, 6, 7), (0, 1, 5, 4), (1, 2, 6, 5), (2, 3, 7, 6), (3, 0, 4, 7)]
     body = CUBE_VERTICES.astype(">f8").tobytes() + b"".join(
         b"\x04" + np.array(face, ">u4").tobytes() for face in faces
@@ -233,5 +235,7 @@ def test_binary_ply_mesh_of_mixed_polygons(tmp_path: Path) -> None:
     assert np.array_equal(read, vertices)
     assert triangles.tolist() == [[0, 1, 4], [0, 1, 2], [0, 2, 3]]
     path.write_bytes(header.encode() + vertices.tobytes() + faces[:-3])
-    with pytest.raises(DataError, match=r"mixed\.ply: truncated: the header declares 2 'face' rows"):
+    with pytest.raises(
+        DataError, match=r"mixed\.ply: truncated: the header declares 2 'face' rows"
+    ):
         read_ply_mesh(path, read_ply_header(path))
