@@ -2,6 +2,7 @@
 #   make test   set everything up, then run the test suite on every core (what CI runs)
 #   make demo   set up the core (no torch-cluster build), then train and test on the synthetic default data
 #   make demo-partseg   the same for part segmentation
+#   make demo-normals   the same for normal estimation (with PCA normals on the same test clouds)
 #   make bench  set everything up, then the external vs self-attention benchmark
 #   make setup  set everything up (the core, torch-cluster built from source, dev extras, Debian packages)
 
@@ -31,7 +32,7 @@ BUILD_CONFIG := $(VENV)/build_ext.cfg
 # pytest-xdist workers for `make test`: auto is one per core; PYTEST_WORKERS=0 runs in one process.
 PYTEST_WORKERS ?= auto
 
-.PHONY: setup test demo demo-partseg bench system-packages clean
+.PHONY: setup test demo demo-partseg demo-normals bench system-packages clean
 
 setup: $(STAMP)
 
@@ -79,3 +80,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) *.egg-info
+
+# Normal estimation on the synthetic analytic surfaces, then PCA normals on the same test clouds.
+demo-normals: $(CORE)
+	$(BIN)/pointea fit --config configs/demo_normals.yaml
+	$(BIN)/pointea test --config configs/demo_normals.yaml --ckpt_path best
+	$(BIN)/python -m pointea.bench.normals_pca --config configs/demo_normals.yaml

@@ -14,7 +14,7 @@ import numpy as np
 
 from pointea.io import SUPPORTED_EXTENSIONS, read_points
 
-__all__ = ["POINT_SUFFIXES", "FileList", "expand_paths", "read_cloud"]
+__all__ = ["POINT_SUFFIXES", "FileList", "expand_paths", "read_cloud", "read_normals"]
 
 #: Suffixes a folder is searched for (files named explicitly are tried whatever their suffix).
 POINT_SUFFIXES: tuple[str, ...] = SUPPORTED_EXTENSIONS
@@ -74,3 +74,17 @@ def read_cloud(path: Path) -> np.ndarray:
         returns (N, 3) float32
     """
     return read_points(path).points
+
+
+def read_normals(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Every point of a point file and its normals when the file has them (meshes: the sampled
+    points and their triangles' normals).
+
+    Raises:
+        DataError: the file cannot be read as points (one line naming it).
+
+    Shapes:
+        returns (N, 3) float32 and (N, 3) float32 or None
+    """
+    cloud = read_points(path)
+    return cloud.points, cloud.normals

@@ -20,13 +20,18 @@ from pointea.models.checkpoint import (
     trained_preprocessing,
 )
 from pointea.models.classifier import PCTClassifier
+from pointea.models.per_point import PCTNormalEstimator
 from pointea.models.segmenter import PCTPartSegmenter
 
 __all__ = ["TrainedModel", "load_trained_model", "DEFAULT_POINTS"]
 
 #: Points per cloud when a checkpoint predates the preprocessing record (the data modules' defaults).
-DEFAULT_POINTS = {"classification": 1024, "part_segmentation": 2048}
-_NETWORKS: dict[str, type[nn.Module]] = {"classification": PCTClassifier, "part_segmentation": PCTPartSegmenter}
+DEFAULT_POINTS = {"classification": 1024, "part_segmentation": 2048, "normal_estimation": 1024}
+_NETWORKS: dict[str, type[nn.Module]] = {
+    "classification": PCTClassifier,
+    "part_segmentation": PCTPartSegmenter,
+    "normal_estimation": PCTNormalEstimator,
+}
 
 
 @dataclass
@@ -43,6 +48,7 @@ class TrainedModel:
         num_points: points per cloud in training.
         sampling: ``"random"`` or ``"fps"``: how training brought clouds to ``num_points``.
         normalize: whether the training data module normalised clouds itself.
+        oriented: normal estimation: whether it was trained on signed normals.
         notes: what had to be assumed because the checkpoint does not record it.
     """
 
@@ -55,6 +61,7 @@ class TrainedModel:
     num_points: int = 1024
     sampling: str = "random"
     normalize: bool = False
+    oriented: bool = False
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -66,6 +73,9 @@ class TrainedModel:
         """One line: what the network is and what it predicts."""
         if self.task == "classification":
             return f"{self.path}: {type(self.network).__name__}, classification into {len(self.class_names)} classes"
+        if self.task == "normal_estimation":
+            loss = "oriented (1 - cos)" if self.oriented else "sign-free (1 - |cos|)"
+            return f"{self.path}: {type(self.network).__name__}, normal estimation, trained {loss}"
         parts = sum(len(p) for p in self.parts_per_category.values())
         return (
             f"{self.path}: {type(self.network).__name__}, part segmentation: {len(self.categories)} categories, "
@@ -84,7 +94,7 @@ def load_trained_model(path: str | Path) -> TrainedModel:
     record = pointea_record(checkpoint, path)
     task = record.get("task")
     if task not in _NETWORKS:
-        raise CheckpointError(f"{path} is a {task!r} checkpoint; pointea predicts 'classification' and 'part_segmentation'")
+        raise CheckpointError(f"{path} is a {task!r} checkpoint; pointea predicts {', '.join(map(repr, _NETWORKS))}")
     network = _NETWORKS[task].from_loaded_checkpoint(checkpoint, path)
     model = TrainedModel(network=network, task=task, path=path, num_points=DEFAULT_POINTS[task])
     labels = trained_labels(checkpoint, path)
@@ -92,7 +102,13 @@ def load_trained_model(path: str | Path) -> TrainedModel:
         model.notes.append("the checkpoint predates pointea's label record: labels are shown as ids")
     if task == "classification":
         names = (labels or {}).get("classes")
+        if names and len(names) != network.num_classes:
+            raise CheckpointError(
+                f"{path}: the pointea record names {len(names)} classes for a network of {network.num_classes}"
+            )
         model.class_names = list(names) if names else [f"class {i}" for i in range(network.num_classes)]
+    elif task == "normal_estimation":
+        model.oriented = bool((labels or {}).get("oriented", False))
     else:
         model.parts_per_category = _parts_per_category(labels, network, path)
         model.categories = list(model.parts_per_category)
