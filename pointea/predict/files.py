@@ -54,7 +54,7 @@ def expand_paths(arguments: list[str]) -> FileList:
         elif path.is_file():
             add(path)
         elif glob.has_magic(argument):
-            matches = sorted(Path(p) for p in glob.glob(argument, recursive=True) if Path(p).is_file())
+            matches = _glob(argument)
             if not matches:
                 found.missing.append((argument, "the pattern matches no file"))
             for match in matches:
@@ -62,6 +62,16 @@ def expand_paths(arguments: list[str]) -> FileList:
         else:
             found.missing.append((argument, "no such file or folder"))
     return found
+
+
+def _glob(pattern: str) -> list[Path]:
+    """The files a glob pattern matches, sorted. ``**`` does not descend into symlinked folders
+    (pathlib's rule), so a link back up (``sub/up -> ..``) cannot make the walk endless, as
+    ``glob.glob(recursive=True)``, which follows links, would."""
+    parts = Path(pattern).parts
+    first = next(i for i, part in enumerate(parts) if glob.has_magic(part))
+    base = Path(*parts[:first]) if first else Path()
+    return sorted(p for p in base.glob(str(Path(*parts[first:]))) if p.is_file())
 
 
 def read_cloud(path: Path) -> np.ndarray:

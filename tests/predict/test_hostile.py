@@ -198,3 +198,26 @@ def test_a_write_error_is_one_line(classifier_checkpoint, real_clouds, tmp_path,
         f"pointea-predict: error: cannot write {tmp_path / 'o' / 'predictions.csv'}: No space left on device"
     )
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [LOCK_NAME]  # no temporary left
+
+
+def test_a_recursive_glob_through_a_link_back_up_ends(tmp_path):
+    """``dir/**/*.txt`` with two links ``dir/sub/up{1,2} -> ..`` lists each file once, in a bounded
+    time (the link-following glob walked 2^40 paths); the links are not followed."""
+    import subprocess
+    import sys
+
+    (tmp_path / "dir" / "sub").mkdir(parents=True)
+    (tmp_path / "dir" / "a.txt").write_text("0 0 0\n")
+    (tmp_path / "dir" / "sub" / "b.txt").write_text("1 1 1\n")
+    (tmp_path / "dir" / "sub" / "up1").symlink_to("..")
+    (tmp_path / "dir" / "sub" / "up2").symlink_to("..")
+    code = (
+        "import sys; from pointea.predict.files import expand_paths; "
+        "print([str(p) for p in expand_paths([sys.argv[1]]).files])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "dir" / "**" / "*.txt")],
+        capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str([str(tmp_path / "dir" / "a.txt"), str(tmp_path / "dir" / "sub" / "b.txt")])
