@@ -11,7 +11,9 @@ Data sets:
 Scenes (rooms, lidar tiles, scans; docs/scenes-data.md):
     :mod:`~pointea.data.s3dis`, :mod:`~pointea.data.lidar`, :mod:`~pointea.data.semantickitti`,
     :mod:`~pointea.data.synthetic_scenes` (procedural rooms and tiles), on
-    :mod:`~pointea.data.scenes` (scenes and their data module), :mod:`~pointea.data.crops` and
+    :mod:`~pointea.data.scene` (a scene and its served points; no Lightning),
+    :mod:`~pointea.data.scenes` (their data module), :mod:`~pointea.data.lidar_tiles` (LAS/LAZ
+    tiles and class maps; no Lightning), :mod:`~pointea.data.crops` and
     :mod:`~pointea.data.scene_transforms`.
 Shared:
     :mod:`~pointea.data.storage` (HDF5 files, archive folders and their file lists),
