@@ -14,7 +14,7 @@ Scenes (rooms, lidar tiles, scans; docs/scenes-data.md):
     :mod:`~pointea.data.scene` (a scene and its served points; no Lightning),
     :mod:`~pointea.data.scenes` (their data module), :mod:`~pointea.data.lidar_tiles` (LAS/LAZ
     tiles and class maps; no Lightning), :mod:`~pointea.data.crops` and
-    :mod:`~pointea.data.scene_transforms`.
+    :mod:`~pointea.data.transforms`.
 Shared:
     :mod:`~pointea.data.storage` (HDF5 files, archive folders and their file lists),
     :mod:`~pointea.data.validation` (checks on archive arrays), :mod:`~pointea.data.cache` (other

@@ -17,7 +17,7 @@ suits tiles and scans of about 10 points per square metre.
 A crop returns *indices* into the scene (the scene's arrays stay memory-mapped; only the kept
 rows are read; a scene with a spatial index, :class:`Candidates`, passes only the points of the
 cells near the centre). ``grid``: thin the crop to one point per ``grid``-metre voxel first
-(lidar density, :func:`~pointea.data.scene_transforms.grid_subsample`). ``min_points``: a centre whose neighbourhood holds fewer points is drawn again
+(lidar density, :func:`~pointea.data.transforms.grid_subsample`). ``min_points``: a centre whose neighbourhood holds fewer points is drawn again
 (up to ``tries`` times, then the last one is used), so crops from a scene's sparse edge do not
 become mostly repeats.
 
@@ -31,7 +31,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from pointea.data.scene_transforms import grid_subsample
+from pointea.data.transforms import grid_subsample
 from pointea.errors import ConfigError
 
 __all__ = [

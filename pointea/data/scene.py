@@ -33,8 +33,14 @@ from torch.utils.data import Dataset
 
 from pointea.data.crops import Candidates
 from pointea.data.dataset import torch_seeded_generator
-from pointea.data.scene_transforms import ColorDrop, ColorJitter
-from pointea.data.transforms import Compose, Jitter, RotateUp, ScaleTranslate
+from pointea.data.transforms import (
+    ColorDrop,
+    ColorJitter,
+    Compose,
+    Jitter,
+    RotateUp,
+    ScaleTranslate,
+)
 from pointea.errors import ConfigError, DataError
 
 __all__ = [

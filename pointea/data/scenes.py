@@ -54,7 +54,7 @@ from pointea.data.scene import (
     feature_channels,
     scene_sample,
 )
-from pointea.data.scene_transforms import CLASS_WEIGHTINGS, class_weights
+from pointea.data.transforms import CLASS_WEIGHTINGS, class_weights
 from pointea.errors import ConfigError, DataError
 
 __all__ = [

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from pointea.data.crops import CROP_PRESETS, BlockCrop, SphereCrop, build_crop
-from pointea.data.scene_transforms import ColorDrop, ColorJitter, class_weights, grid_subsample
+from pointea.data.transforms import (
+    ColorDrop,
+    ColorJitter,
+    class_weights,
+    grid_subsample,
+)
 from pointea.errors import ConfigError
 
 
