@@ -17,6 +17,8 @@ _EXPORTS = {
     "PointEncoder": "pointea.models",
     "PCTClassifier": "pointea.models",
     "PCTPartSegmenter": "pointea.models",
+    "PCTSemanticSegmenter": "pointea.models",
+    "PCTNormalEstimator": "pointea.models",
     "ModelNet40DataModule": "pointea.data",
     "ShapeNetPartDataModule": "pointea.data",
     "PointCloudClassifier": "pointea.training",

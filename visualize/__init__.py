@@ -9,9 +9,14 @@ Run from the repository root::
     python -m visualize.dataset --config CONFIG --index I [--count K] [--save out.png]
     python -m visualize.curves RUN_DIR --save curves.png
 
-The pure parts (colours, propagation, layout, the viewers' state machines) import neither open3d
-nor a model; open3d is imported only where a picture is rendered or a window opened. ``pointea``
-never imports this package.
+One module per concept: a command each (:mod:`~visualize.attention`, the whole attention viewer
+from the model's output to the picture and the window; :mod:`~visualize.parts`;
+:mod:`~visualize.dataset`; :mod:`~visualize.curves`), and what they share: the options
+(:mod:`~visualize.arguments`), the data and model to show (:mod:`~visualize.loading`), colours
+(:mod:`~visualize.colors`), clouds and cameras (:mod:`~visualize.cloud`), headless pictures
+(:mod:`~visualize.picture`, rendered by :mod:`~visualize.render`) and the window
+(:mod:`~visualize.window`). open3d is imported only where a picture is rendered or a window
+opened, so everything else is tested without it. ``pointea`` never imports this package.
 """
 
 __all__: list[str] = []

@@ -1,12 +1,13 @@
-"""The command-line options the viewer commands share, and how they report bad input.
+"""The viewer commands' shared options and how they report bad input.
 
 Every command takes a training config (for the data, and the architecture when there is no
 checkpoint), an optional checkpoint, a split and a sample index; ``--save`` renders headless
-instead of opening a window. Bad input ends the command with argparse's one-line ``error:`` and
-exit status 2, never a traceback. Numbers are checked as they are parsed (name, allowed range and
-value in the message; see :mod:`visualize.options`), except the bounds that depend on what is
-loaded (the split's size for ``--index``, the model's memory slots and points for ``--slot`` and
-``--query``), checked as soon as that is known. ``--save`` is checked before anything is loaded
+instead of opening a window. Bad input ends the command with one ``error:`` line and exit status 2,
+never a traceback: :class:`CommandParser` prints that line and a one-line hint instead of the whole
+usage block. Numbers are checked as they are parsed (:func:`int_option`: name, allowed range and
+value in the message), except the bounds that depend on what is loaded (the split's size for
+``--index``, the model's memory slots and points for ``--slot`` and ``--query``), checked as soon as
+that is known. ``--save`` is checked before anything is loaded
 (:func:`visualize.picture.check_save_path`).
 """
 
@@ -15,14 +16,46 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 
-from pointea.data import DataError
-from pointea.errors import InputError
-from visualize.options import int_option
+from pointea.errors import DataError, InputError
 from visualize.picture import check_save_path
 from visualize.render import MAX_TILE_SIZE
 from visualize.window import NO_DISPLAY, has_display
 
-__all__ = ["MIN_TILE_SIZE", "MAX_SEED", "add_model_arguments", "add_sample_arguments", "check_index", "run_command"]
+__all__ = [
+    "MAX_SEED",
+    "MIN_TILE_SIZE",
+    "CommandParser",
+    "add_model_arguments",
+    "add_sample_arguments",
+    "check_index",
+    "int_option",
+    "run_command",
+]
+
+
+class CommandParser(argparse.ArgumentParser):
+    """argparse, except that a usage error prints its ``error:`` line first and a one-line hint,
+    not the whole usage block (exit status 2, as argparse)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n{self.prog} --help lists the options\n")
+
+
+def int_option(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type``: an integer in ``low..high`` (no upper bound when ``high`` is None)."""
+    allowed = f"an integer in {low}..{high}" if high is not None else f"an integer >= {low}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {allowed}, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be {allowed}, got {value}")
+        return value
+
+    return parse
+
 
 #: Smallest picture tile that still shows a cloud and its title.
 MIN_TILE_SIZE = 32

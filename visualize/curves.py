@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from pointea.errors import InputError
-from visualize.options import CommandParser, int_option
+from visualize.arguments import CommandParser, int_option
+from visualize.picture import check_save_path, save_image
 
 __all__ = ["Curve", "find_metrics_file", "group_curves", "main", "metric_group", "plot_curves", "read_curves"]
 
@@ -166,8 +167,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m visualize.curves``."""
-    from visualize.picture import check_save_path, save_image
-
     parser = _parser()
     args = parser.parse_args(argv)
     try:

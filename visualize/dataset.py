@@ -9,7 +9,9 @@ The window shows one sample at a time (N / P step). ``--save`` renders ``K`` sam
 in a grid (``--cols`` per row), each seen by its own fixed camera and titled with its label.
 The served clouds are the evaluation pipeline's (the config's ``num_points``, no augmentation).
 ``--files`` shows point or mesh files instead (anything :func:`pointea.io.read_points` reads), one
-tile each, coloured by their labels, else their colours, else z (:mod:`visualize.files`).
+tile each, coloured by their labels, else their colours, else z (:func:`file_cloud`).
+
+Shape legend: N points, U distinct labels of a file.
 """
 
 from __future__ import annotations
@@ -23,20 +25,16 @@ from typing import Any
 import numpy as np
 
 from pointea.errors import InputError
-from visualize.arguments import MAX_SEED, MIN_TILE_SIZE, add_sample_arguments, check_index, run_command
-from visualize.camera import fixed_camera
-from visualize.cloud import Cloud
-from visualize.colors import label_colors
-from visualize.files import file_cloud, file_title, read_file
-from visualize.grid import GridLayout
-from visualize.inference import category_parts, local_parts
-from visualize.loading import DataSplit, load_data
-from visualize.options import CommandParser, int_option
-from visualize.picture import Tile, point_size_for
+from pointea.io import PointCloud
+from visualize.arguments import MAX_SEED, MIN_TILE_SIZE, CommandParser, add_sample_arguments, check_index, int_option, run_command
+from visualize.cloud import Cloud, fixed_camera
+from visualize.colors import label_colors, scalar_colors
+from visualize.loading import DataSplit, category_parts, load_data, local_parts, read_file
+from visualize.picture import GridLayout, Tile, point_size_for, render_picture, save_image
 from visualize.render import MAX_TILE_SIZE
-from visualize.viewer import Frame
+from visualize.window import Frame, SampleBrowser, run_window
 
-__all__ = ["MAX_COLS", "MAX_COUNT", "main", "sample_cloud", "sample_title"]
+__all__ = ["MAX_COLS", "MAX_COUNT", "file_cloud", "file_title", "main", "sample_cloud", "sample_title"]
 
 #: Most samples in one --save picture, and most tiles per row.
 MAX_COUNT = 256
@@ -47,7 +45,7 @@ MAX_FILE_POINTS = 1_000_000
 
 def sample_cloud(item: Mapping[str, Any], data: DataSplit) -> Cloud:
     """One dataset item coloured by its class (every point alike) or by its parts (each category's
-    parts in the palette's first colours, see :func:`~visualize.inference.local_parts`)."""
+    parts in the palette's first colours, see :func:`~visualize.loading.local_parts`)."""
     points = np.asarray(item["points"], dtype=np.float64)
     if data.task == "segmentation":
         category = int(item["category"])
@@ -61,6 +59,29 @@ def sample_title(item: Mapping[str, Any], data: DataSplit) -> str:
     """``#index name``: the class, or the category of a part-segmentation sample."""
     label = int(item["category"] if data.task == "segmentation" else item["label"])
     return f"#{int(item['index'])} {data.label_names[label]}"
+
+
+# Point files (read by visualize.loading.read_file) as the viewers draw them.
+
+
+def file_cloud(cloud: PointCloud) -> Cloud:
+    """The cloud coloured by its labels (any integers: one palette colour per distinct value),
+    else its own colours, else its z coordinate."""
+    points = cloud.points.astype(np.float64)
+    if cloud.labels is not None:
+        _, index = np.unique(cloud.labels, return_inverse=True)  # (N,) in [0, U)
+        return Cloud(points, label_colors(index.reshape(-1), int(index.max()) + 1))
+    if cloud.colours is not None:
+        return Cloud(points, cloud.colours.astype(np.float64))
+    return Cloud(points, scalar_colors(points[:, 2]))
+
+
+def file_title(cloud: PointCloud) -> str:
+    """``name: N points`` and what colours them."""
+    name = cloud.path.name if cloud.path is not None else "points"
+    kind = "mesh" if cloud.columns == ("mesh",) else f"{cloud.num_source_points:,} points"
+    colour = "labels" if cloud.labels is not None else "rgb" if cloud.colours is not None else "z"
+    return f"{name}: {kind}, {colour}"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -100,8 +121,6 @@ def _files_command(args: argparse.Namespace) -> int:
         raise InputError(f"--points and --cols must be at least 1, got {args.points} and {args.cols}")
     clouds = [read_file(path, args.points, args.seed) for path in args.files]  # every file checked first
     if args.save:
-        from visualize.picture import render_picture, save_image
-
         cols = min(args.cols, len(clouds))
         layout = GridLayout(rows=math.ceil(len(clouds) / cols), cols=cols, tile_width=args.tile_size, tile_height=args.tile_size)
         tiles = {}
@@ -112,9 +131,6 @@ def _files_command(args: argparse.Namespace) -> int:
         image = render_picture(layout, tiles, header=f"{len(clouds)} file(s)")
         print(f"wrote {save_image(image, args.save)}: {len(clouds)} file(s)")
         return 0
-    from visualize.browser import SampleBrowser
-    from visualize.window import run_window
-
     def frame(index: int) -> Frame:
         title = file_title(clouds[index])
         return Frame((file_cloud(clouds[index]),), f"pointea files | {title}", title)
@@ -128,8 +144,6 @@ def _command(args: argparse.Namespace) -> int:
     size = len(data.dataset)
     check_index(args.index, size, args.split, data.description)
     if args.save:
-        from visualize.picture import render_picture, save_image
-
         indices = range(args.index, min(args.index + args.count, size))
         cols = min(args.cols, len(indices))
         layout = GridLayout(rows=math.ceil(len(indices) / cols), cols=cols, tile_width=args.tile_size, tile_height=args.tile_size)
@@ -142,9 +156,6 @@ def _command(args: argparse.Namespace) -> int:
         image = render_picture(layout, tiles, header=f"{data.description} | {args.split} split")
         print(f"wrote {save_image(image, args.save)}: {len(indices)} samples of {data.description}")
         return 0
-    from visualize.browser import SampleBrowser
-    from visualize.window import run_window
-
     def frame(index: int) -> Frame:
         item = data.dataset[index]
         title = sample_title(item, data)

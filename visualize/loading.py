@@ -1,4 +1,5 @@
-"""The data split and the model a viewer command shows, from a training config and a checkpoint.
+"""What a viewer command shows: the data split and the model, from a training config and a
+checkpoint; a point file of the user's; ShapeNetPart's part labels as the viewers colour them.
 
 The config is parsed by ``pointea``'s own CLI (:class:`~pointea.training.cli.PointeaCLI`, which
 instantiates its classes and runs nothing), so it means what it means to ``pointea fit``, data-to-
@@ -13,6 +14,8 @@ config's data (task and number of labels).
 Every problem the user can fix (a missing file, a config ``pointea`` rejects, a checkpoint of the
 other task or of another label set) is an :class:`~pointea.errors.InputError` with a one-line
 message.
+
+Shape legend: N points, P parts of one ShapeNetPart category.
 """
 
 from __future__ import annotations
@@ -37,11 +40,22 @@ from pointea.data import (
     ShapeNetPartDataModule,
 )
 from pointea.data.class_folder import ClassFolder
-from pointea.errors import InputError
+from pointea.errors import InputError, ResampledWarning
+from pointea.io import PointCloud, read_points
 from pointea.models import PCTClassifier, PCTPartSegmenter
 from pointea.models.checkpoint import CHECKPOINT_KEY, CheckpointError, read_checkpoint
 
-__all__ = ["DataSplit", "LoadedModel", "load_data", "load_file", "load_model", "reinitialise"]
+__all__ = [
+    "DataSplit",
+    "LoadedModel",
+    "category_parts",
+    "load_data",
+    "load_file",
+    "load_model",
+    "local_parts",
+    "read_file",
+    "reinitialise",
+]
 
 Task = Literal["classification", "segmentation"]
 
@@ -70,6 +84,34 @@ class LoadedModel:
 
     network: nn.Module
     note: str
+
+
+def category_parts(category: int) -> np.ndarray:
+    """The global ids of ShapeNetPart category ``category``'s parts, ascending (Airplane: 0..3).
+
+    Shapes:
+        returns (P,) int64
+    """
+    return np.asarray(ShapeNetPart.PARTS_PER_CATEGORY[ShapeNetPart.CATEGORIES[category]], dtype=np.int64)
+
+
+def local_parts(parts: np.ndarray, category: int) -> np.ndarray:
+    """ShapeNetPart's global part ids as indices into the parts of ``category`` (0: its first
+    part), the labels the viewers colour: every category's parts then take the palette's first,
+    most distinct colours (global ids would give a category's neighbouring parts shades of one hue).
+
+    Shapes:
+        parts: (N,) global part ids of that category; returns (N,) int64 in [0, its part count)
+
+    Raises:
+        ValueError: a part that is not one of the category's.
+    """
+    own = category_parts(category)  # (P,)
+    parts = np.asarray(parts, dtype=np.int64)
+    local = np.searchsorted(own, parts)  # (N,)
+    if parts.size and (local.max() >= own.size or not np.array_equal(own[local], parts)):
+        raise ValueError(f"local_parts: parts outside {ShapeNetPart.CATEGORIES[category]}'s parts {own.tolist()}")
+    return local
 
 
 def _parse_config(config: str | Path, overrides: Sequence[str] = ()) -> Any:
@@ -140,6 +182,15 @@ def load_data(config: str | Path, split: str, data_root: str | Path | None = Non
     raise InputError(f"{config}: data is a {type(datamodule).__name__}; the viewers read ModelNet40, ShapeNetPart or class-folder data modules")
 
 
+def read_file(path: str | Path, max_points: int, seed: int = 0) -> PointCloud:
+    """``max_points`` points of the file: a seeded subset of a point file, or samples of a mesh.
+    A smaller file is shown whole (its repeated points fall on themselves)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResampledWarning)
+        return read_points(path, max_points, seed=seed)
+
+
+
 def load_file(config: str | Path, path: str | Path, seed: int = 0) -> DataSplit:
     """One point or mesh file as a one-item classification split for the config's model.
 
@@ -148,7 +199,6 @@ def load_file(config: str | Path, path: str | Path, seed: int = 0) -> DataSplit:
     then served by the config's evaluation pipeline. It has no known class: its ``label`` is -1.
     """
     from pointea.data.transforms import NormalizeUnitSphere
-    from visualize.files import read_file
 
     datamodule = _parse_config(config).datamodule
     names = getattr(datamodule, "class_names", None)

@@ -19,17 +19,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from pointea.errors import InputError
-from visualize.arguments import add_model_arguments, add_sample_arguments, check_index, run_command
-from visualize.camera import fixed_camera
-from visualize.cloud import Cloud, side_by_side
+from visualize.arguments import CommandParser, add_model_arguments, add_sample_arguments, check_index, run_command
+from visualize.attention import AttentionRecord, record_attention
+from visualize.cloud import Cloud, fixed_camera, side_by_side
 from visualize.colors import label_colors
-from visualize.grid import GridLayout
-from visualize.inference import record_attention
 from visualize.loading import load_data, load_model
-from visualize.options import CommandParser
-from visualize.picture import Tile, point_size_for
-from visualize.record import AttentionRecord
-from visualize.viewer import Frame
+from visualize.picture import GridLayout, Tile, point_size_for, render_picture, save_image
+from visualize.window import Frame, SampleBrowser, run_window
 
 __all__ = ["ERROR_COLORS", "main", "parts_clouds", "parts_tiles"]
 
@@ -76,16 +72,11 @@ def _command(args: argparse.Namespace) -> int:
         return record_attention(model.network, data.dataset[index], data.label_names, args.split)
 
     if args.save:
-        from visualize.picture import render_picture, save_image
-
         sample = record(args.index)
         layout, tiles = parts_tiles(sample, args.tile_size)
         image = render_picture(layout, tiles, header=f"{model.note}\n{sample.caption}")
         print(f"wrote {save_image(image, args.save)}: {model.note} | {sample.caption}")
         return 0
-    from visualize.browser import SampleBrowser
-    from visualize.window import run_window
-
     def frame(index: int) -> Frame:
         sample = record(index)
         truth, prediction, _ = parts_clouds(sample)

@@ -19,8 +19,7 @@ from types import TracebackType
 
 import numpy as np
 
-from visualize.camera import Camera
-from visualize.cloud import MARKER_COLOR, Cloud
+from visualize.cloud import MARKER_COLOR, Camera, Cloud
 
 __all__ = ["MAX_POINT_SIZE", "MAX_TILE_SIZE", "TileRenderer", "add_cloud", "prepare_scene"]
 

@@ -1,25 +1,105 @@
-"""The interactive open3d window: a thin shell over a :class:`~visualize.viewer.Viewer`.
+"""The interactive open3d window and the viewers it shows.
 
-It forwards key presses (by ``gui.KeyName`` member name) and Ctrl+clicked scene points to the
-viewer and draws the viewer's frames; every decision about what is shown lives in the viewer,
-which is tested without a display. Needs a display (X11/Wayland): on a headless machine use the
-commands' ``--save`` instead.
+A :class:`Viewer` is pure logic (keys in, frames out): the attention viewer
+(:class:`visualize.attention.AttentionViewer`) or :class:`SampleBrowser`, which steps through the
+samples of a split (dataset browser, parts truth vs prediction). :class:`ViewerWindow` is the thin
+open3d shell that forwards key presses (by ``gui.KeyName`` member name) and Ctrl+clicked scene
+points to its viewer and draws the viewer's frames; every decision about what is shown lives in
+the viewer, which is tested without a display. The window needs a display (X11/Wayland): on a
+headless machine use the commands' ``--save`` instead. open3d is imported only when a window opens.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 
 from pointea.errors import InputError
-from visualize.camera import Camera, fixed_camera
+from visualize.cloud import Camera, Cloud, fixed_camera
 from visualize.picture import point_size_for
 from visualize.render import add_cloud, prepare_scene
-from visualize.viewer import Frame, Viewer
 
-__all__ = ["NO_DISPLAY", "ViewerWindow", "has_display", "key_name", "run_window"]
+__all__ = ["Frame", "NO_DISPLAY", "SampleBrowser", "Viewer", "ViewerWindow", "cycle", "has_display", "key_name", "run_window"]
+
+
+@dataclass(frozen=True)
+class Frame:
+    """What the window draws: clouds (already placed), a one-line title, a status text, and the
+    camera to see them from (``None``: one framing all the clouds). The window moves its camera
+    only when this camera changes (e.g. a new sample), so the user's own view survives key
+    presses that only recolour the points."""
+
+    clouds: tuple[Cloud, ...]
+    title: str
+    status: str
+    camera: Camera | None = None
+
+
+class Viewer(Protocol):
+    """What a window shows and how it reacts."""
+
+    def legend(self) -> str:
+        """The key map, printed once and shown in the window."""
+        ...
+
+    def press(self, key: str) -> bool:
+        """React to a key (an open3d ``gui.KeyName`` member name); True when the frame changed."""
+        ...
+
+    def pick(self, point: np.ndarray) -> bool:
+        """React to a point picked in the scene (3,); True when the frame changed."""
+        ...
+
+    def frame(self) -> Frame:
+        """The current frame."""
+        ...
+
+
+def cycle(value: int, delta: int, count: int) -> int:
+    """``value + delta`` wrapped into [0, count)."""
+    return (value + delta) % count
+
+
+_BROWSER_KEYS = {"N": 1, "P": -1, "RIGHT": 1, "LEFT": -1}
+
+
+class SampleBrowser:
+    """Show one frame per sample; N / RIGHT and P / LEFT step forward and back (wrapping).
+
+    Args:
+        make_frame: sample index -> its frame.
+        samples: samples in the split.
+        start: first sample shown.
+    """
+
+    def __init__(self, make_frame: Callable[[int], Frame], samples: int, start: int = 0) -> None:
+        if not 0 <= start < samples:
+            raise IndexError(f"sample {start} out of range: the split has {samples} samples")
+        self._make_frame = make_frame
+        self.samples = samples
+        self.sample = start
+
+    def legend(self) -> str:
+        return "keys:\n  N, RIGHT  next sample\n  P, LEFT   previous sample"
+
+    def press(self, key: str) -> bool:
+        if key not in _BROWSER_KEYS or self.samples == 1:
+            return False
+        self.sample = cycle(self.sample, _BROWSER_KEYS[key], self.samples)
+        return True
+
+    def pick(self, point: np.ndarray) -> bool:
+        return False
+
+    def frame(self) -> Frame:
+        frame = self._make_frame(self.sample)
+        return replace(frame, title=f"{frame.title} | sample {self.sample + 1}/{self.samples}")
+
 
 # Marked points (the offset-attention query point) are drawn this many times the point size.
 MARKER_SCALE = 2.0
@@ -50,7 +130,7 @@ class ViewerWindow:
 
     The scene is drawn like the headless pictures (:mod:`visualize.render`): true colours on
     white, points sized by :func:`~visualize.picture.point_size_for` for the scene's shorter
-    side, seen by the frame's camera (:func:`~visualize.camera.fixed_camera` when it has none).
+    side, seen by the frame's camera (:func:`~visualize.cloud.fixed_camera` when it has none).
 
     Args:
         viewer: what to show.

@@ -2,6 +2,14 @@
 
 from pointea.models.classifier import PCTClassifier
 from pointea.models.encoder import EncoderOutput, PointEncoder
-from pointea.models.segmenter import PCTPartSegmenter
+from pointea.models.per_point import PCTNormalEstimator, PCTPartSegmenter, PCTSemanticSegmenter, PerPointHead
 
-__all__ = ["EncoderOutput", "PCTClassifier", "PCTPartSegmenter", "PointEncoder"]
+__all__ = [
+    "EncoderOutput",
+    "PCTClassifier",
+    "PCTNormalEstimator",
+    "PCTPartSegmenter",
+    "PCTSemanticSegmenter",
+    "PerPointHead",
+    "PointEncoder",
+]

@@ -52,6 +52,8 @@ __all__ = [
     "trained_labels",
     "trained_preprocessing",
     "RUNTIME_OPTIONS",
+    "register_record_alias",
+    "rename_legacy_keys",
 ]
 
 #: Key of pointea's record in a Lightning checkpoint dict.
@@ -65,6 +67,21 @@ _NESTED = "__network__"
 _REGISTRY: dict[str, type[FromCheckpoint]] = {}
 
 Net = TypeVar("Net", bound="FromCheckpoint")
+
+
+def register_record_alias(qualified_name: str, cls: type[FromCheckpoint]) -> None:
+    """Let records naming ``qualified_name`` (a class's former module path) rebuild ``cls``."""
+    _REGISTRY[qualified_name] = cls
+
+
+def rename_legacy_keys(state: dict[str, torch.Tensor], prefix: str, renames: Mapping[str, str]) -> None:
+    """Rename, in place, the keys of ``state`` under ``prefix`` that start with an old name of
+    ``renames`` (old key start -> new key start, both relative to ``prefix``)."""
+    for key in list(state):
+        for old, new in renames.items():
+            if key.startswith(prefix + old):
+                state[prefix + new + key[len(prefix + old) :]] = state.pop(key)
+                break
 
 
 def _qualified_name(cls: type) -> str:
@@ -99,6 +116,9 @@ class FromCheckpoint:
     """
 
     _constructor_args: dict[str, Any] | None
+    #: State-dict key starts of older pointea versions and their current names (old -> new),
+    #: applied when a checkpoint is loaded; empty when the layout never changed.
+    LEGACY_STATE_KEYS: Mapping[str, str] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -163,6 +183,7 @@ class FromCheckpoint:
         network = cls.from_record(entry)
         prefix = entry["prefix"]
         state = {k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
+        rename_legacy_keys(state, "", type(network).LEGACY_STATE_KEYS)
         _load_weights(network, state, path)
         return network.eval()
 

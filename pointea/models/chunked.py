@@ -90,12 +90,19 @@ def _chunks(num_points: int, chunk_size: int) -> Iterator[slice]:
         yield slice(start, min(start + chunk_size, num_points))
 
 
-def _attention_input(encoder: PointEncoder, positions: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
+def _part(features: Tensor | None, part: slice) -> Tensor | None:
+    return None if features is None else features[:, part]
+
+
+def _attention_input(
+    encoder: PointEncoder, positions: Tensor, features: Tensor | None, mask: Tensor | None
+) -> tuple[Tensor, Tensor]:
     """The input embedding and the first attention layer's input of a chunk.
 
-    Shapes: positions (B, n, 3); mask (B, n); returns (B, n, C_embed), (B, n, C)
+    Shapes: positions (B, n, 3); features (B, n, C_in); mask (B, n); returns (B, n, C_embed), (B, n, C)
     """
-    embedding = encoder.embedding(positions)  # (B, n, C_embed), per point
+    inputs = positions if features is None else torch.cat([positions, features], dim=-1)  # (B, n, 3 + C_in)
+    embedding = encoder.embedding(inputs)  # (B, n, C_embed), per point
     if mask is not None:
         embedding = embedding.masked_fill(~mask.unsqueeze(-1), 0.0)  # padding is zero, as to_dense_batch's
     x = embedding
@@ -105,20 +112,21 @@ def _attention_input(encoder: PointEncoder, positions: Tensor, mask: Tensor | No
 
 
 def softmax_statistics(
-    encoder: PointEncoder, positions: Tensor, mask: Tensor | None, chunk_size: int
+    encoder: PointEncoder, positions: Tensor, features: Tensor | None, mask: Tensor | None, chunk_size: int
 ) -> list[Tensor]:
     """Every attention layer's :func:`~pointea.layers.external_attention.column_logsumexp` over the
     whole of each cloud, in one pass over the chunks per layer.
 
     Shapes:
-        positions: (B, N, 3); mask: (B, N) bool or ``None``; returns L tensors (B, H, 1, S) float32
+        positions: (B, N, 3); features: (B, N, C_in) or ``None``; mask: (B, N) bool or ``None``;
+        returns L tensors (B, H, 1, S) float32
     """
     statistics: list[Tensor] = []
     for depth, target in enumerate(encoder.layers):
         total: Tensor | None = None
         for part in _chunks(positions.shape[1], chunk_size):
             chunk_mask = None if mask is None else mask[:, part]
-            _, x = _attention_input(encoder, positions[:, part], chunk_mask)
+            _, x = _attention_input(encoder, positions[:, part], _part(features, part), chunk_mask)
             for layer, logsumexp in zip(encoder.layers[:depth], statistics):
                 x, _ = layer(x, mask=chunk_mask, logsumexp=logsumexp)
             chunk_statistic = target.attention.softmax_statistics(x, chunk_mask)  # (B, H, 1, S)
@@ -129,17 +137,22 @@ def softmax_statistics(
 
 
 def fused_chunks(
-    encoder: PointEncoder, positions: Tensor, mask: Tensor | None, statistics: list[Tensor], chunk_size: int
+    encoder: PointEncoder,
+    positions: Tensor,
+    features: Tensor | None,
+    mask: Tensor | None,
+    statistics: list[Tensor],
+    chunk_size: int,
 ) -> Iterator[tuple[slice, Tensor, Tensor | None]]:
     """The fused per-point features chunk by chunk, given :func:`softmax_statistics`.
 
     Shapes:
-        positions: (B, N, 3); mask: (B, N) bool or ``None``
+        positions: (B, N, 3); features: (B, N, C_in) or ``None``; mask: (B, N) bool or ``None``
         yields (the chunk's slice of N, features (B, n, C_out) zero where masked, mask (B, n) or ``None``)
     """
     for part in _chunks(positions.shape[1], chunk_size):
         chunk_mask = None if mask is None else mask[:, part]
-        embedding, x = _attention_input(encoder, positions[:, part], chunk_mask)
+        embedding, x = _attention_input(encoder, positions[:, part], _part(features, part), chunk_mask)
         outputs = []
         for layer, logsumexp in zip(encoder.layers, statistics):
             x, _ = layer(x, mask=chunk_mask, logsumexp=logsumexp)

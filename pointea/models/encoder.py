@@ -83,6 +83,9 @@ class PointEncoder(FromCheckpoint, nn.Module):
     Args:
         attention: ``"external"`` (linear in the number of points) or ``"offset"`` (PCT's
             self-attention, quadratic).
+        in_channels: extra per-point input channels (colour, intensity, normals, ...), concatenated
+            with the coordinates before the input embedding, as PCT's semantic segmentation takes
+            xyz and per-point features; 0 (default): coordinates only.
         embedding_channels: channels of the per-point input embedding.
         sample_sizes: centres per cloud of each sample-and-group stage; ``()`` keeps all points.
         stage_channels: output channels of each stage (one per entry of ``sample_sizes``).
@@ -110,12 +113,15 @@ class PointEncoder(FromCheckpoint, nn.Module):
 
     Shapes:
         points: (B, N, 3) float tensor, or a PyG ``Data``/``Batch`` with ``pos`` (P, 3) and
-        ``batch`` (P,) (clouds may differ in size); returns :class:`EncoderOutput`.
+        ``batch`` (P,) (clouds may differ in size; with ``in_channels`` its ``x`` (P, in_channels)
+        holds the features); features: (B, N, in_channels) float, needed exactly when
+        ``in_channels > 0``; returns :class:`EncoderOutput`.
     """
 
     def __init__(
         self,
         attention: AttentionKind = "external",
+        in_channels: int = 0,
         embedding_channels: int = 64,
         sample_sizes: tuple[int, ...] = (512, 256),
         stage_channels: tuple[int, ...] = (128, 256),
@@ -145,6 +151,7 @@ class PointEncoder(FromCheckpoint, nn.Module):
             check_count(owner, name, value)
         check_optional_count(owner, "heads", heads)
         check_count(owner, "pre_attention_layers", pre_attention_layers, minimum=0)
+        check_count(owner, "in_channels", in_channels, minimum=0)
         check_fraction(owner, "attention_dropout", attention_dropout)
         if len(sample_sizes) != len(stage_channels):
             raise ValueError(
@@ -166,6 +173,7 @@ class PointEncoder(FromCheckpoint, nn.Module):
                 f"directly, so channels={channels} must equal its width {widths[-1]}"
             )
         self.attention = attention
+        self.in_channels = in_channels
         self.fuse_embedding = fuse_embedding
         self.activation_checkpointing = activation_checkpointing
         self.sample_sizes = sample_sizes
@@ -173,7 +181,7 @@ class PointEncoder(FromCheckpoint, nn.Module):
         self.out_channels = out_channels
         self.global_channels = 2 * out_channels if pooling == "max+mean" else out_channels
 
-        self.embedding = nn.Sequential(LBR(3, embedding_channels), LBR(embedding_channels, embedding_channels))
+        self.embedding = nn.Sequential(LBR(3 + in_channels, embedding_channels), LBR(embedding_channels, embedding_channels))
         self.stages = nn.ModuleList(
             SampleAndGroup(c_in, c_out, num_samples=m, neighbours=neighbours)
             for c_in, c_out, m in zip(widths[:-1], widths[1:], sample_sizes)
@@ -201,7 +209,11 @@ class PointEncoder(FromCheckpoint, nn.Module):
         return self.sample_sizes[0] if self.sample_sizes else 1
 
     def forward(
-        self, points: Tensor | Data, return_attention: bool = False, chunk_size: int | None = None
+        self,
+        points: Tensor | Data,
+        features: Tensor | None = None,
+        return_attention: bool = False,
+        chunk_size: int | None = None,
     ) -> EncoderOutput:
         """Encode a batch of clouds.
 
@@ -210,35 +222,38 @@ class PointEncoder(FromCheckpoint, nn.Module):
         :mod:`pointea.models.chunked`): the same output in memory independent of the number of
         points beyond the input and the (B, N, C_out) features returned.
 
-        Coordinates are cast to the encoder's parameter dtype (exact for float16/bfloat16 input to
-        a float32 encoder; for mixed-precision compute use ``torch.autocast``). A batch of 0 clouds
-        gives an empty output (B = 0), as ``nn.Linear`` does for an empty batch.
+        Coordinates (and features) are cast to the encoder's parameter dtype (exact for
+        float16/bfloat16 input to a float32 encoder; for mixed-precision compute use
+        ``torch.autocast``). A batch of 0 clouds gives an empty output (B = 0), as ``nn.Linear``
+        does for an empty batch.
 
         Raises:
             ValueError: one line, for input that is not a (B, N, 3) float tensor or a PyG batch with
-                ``pos``, NaN/Inf coordinates, coordinates beyond :func:`max_coordinate`, or clouds
-                with fewer points than the first sample size; chunked evaluation where it does not
-                apply.
+                ``pos``, features that do not match ``in_channels``, NaN/Inf coordinates or
+                features, coordinates beyond :func:`max_coordinate`, or clouds with fewer points
+                than the first sample size; chunked evaluation where it does not apply.
         """
         if chunk_size is not None:
             if return_attention:
                 raise ValueError("PointEncoder: return_attention is not available with chunk_size")
-            return self._forward_in_chunks(points, chunk_size)
+            return self._forward_in_chunks(points, features, chunk_size)
         dtype = self.embedding[0].linear.weight.dtype
         if isinstance(points, Tensor):  # dense (B, N, 3): traceable, the path exported models take
             points = _dense_input(points, dtype)
+            features = _dense_features(features, points, self.in_channels, dtype)
             if points.shape[0] == 0:
                 return self._empty_output(points.shape[1], return_attention)
             if not is_tracing() and points.shape[1] < self.min_points:
                 self._too_few_points(points.shape[1])
-            mask, positions, x = None, points, self._block(self.embedding, self.embedding, points)  # (B, N, C_embed)
+            inputs = points if features is None else torch.cat([points, features], dim=-1)  # (B, N, 3 + C_in)
+            mask, positions, x = None, points, self._block(self.embedding, self.embedding, inputs)  # (B, N, C_embed)
             for stage in self.stages:
                 positions, x = stage.forward_dense(positions, x)  # (B, M, 3), (B, M, C)
         else:
-            pos, batch, num_clouds = _flatten(points, dtype)
+            pos, extra, batch, num_clouds = _flatten(points, features, self.in_channels, dtype)
             if num_clouds == 0:
                 return self._empty_output(0, return_attention)
-            mask, positions, x = self._embed_flat(pos, batch, num_clouds)
+            mask, positions, x = self._embed_flat(pos, extra, batch, num_clouds)
         return self._attend(x, positions, mask, return_attention)
 
     def _too_few_points(self, smallest: int) -> None:
@@ -248,17 +263,21 @@ class PointEncoder(FromCheckpoint, nn.Module):
             "(pointea.data transforms do) or lower sample_sizes"
         )
 
-    def _embed_flat(self, pos: Tensor, batch: Tensor, num_clouds: int) -> tuple[Tensor | None, Tensor, Tensor]:
+    def _embed_flat(
+        self, pos: Tensor, extra: Tensor | None, batch: Tensor, num_clouds: int
+    ) -> tuple[Tensor | None, Tensor, Tensor]:
         """Input embedding and sample-and-group stages on PyG's flat layout; clouds may differ in size.
 
-        Shapes: pos (P, 3); batch (P,); returns mask (B, M) or None, positions (B, M, 3), features (B, M, C)
+        Shapes: pos (P, 3); extra (P, C_in); batch (P,); returns mask (B, M) or None, positions
+        (B, M, 3), features (B, M, C)
         """
         sizes = torch.bincount(batch, minlength=num_clouds)  # (B,) points per cloud
         if not self.sample_sizes and int(sizes.min()) == 0:
             raise ValueError("PointEncoder: a cloud has 0 points; every cloud needs at least 1")
         if int(sizes.min()) < self.min_points:
             self._too_few_points(int(sizes.min()))
-        features = self._block(self.embedding, self.embedding, pos)  # (P, C_embed)
+        inputs = pos if extra is None else torch.cat([pos, extra], dim=-1)  # (P, 3 + C_in)
+        features = self._block(self.embedding, self.embedding, inputs)  # (P, C_embed)
         for stage in self.stages:
             pos, features, batch = stage(pos, features, batch)  # (B * M, 3), (B * M, C), (B * M,)
 
@@ -327,32 +346,36 @@ class PointEncoder(FromCheckpoint, nn.Module):
         return function(*args)
 
     def chunked_input(
-        self, points: Tensor | Data, chunk_size: int, owner: str = "PointEncoder"
-    ) -> tuple[Tensor, Tensor | None, Tensor]:
+        self, points: Tensor | Data, features: Tensor | None, chunk_size: int, owner: str = "PointEncoder"
+    ) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor]:
         """Check that chunked evaluation applies (a one-line error naming ``owner`` if not) and bring
-        ``points`` to a padded dense batch.
+        ``points`` (and ``features``) to a padded dense batch.
 
         Shapes:
-            points: (B, N, 3) or a PyG Data/Batch; returns positions (B, N, 3), mask (B, N) bool or
-            ``None`` when every cloud has N points, and the (B,) points per cloud
+            points: (B, N, 3) or a PyG Data/Batch; features: (B, N, C_in) or ``None``; returns
+            positions (B, N, 3), features (B, N, C_in) or ``None``, mask (B, N) bool or ``None``
+            when every cloud has N points, and the (B,) points per cloud
         """
-        pos, batch, num_clouds = _flatten(points, self.embedding[0].linear.weight.dtype)
+        dtype = self.embedding[0].linear.weight.dtype
+        pos, extra, batch, num_clouds = _flatten(points, features, self.in_channels, dtype)
         sizes = torch.bincount(batch, minlength=num_clouds)  # (B,) points per cloud
         training = any(module.training for module in self.modules())
         check_chunked_evaluation(owner, self, chunk_size, num_clouds, int(sizes.max()) if len(sizes) else 0, training)
         if int(sizes.min()) < 1:
             raise ValueError(f"{owner}: every cloud needs at least one point")
         if bool((sizes == sizes[0]).all()):
-            return pos.view(num_clouds, -1, 3), None, sizes  # (B * N, 3) -> (B, N, 3)
+            dense_extra = None if extra is None else extra.view(num_clouds, -1, extra.shape[-1])  # (B * N, C_in) -> (B, N, C_in)
+            return pos.view(num_clouds, -1, 3), dense_extra, None, sizes  # (B * N, 3) -> (B, N, 3)
         positions, mask = to_dense_batch(pos, batch, batch_size=num_clouds)  # (B, N_max, 3), (B, N_max)
-        return positions, mask, sizes
+        dense_extra = None if extra is None else to_dense_batch(extra, batch, batch_size=num_clouds)[0]  # (B, N_max, C_in)
+        return positions, dense_extra, mask, sizes
 
-    def _forward_in_chunks(self, points: Tensor | Data, chunk_size: int) -> EncoderOutput:
-        positions, mask, sizes = self.chunked_input(points, chunk_size)
-        statistics = softmax_statistics(self, positions, mask, chunk_size)
+    def _forward_in_chunks(self, points: Tensor | Data, extra: Tensor | None, chunk_size: int) -> EncoderOutput:
+        positions, extra, mask, sizes = self.chunked_input(points, extra, chunk_size)
+        statistics = softmax_statistics(self, positions, extra, mask, chunk_size)
         features = positions.new_zeros(*positions.shape[:2], self.out_channels)  # (B, N, C_out)
         pool = RunningPool(self.pooling, sizes)
-        for part, chunk, chunk_mask in fused_chunks(self, positions, mask, statistics, chunk_size):
+        for part, chunk, chunk_mask in fused_chunks(self, positions, extra, mask, statistics, chunk_size):
             features[:, part] = chunk
             pool.update(chunk, chunk_mask)
         return EncoderOutput(features=features, positions=positions, global_feature=pool.result(), mask=mask)
@@ -392,17 +415,48 @@ def _dense_input(points: Tensor, dtype: torch.dtype) -> Tensor:
     return points.to(dtype)
 
 
-def _flatten(points: Tensor | Data, dtype: torch.dtype) -> tuple[Tensor, Tensor, int]:
+def _dense_features(features: Tensor | None, points: Tensor, in_channels: int, dtype: torch.dtype) -> Tensor | None:
+    """Check the per-point features against the points and ``in_channels`` and cast them to ``dtype``.
+
+    Shapes:
+        features: (B, N, C_in) or ``None``; points: (B, N, 3); returns (B, N, C_in) or ``None``
+    """
+    if features is None:
+        if in_channels:
+            raise ValueError(
+                f"PointEncoder was built with in_channels={in_channels}: pass features of shape (B, N, {in_channels})"
+            )
+        return None
+    expected = (*points.shape[:2], in_channels)
+    if not in_channels:
+        raise ValueError(
+            "PointEncoder was built with in_channels=0 (coordinates only): got features; build it with "
+            f"in_channels={features.shape[-1] if features.dim() else 0} to use them"
+        )
+    if not isinstance(features, Tensor) or not features.is_floating_point() or tuple(features.shape) != expected:
+        got = f"{tuple(features.shape)} {features.dtype}" if isinstance(features, Tensor) else type(features).__name__
+        raise ValueError(f"PointEncoder expects features as a float tensor of shape {expected}, got {got}")
+    if not is_tracing() and not bool(torch.isfinite(features).all()):
+        raise ValueError("PointEncoder: features hold NaN or Inf values; drop or repair those points")
+    return features.to(dtype)
+
+
+def _flatten(
+    points: Tensor | Data, features: Tensor | None, in_channels: int, dtype: torch.dtype
+) -> tuple[Tensor, Tensor | None, Tensor, int]:
     """Check the input, cast it to ``dtype`` and bring it to PyG's flat layout.
 
     Shapes:
-        points: (B, N, 3), or Data/Batch with pos (P, 3); returns pos (P, 3), batch (P,), B
+        points: (B, N, 3), or Data/Batch with pos (P, 3) (and x (P, C_in)); features: (B, N, C_in);
+        returns pos (P, 3), features (P, C_in) or ``None``, batch (P,), B
     """
     if isinstance(points, Tensor):
         points = _dense_input(points, dtype)
+        features = _dense_features(features, points, in_channels, dtype)
         num_clouds, num_points, _ = points.shape
         batch = torch.arange(num_clouds, device=points.device).repeat_interleave(num_points)  # (B * N,)
-        return points.reshape(-1, 3), batch, num_clouds  # (B, N, 3) -> (B * N, 3)
+        flat = None if features is None else features.reshape(-1, in_channels)  # (B, N, C_in) -> (B * N, C_in)
+        return points.reshape(-1, 3), flat, batch, num_clouds  # (B, N, 3) -> (B * N, 3)
     pos = getattr(points, "pos", None)
     if pos is None or pos.dim() != 2 or pos.shape[-1] != 3 or not pos.is_floating_point():
         raise ValueError(
@@ -410,13 +464,20 @@ def _flatten(points: Tensor | Data, dtype: torch.dtype) -> tuple[Tensor, Tensor,
             f"got {type(points).__name__} with pos "
             f"{None if pos is None else f'{tuple(pos.shape)} {pos.dtype}'}"
         )
+    if features is not None:
+        raise ValueError("PointEncoder: with a PyG Data/Batch, give the features as its `x`, not as `features`")
     _check_coordinates(pos, dtype)
+    extra = getattr(points, "x", None) if in_channels else None
+    if in_channels and extra is None:
+        raise ValueError(f"PointEncoder was built with in_channels={in_channels}: the PyG batch needs `x` of shape (P, {in_channels})")
+    if extra is not None:
+        extra = _dense_features(extra.unsqueeze(0), pos.unsqueeze(0), in_channels, dtype).squeeze(0)  # (1, P, C_in) -> (P, C_in)
     batch = getattr(points, "batch", None)
     if batch is None:
-        return pos.to(dtype), torch.zeros(pos.shape[0], dtype=torch.long, device=pos.device), 1
+        return pos.to(dtype), extra, torch.zeros(pos.shape[0], dtype=torch.long, device=pos.device), 1
     if batch.numel() > 1 and bool((batch[1:] < batch[:-1]).any()):
         raise ValueError("PointEncoder: the PyG `batch` vector must be sorted, as Batch.from_data_list makes it")
-    return pos.to(dtype), batch, int(points.num_graphs)
+    return pos.to(dtype), extra, batch, int(points.num_graphs)
 
 
 def _check_coordinates(pos: Tensor, dtype: torch.dtype) -> None:

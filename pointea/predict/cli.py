@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from pointea.errors import UsageError
 from pointea.io import write_points
-from pointea.layers.sampling import knn
+from pointea.layers.propagate import propagate_labels
 from pointea.models.checkpoint import CheckpointError
 from pointea.models.chunked import DEFAULT_CHUNK_SIZE
 from pointea.predict.dataset import FileBatch, PointFiles, Preprocessing, collate_files
@@ -49,8 +49,6 @@ from pointea.training.voting import ScaleVoting
 __all__ = ["main", "build_parser", "segment", "propagate_labels"]
 
 PROGRAM = "pointea-predict"
-#: Query points per nearest-neighbour search when labels reach every input point (bounds memory).
-PROPAGATION_CHUNK = 65536
 
 
 def _num_points(text: str) -> int | str:
@@ -282,19 +280,6 @@ def segment(network: torch.nn.Module, points: Tensor, category: Tensor, voting: 
     """
     chunk_size = DEFAULT_CHUNK_SIZE if points.shape[1] > DEFAULT_CHUNK_SIZE else None
     return voting(lambda p: network(p, category, chunk_size=chunk_size), points)
-
-
-def propagate_labels(sampled: Tensor, labels: Tensor, points: Tensor) -> Tensor:
-    """Every point takes the label of its nearest sampled point (in chunks of queries).
-
-    Shapes: sampled (K, 3); labels (K,); points (N, 3); returns (N,)
-    """
-    out = torch.empty(points.shape[0], dtype=labels.dtype)
-    for start in range(0, points.shape[0], PROPAGATION_CHUNK):
-        chunk = points[start : start + PROPAGATION_CHUNK]  # (Q, 3)
-        nearest = knn(sampled, chunk, 1)[:, 0]  # (Q, 1) -> (Q,)
-        out[start : start + chunk.shape[0]] = labels[nearest]
-    return out
 
 
 class _Segmenter:

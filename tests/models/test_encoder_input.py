@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch_geometric.data import Batch, Data
 
-from pointea import PCTClassifier, PointEncoder
+from pointea import PCTClassifier, PCTNormalEstimator, PCTPartSegmenter, PCTSemanticSegmenter, PointEncoder
 from pointea.models.encoder import max_coordinate
 from tests.conftest import TINY_ENCODER
 
@@ -57,13 +57,47 @@ def test_large_and_tiny_clouds_within_the_limit_encode_finitely(encoder, scale):
     assert out.global_feature.shape == (2, 64) and out.global_feature.isfinite().all()
 
 
+TINY_SEGMENTATION = dict(TINY_ENCODER, sample_sizes=(), stage_channels=(), pooling="max+mean")
+# Every network, called on (points, features): the dtype of both must not matter (issue 16: the
+# part segmenter's category term took points.dtype and crashed on float64/bfloat16/float16 points).
+NETWORKS = {
+    "encoder": (lambda: PointEncoder(**TINY_ENCODER, in_channels=2), lambda m, p, f: m(p, f).global_feature),
+    "classifier": (lambda: PCTClassifier(4, encoder=PointEncoder(**TINY_ENCODER)), lambda m, p, f: m(p)),
+    "part_segmenter": (
+        lambda: PCTPartSegmenter(6, 3, encoder=PointEncoder(**TINY_SEGMENTATION, in_channels=2)),
+        lambda m, p, f: m(p, torch.tensor([0, 2]), features=f),
+    ),
+    "semantic_segmenter": (
+        lambda: PCTSemanticSegmenter(5, encoder=PointEncoder(**TINY_SEGMENTATION, in_channels=2)),
+        lambda m, p, f: m(p, f),
+    ),
+    "normal_estimator": (
+        lambda: PCTNormalEstimator(encoder=PointEncoder(**TINY_SEGMENTATION, in_channels=2)),
+        lambda m, p, f: m(p, f),
+    ),
+}
+
+
+@pytest.mark.parametrize("network", NETWORKS)
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
-def test_other_float_dtypes_are_cast_to_the_encoders(encoder, dtype):
-    points = torch.rand(2, 128, 3)
-    expected = encoder(points.to(dtype).float())  # the same coordinates, given as float32
-    out = encoder(points.to(dtype))
-    assert out.global_feature.dtype == torch.float32
-    assert torch.equal(out.global_feature, expected.global_feature)
+def test_other_float_dtypes_are_cast_to_the_networks(network, dtype):
+    build, call = NETWORKS[network]
+    model = build().eval()
+    points, features = torch.rand(2, 128, 3), torch.rand(2, 128, 2)
+    with torch.no_grad():
+        expected = call(model, points.to(dtype).float(), features.to(dtype).float())  # the same values, as float32
+        out = call(model, points.to(dtype), features.to(dtype))
+    assert out.dtype == torch.float32
+    assert torch.equal(out, expected)
+
+
+@pytest.mark.parametrize("network", NETWORKS)
+def test_half_input_under_autocast_runs_every_network(network):
+    build, call = NETWORKS[network]
+    model = build().eval()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = call(model, torch.rand(2, 128, 3, dtype=torch.bfloat16), torch.rand(2, 128, 2, dtype=torch.bfloat16))
+    assert out.isfinite().all()
 
 
 def test_half_input_under_autocast_runs(encoder):

@@ -135,11 +135,11 @@ def transplant_partseg(reference: PctPartSeg) -> PCTPartSegmenter:
         # the point part per point and the rest once per cloud.
         first = reference.convs1.weight.squeeze(-1)  # (512, 3136)
         point_channels = encoder.out_channels
-        _copy_lbr(network.hidden[0], reference.convs1, reference.bns1, weight=first[:, :point_channels])
-        network.context_projection.weight.copy_(first[:, point_channels:])
-        _copy_lbr(network.hidden[1], reference.convs2, reference.bns2)
-        network.classify.weight.copy_(reference.convs3.weight.squeeze(-1))
-        network.classify.bias.copy_(reference.convs3.bias)
+        _copy_lbr(network.head.hidden[0], reference.convs1, reference.bns1, weight=first[:, :point_channels])
+        network.head.context_projection.weight.copy_(first[:, point_channels:])
+        _copy_lbr(network.head.hidden[1], reference.convs2, reference.bns2)
+        network.head.output.weight.copy_(reference.convs3.weight.squeeze(-1))
+        network.head.output.bias.copy_(reference.convs3.bias)
     return network
 
 

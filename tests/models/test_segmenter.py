@@ -58,10 +58,10 @@ def test_context_applied_once_per_cloud_equals_pct_concatenation():
     embedding = model.category_embedding(torch.nn.functional.one_hot(category, 3).float())
     context = torch.cat([encoding.global_feature, embedding], dim=-1).unsqueeze(1).expand(-1, 40, -1)
     concatenated = torch.cat([encoding.features, context], dim=-1)  # (B, N, C + G + E), as in PCT
-    first = model.hidden[0]
-    weight = torch.cat([first.linear.weight, model.context_projection.weight], dim=1)
+    first = model.head.hidden[0]
+    weight = torch.cat([first.linear.weight, model.head.context_projection.weight], dim=1)
     pct_first = first.activation(first.norm((concatenated @ weight.T).reshape(-1, weight.shape[0])))
     x = pct_first.view(2, 40, -1)
-    for lbr in model.hidden[1:]:
+    for lbr in model.head.hidden[1:]:
         x = lbr(x)
-    assert torch.allclose(model(points, category), model.classify(x), atol=1e-5)
+    assert torch.allclose(model(points, category), model.head.output(x), atol=1e-5)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from visualize.record import AttentionRecord
+from visualize.attention import AttentionRecord
 
 __all__ = ["make_record"]
 

@@ -14,10 +14,8 @@ from PIL import Image
 
 from pointea.errors import InputError
 from visualize import attention, curves, dataset, parts
-from visualize.camera import fixed_camera
-from visualize.cloud import Cloud
-from visualize.grid import GridLayout
-from visualize.picture import Tile, check_save_path, render_picture, save_image
+from visualize.cloud import Cloud, fixed_camera
+from visualize.picture import GridLayout, Tile, check_save_path, render_picture, save_image
 from visualize.render import MAX_TILE_SIZE, TileRenderer
 
 

@@ -15,11 +15,11 @@ import yaml
 from pointea.models import PCTClassifier
 from tests.visualize.conftest import REAL_SUBSET, Run
 from visualize import attention, dataset, parts
+from visualize.attention import record_attention
 from visualize.cloud import MARKER_COLOR
-from visualize.grid import GridLayout
-from visualize.inference import record_attention
 from visualize.loading import load_data, load_model
 from visualize.parts import ERROR_COLORS
+from visualize.picture import GridLayout
 from tests.conftest import missing_real_data
 
 TILE = 96

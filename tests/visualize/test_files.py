@@ -15,7 +15,7 @@ from tests.io.conftest import CUBE_OFF
 from tests.visualize.conftest import Run
 from tests.visualize.test_commands import TILE, _error, _inked, _png, _tile
 from visualize import attention, dataset
-from visualize.grid import GridLayout
+from visualize.picture import GridLayout
 
 
 def _scan(tmp_path: Path) -> Path:

@@ -15,11 +15,9 @@ import numpy as np
 import pytest
 
 from tests.visualize.conftest import Run
-from visualize.browser import SampleBrowser
+from visualize.attention import KEY_BINDINGS
 from visualize.colors import scalar_colors
-from visualize.state import KEY_BINDINGS
-from visualize.viewer import Frame
-from visualize.window import has_display, key_name
+from visualize.window import Frame, SampleBrowser, has_display, key_name
 
 REPO = Path(__file__).resolve().parents[2]
 DRIVER_TIMEOUT_S = 120

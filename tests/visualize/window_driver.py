@@ -19,7 +19,7 @@ import types
 from pathlib import Path
 
 from visualize import attention, window
-from visualize.viewer import Viewer
+from visualize.window import Viewer
 
 SETTLE_S = 1.0  # ticks of the event loop after a change, before the screenshot
 FIRST_FRAME_S = 30.0  # the longest wait for a window that is still all black (not drawn yet)
@@ -69,7 +69,7 @@ def _scripted(out: Path, keys: list[str]):  # noqa: ANN202
 
 def main(argv: list[str]) -> int:
     out, keys, rest = Path(argv[0]), [k for k in argv[1].split(",") if k], argv[argv.index("--") + 1 :]
-    window.run_window = _scripted(out, keys)  # visualize.attention imports run_window when it runs
+    attention.run_window = _scripted(out, keys)  # the window loop the attention command calls
     return attention.main(rest)
 
 

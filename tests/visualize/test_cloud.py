@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from visualize.camera import fixed_camera
+from visualize.cloud import fixed_camera
 
 
 def _project(points: np.ndarray, camera) -> np.ndarray:  # noqa: ANN001

@@ -1,15 +1,113 @@
-"""What one attention tile shows, and the attention viewer over a split."""
+"""The attention viewer: its state machine (keys -> what is shown), what one tile shows, the
+viewer over a split, and the part prediction it draws."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
+import torch
 
+from pointea.data import ShapeNetPart
 from tests.visualize.records import make_record
-from visualize.attention_view import attention_cloud, attention_values, limits_of, strongest_slot, tile_title
-from visualize.attention_viewer import AttentionViewer
+from visualize.attention import (
+    KEY_BINDINGS,
+    AttentionViewer,
+    Limits,
+    ViewState,
+    attention_cloud,
+    attention_values,
+    clamp,
+    describe,
+    key_legend,
+    limits_of,
+    restricted_part_prediction,
+    step,
+    strongest_slot,
+    tile_title,
+)
 from visualize.colors import categorical_palette, scalar_colors
-from visualize.state import ViewState
+
+TABLE = ShapeNetPart.CATEGORIES.index("Table")
+
+EXTERNAL = Limits(kind="external", samples=3, layers=4, heads=4, slots=8, points=16)
+OFFSET = Limits(kind="offset", samples=3, layers=2, heads=1, slots=0, points=16)
+
+
+def _press(state: ViewState, keys: str, limits: Limits) -> ViewState:
+    for key in keys.split():
+        state = step(state, key, limits)
+    return state
+
+
+@pytest.mark.parametrize(
+    ("forward", "back", "field", "count"),
+    [("N", "P", "sample", 3), ("UP", "DOWN", "layer", 4), ("RIGHT", "LEFT", "head", 4), ("PERIOD", "COMMA", "slot", 8)],
+)
+def test_each_pair_of_keys_steps_one_index_and_wraps(forward: str, back: str, field: str, count: int) -> None:
+    state = ViewState()
+    assert getattr(step(state, forward, EXTERNAL), field) == 1
+    assert getattr(step(state, back, EXTERNAL), field) == count - 1  # wraps below 0
+    assert getattr(_press(state, " ".join([forward] * count), EXTERNAL), field) == 0  # and past the end
+    moved = step(state, forward, EXTERNAL)
+    others = {f: getattr(moved, f) for f in ("sample", "layer", "head", "slot", "query") if f != field}
+    assert others == {f: 0 for f in others}  # one key changes one thing
+
+
+def test_offset_attention_steps_the_query_point_not_a_slot() -> None:
+    state = _press(ViewState(), "PERIOD PERIOD COMMA", OFFSET)
+    assert (state.query, state.slot) == (1, 0)
+    assert step(ViewState(), "COMMA", OFFSET).query == 15
+
+
+def test_mode_key_toggles_external_colouring_only() -> None:
+    assert step(ViewState(), "M", EXTERNAL).colour_by == "argmax"
+    assert _press(ViewState(), "M M", EXTERNAL).colour_by == "weight"
+    assert step(ViewState(), "M", OFFSET) == ViewState()  # no slots to colour by
+
+
+def test_slot_keys_do_nothing_while_every_slot_is_shown() -> None:
+    argmax = step(ViewState(), "M", EXTERNAL)
+    assert step(argmax, "PERIOD", EXTERNAL) == argmax
+
+
+def test_full_cloud_toggle_and_unknown_keys() -> None:
+    assert step(ViewState(), "F", EXTERNAL).full_cloud
+    assert not _press(ViewState(), "F F", EXTERNAL).full_cloud
+    assert step(ViewState(), "Z", EXTERNAL) == ViewState()
+    assert step(ViewState(), "ESCAPE", OFFSET) == ViewState()
+
+
+def test_clamp_brings_indices_into_new_limits() -> None:
+    state = ViewState(sample=2, layer=3, head=3, slot=7, query=15, colour_by="argmax")
+    clamped = clamp(state, replace(OFFSET, points=4))
+    assert (clamped.layer, clamped.head, clamped.query, clamped.slot) == (1, 0, 3, 0)
+    assert clamped.colour_by == "weight"  # offset attention has no argmax mode
+    assert clamp(state, EXTERNAL) == state
+
+
+def test_describe_names_everything_shown_one_based() -> None:
+    text = describe(ViewState(sample=1, layer=2, head=3, slot=4), EXTERNAL)
+    for part in ("sample 2/3", "layer 3/4", "head 4/4", "memory slot 5/8", "16 sampled points"):
+        assert part in text
+    assert "memory slot attended most" in describe(ViewState(colour_by="argmax"), EXTERNAL)
+    offset = describe(ViewState(query=5, full_cloud=True), OFFSET)
+    assert "query point 6/16" in offset and "full cloud" in offset
+
+
+def test_key_legend_lists_every_binding() -> None:
+    legend = key_legend()
+    assert len(legend.splitlines()) == len(KEY_BINDINGS)
+    for binding in KEY_BINDINGS:
+        assert binding.key in legend and binding.description in legend
+
+
+def test_limits_reject_nonsense() -> None:
+    with pytest.raises(ValueError, match="kind"):
+        Limits(kind="self", samples=1, layers=1, heads=1, slots=1, points=1)
+    with pytest.raises(ValueError, match="slots"):
+        Limits(kind="external", samples=1, layers=1, heads=1, slots=0, points=1)
 
 
 def test_external_weight_tile_colours_the_sampled_points_by_the_slot_column() -> None:
@@ -100,3 +198,11 @@ def test_viewer_rejects_a_start_outside_the_split() -> None:
 def test_limits_of_a_record() -> None:
     limits = limits_of(make_record("offset", sampled=9, layers=3, heads=2), samples=5)
     assert (limits.kind, limits.samples, limits.layers, limits.heads, limits.slots, limits.points) == ("offset", 5, 3, 2, 0, 9)
+
+
+def test_restricted_prediction_picks_only_the_categorys_parts() -> None:
+    logits = torch.randn(20, ShapeNetPart.NUM_PARTS)
+    logits[:, 0] = 100.0  # an airplane part wins overall, but the sample is a table
+    prediction = restricted_part_prediction(logits, TABLE)
+    expected = 47 + logits[:, 47:50].argmax(dim=1).numpy()
+    np.testing.assert_array_equal(prediction, expected)

@@ -1,13 +1,12 @@
-"""Part labels as the viewers colour and predict them (ShapeNetPart conventions)."""
+"""ShapeNetPart part labels as the viewers colour them (its conventions)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from pointea.data import ShapeNetPart
-from visualize.inference import category_parts, local_parts, restricted_part_prediction
+from visualize.loading import category_parts, local_parts
 
 TABLE = ShapeNetPart.CATEGORIES.index("Table")
 
@@ -23,11 +22,3 @@ def test_local_parts_index_the_categorys_own_parts() -> None:
     np.testing.assert_array_equal(local_parts(np.array([3, 0]), 0), [3, 0])
     with pytest.raises(ValueError, match="Table's parts"):
         local_parts(np.array([47, 3]), TABLE)  # an airplane part on a table
-
-
-def test_restricted_prediction_picks_only_the_categorys_parts() -> None:
-    logits = torch.randn(20, ShapeNetPart.NUM_PARTS)
-    logits[:, 0] = 100.0  # an airplane part wins overall, but the sample is a table
-    prediction = restricted_part_prediction(logits, TABLE)
-    expected = 47 + logits[:, 47:50].argmax(dim=1).numpy()
-    np.testing.assert_array_equal(prediction, expected)

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from visualize.grid import GridLayout, compose
+from visualize.picture import GridLayout, compose
 
 
 def test_layout_size_and_boxes_tile_without_overlap() -> None:

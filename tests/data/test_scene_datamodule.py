@@ -1,0 +1,110 @@
+"""The scene data module over rooms: the batch contract, whole scenes in file order, splits, skips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pointea.data.s3dis import S3DIS_CLASSES, S3DISDataModule
+from pointea.data.synthetic_scenes import RoomSettings, write_synthetic_rooms
+from pointea.errors import ConfigError, DataError
+
+
+@pytest.fixture
+def rooms(tmp_path: Path) -> Path:
+    return write_synthetic_rooms(tmp_path / "rooms", seed=0, rooms_per_area=1, areas=(1, 2, 5),
+                                 settings=RoomSettings(density=120.0))  # fmt: skip
+
+
+def test_training_batches_follow_the_contract(rooms: Path) -> None:
+    data = S3DISDataModule(str(rooms), batch_size=3, num_points=512, crop_size=1.5)
+    assert (data.num_classes, data.in_channels, data.ignore_index) == (13, 6, -1)  # before any read
+    data.setup("fit")
+    batch = next(iter(data.train_dataloader()))
+    assert batch["points"].shape == (3, 512, 3) and batch["points"].dtype == torch.float32
+    assert batch["features"].shape == (3, 512, 6) and batch["labels"].shape == (3, 512)
+    assert batch["labels"].dtype == torch.int64 and batch["index"].shape == (3,)
+    assert 0 <= int(batch["labels"].min()) and int(batch["labels"].max()) < 13
+    colours, normalized = batch["features"][..., :3], batch["features"][..., 3:]
+    assert colours.min() >= 0 and colours.max() <= 1 and normalized.min() >= 0 and normalized.max() <= 1
+    # a 1.5 m block, rotated and scaled by at most 10 %: within 1.5 * 1.1 * sqrt(2) of its centre
+    assert float(batch["points"][..., :2].abs().max()) <= 1.5 * 1.1 * 2**0.5 / 2 + 0.05
+
+
+def test_whole_scenes_are_served_one_per_batch_in_file_order(rooms: Path) -> None:
+    data = S3DISDataModule(str(rooms), features=("normalized", "height"))
+    data.setup("test")
+    (scene,) = data.test_scenes()
+    batch = next(iter(data.test_dataloader()))
+    coord = np.load(rooms / "Area_5" / "room_1" / "coord.npy")
+    segment = np.load(rooms / "Area_5" / "room_1" / "segment.npy")
+    assert batch["points"].shape == (1, coord.shape[0], 3) and int(batch["index"]) == 0
+    np.testing.assert_array_equal(batch["labels"][0].numpy(), segment)
+    expected = (coord - coord.min(axis=0)) / (coord.max(axis=0) - coord.min(axis=0))
+    np.testing.assert_allclose(batch["features"][0, :, :3].numpy(), expected, atol=1e-5)
+    # served coordinates are the file's, shifted: differences between points are kept exactly
+    np.testing.assert_allclose(batch["points"][0].numpy() - batch["points"][0, :1].numpy(),
+                               coord - coord[:1], atol=1e-5)  # fmt: skip
+    np.testing.assert_allclose(batch["features"][0, :, 3].numpy(), coord[:, 2] - coord[:, 2].min(), atol=1e-5)
+    assert len(scene) == coord.shape[0]
+
+
+def test_no_features_and_class_weights(rooms: Path) -> None:
+    data = S3DISDataModule(str(rooms), features=(), class_weighting="log", num_points=256, batch_size=2)
+    assert data.in_channels == 0
+    data.setup("fit")
+    assert "features" not in next(iter(data.train_dataloader()))
+    weights = data.class_weights
+    assert weights.shape == (13,)
+    counts = sum(np.bincount(np.load(p), minlength=13) for p in (rooms / "Area_1").rglob("segment.npy"))
+    counts = counts + sum(np.bincount(np.load(p), minlength=13) for p in (rooms / "Area_2").rglob("segment.npy"))
+    rarest, commonest = counts[counts > 0].argmin(), counts[counts > 0].argmax()
+    present = weights[torch.from_numpy(counts > 0)]
+    assert present[rarest] > present[commonest]
+    assert (weights[torch.from_numpy(counts == 0)] == 0).all()
+
+
+def test_splits_empty_rooms_and_bad_options(rooms: Path, tmp_path: Path, caplog) -> None:
+    with pytest.raises(DataError, match="test_area=3"):
+        data = S3DISDataModule(str(rooms), test_area=3)
+        data.setup("test")
+    empty = rooms / "Area_1" / "room_2"
+    empty.mkdir()
+    for name, array in (("coord", np.empty((0, 3), np.float32)), ("color", np.empty((0, 3), np.uint8)),
+                        ("segment", np.empty(0, np.int16))):  # fmt: skip
+        np.save(empty / f"{name}.npy", array)
+    data = S3DISDataModule(str(rooms), num_points=256, batch_size=2)
+    data.setup("fit")
+    assert data.skipped == [("train", "Area_1/room_2", "no points")]
+    assert "room_2 skipped from train: no points" in caplog.text
+    assert [scene.name for scene in data.scenes["train"]] == ["Area_1/room_1", "Area_2/room_1"]
+    with pytest.raises(DataError, match="no S3DIS layout found"):
+        S3DISDataModule(str(tmp_path / "nothing")).setup("fit")
+    with pytest.raises(ConfigError, match="unknown scene feature 'rgb'"):
+        S3DISDataModule(str(rooms), features=("rgb",))
+    with pytest.raises(ConfigError, match="layout"):
+        S3DISDataModule(str(rooms), layout="las")
+    with pytest.raises(ConfigError, match="test_area 5 is also in train_areas"):
+        S3DISDataModule(str(rooms), train_areas=(1, 5))
+
+
+def test_a_mismatched_room_is_one_line_naming_its_file(rooms: Path) -> None:
+    np.save(rooms / "Area_5" / "room_1" / "segment.npy", np.zeros(7, np.int16))
+    with pytest.raises(DataError, match=r"room_1: coord.npy has \d+ points, color.npy \d+, segment.npy 7"):
+        S3DISDataModule(str(rooms)).setup("test")
+    np.save(rooms / "Area_5" / "room_1" / "segment.npy", np.full(len(np.load(rooms / "Area_5/room_1/coord.npy")), 40, np.int16))
+    with pytest.raises(DataError, match=r"segment.npy: labels 40..40, expected -1..12"):
+        S3DISDataModule(str(rooms)).setup("test")
+
+
+def test_synthetic_rooms_are_written_on_first_use(tmp_path: Path) -> None:
+    data = S3DISDataModule(str(tmp_path / "demo"), synthetic=True, synthetic_rooms_per_area=1,
+                           synthetic_density=80.0, num_points=256, batch_size=2)  # fmt: skip
+    data.prepare_data()
+    data.setup()
+    assert len(data.scenes["train"]) == 5 and len(data.test_scenes()) == 1
+    assert data.class_names == list(S3DIS_CLASSES)
+    assert next(iter(data.val_dataloader()))["points"].shape[0] == 1
