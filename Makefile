@@ -2,6 +2,7 @@
 #   make test   set everything up, then run the test suite (what CI runs)
 #   make demo   set up the core (no torch-cluster build), then train and test on the synthetic default data
 #   make demo-partseg   the same for part segmentation
+#   make demo-scene   the same for semantic segmentation of whole procedural rooms
 #   make bench  set everything up, then the external vs self-attention benchmark
 #   make setup  set everything up (the core, torch-cluster built from source, dev extras, Debian packages)
 
@@ -21,7 +22,7 @@ SYSTEM_PACKAGES := libusb-1.0-0 libvulkan1 mesa-vulkan-drivers xvfb
 CORE := $(VENV)/.core
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test demo demo-partseg bench system-packages clean
+.PHONY: setup test demo demo-partseg demo-scene bench system-packages clean
 
 setup: $(STAMP)
 
@@ -58,6 +59,10 @@ demo: $(CORE)
 demo-partseg: $(CORE)
 	$(BIN)/pointea fit --config configs/demo_partseg.yaml
 	$(BIN)/pointea test --config configs/demo_partseg.yaml --ckpt_path best
+
+demo-scene: $(CORE)
+	$(BIN)/pointea fit --config configs/demo_scene.yaml
+	$(BIN)/pointea test --config configs/demo_scene.yaml --ckpt_path best
 
 bench: $(STAMP)
 	$(BIN)/pointea-bench

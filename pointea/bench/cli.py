@@ -392,7 +392,13 @@ def settings_from_args(args: argparse.Namespace, command: str) -> BenchSettings:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of ``pointea-bench``."""
+    """Entry point of ``pointea-bench`` (``pointea-bench scenes ...``: :mod:`pointea.bench.scenes`)."""
+    words = sys.argv[1:] if argv is None else argv
+    if words[:1] == ["scenes"]:
+        from pointea.bench.scenes import main as scenes_main
+
+        scenes_main(list(words[1:]))
+        return
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.device == "cuda":
