@@ -1,7 +1,8 @@
 """``pointea-predict``: classify or part-segment your own point files with a trained checkpoint.
 
-    pointea-predict CKPT PATH... [--out DIR] [--top-k 5] [--votes N] [--num-points N|all]
-                    [--category NAME | --categories CSV] [--batch-size B] [--workers W]
+    pointea-predict CKPT PATH... [--out DIR] [--overwrite] [--top-k 5] [--votes N]
+                    [--num-points N|all] [--resample] [--category NAME | --categories CSV]
+                    [--batch-size B] [--workers W]
 
 No config: the checkpoint records the network, its task, its label names and its preprocessing
 (see :mod:`pointea.predict.model`). PATHs are files, folders (searched recursively) or globs. Files
@@ -13,8 +14,17 @@ top-k labels and probabilities, points read). Part segmentation (``--category`` 
 input point takes the label of its nearest sampled point; ``DIR/<name>.parts.ply`` (coloured by
 part), ``DIR/<name>.parts.npz`` and per-file part counts in ``DIR/predictions.csv``.
 
-Unreadable files are listed at the end with their reason and the exit status is 1; every readable
-file is still predicted. A bad checkpoint or argument ends with one ``error:`` line, status 2.
+Both write through the one predictions writer (:mod:`pointea.io.predictions`), as ``pointea
+predict`` does: the same CSV columns, every file written atomically.
+
+Each file is read in isolation: one that fails for any reason (a corrupt file, a header declaring
+more than memory holds, any error of a third-party parser) is listed at the end with its reason and
+the exit status is 1; every readable file is still predicted. A cloud of fewer distinct points than
+the network needs (its first sample size, at least 32) is refused the same way unless
+``--resample``; every resampled cloud is marked in the CSV. ``--out`` is checked before any work, is
+held by one run at a time, and a finished run's folder is refused unless ``--overwrite``. A bad
+checkpoint, argument or output folder ends with one ``error:`` line, status 2; Ctrl-C with one
+line, status 130, leaving no partial file.
 
 Shape legend: B files in a batch, N points read, K points served, C classes, P part labels.
 """
@@ -35,20 +45,22 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from pointea.errors import UsageError
-from pointea.io import write_points
+from pointea.io.predictions import CloudPrediction, PredictionsWriter, task_outputs
 from pointea.layers.propagate import propagate_labels
 from pointea.models.checkpoint import CheckpointError
 from pointea.models.chunked import DEFAULT_CHUNK_SIZE
-from pointea.predict.dataset import FileBatch, PointFiles, Preprocessing, collate_files
+from pointea.models.category_parts import CategoryParts
+from pointea.models.voting import ScaleVoting
+from pointea.predict.dataset import FileBatch, PointFiles, Preprocessing, collate_files, one_line
 from pointea.predict.files import expand_paths
 from pointea.predict.model import TrainedModel, load_trained_model
-from pointea.predict.outputs import unique_name, write_csv, write_json, write_parts_npz, write_table
-from pointea.training.category_parts import CategoryParts
-from pointea.training.voting import ScaleVoting
+from pointea.predict.out_folder import OutFolder, check_out_folder
 
 __all__ = ["main", "build_parser", "segment", "propagate_labels"]
 
 PROGRAM = "pointea-predict"
+#: Most points ``--num-points`` may ask for per cloud (``all`` keeps every point of larger scans).
+MAX_NUM_POINTS = 1 << 24
 
 
 def _num_points(text: str) -> int | str:
@@ -60,6 +72,10 @@ def _num_points(text: str) -> int | str:
         raise argparse.ArgumentTypeError(f"expected a positive number of points or 'all', got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1 (or 'all'), got {value}")
+    if value > MAX_NUM_POINTS:
+        raise argparse.ArgumentTypeError(
+            f"at most {MAX_NUM_POINTS} points per cloud, got {value} (use 'all' to keep every point of larger scans)"
+        )
     return value
 
 
@@ -83,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("checkpoint", help="a checkpoint written by `pointea fit` (e.g. runs/NAME/checkpoints/best-*.ckpt)")
     parser.add_argument("paths", nargs="+", metavar="PATH", help="point files, folders (searched recursively) or globs")
     parser.add_argument("--out", default="predictions", help="output folder (default: ./predictions)")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace the predictions of an earlier run in --out (default: refuse)"
+    )
     parser.add_argument("--top-k", type=_at_least(1), default=5, help="classification: labels per file (default 5)")
     parser.add_argument("--votes", type=_at_least(1), default=1, help="test-time voting passes of scaled copies (default 1)")
     parser.add_argument(
@@ -90,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_num_points,
         default=None,
         help="points per cloud, or 'all' for every point (default: as in training)",
+    )
+    parser.add_argument(
+        "--resample",
+        action="store_true",
+        help="predict clouds of fewer distinct points than the network needs from repeated points (marked in the "
+        "CSV) instead of refusing them",
     )
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--category", help="part segmentation: the object category of every file")
@@ -100,16 +125,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``pointea-predict``; returns the exit status (0, 1 if a file was unreadable, 2 on a usage error)."""
+    """Run ``pointea-predict``; returns the exit status (0; 1 if a file was unreadable; 2 on a usage,
+    checkpoint or output error; 130 when interrupted)."""
     args = build_parser().parse_args(argv)
     try:
         return _run(args)
     except (CheckpointError, UsageError) as error:
         print(f"{PROGRAM}: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # writing the outputs: a full disk, a file-size limit
+        where = f"cannot write {error.filename}" if error.filename else "cannot write the outputs"
+        print(f"{PROGRAM}: error: {where}: {error.strerror or error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROGRAM}: interrupted: no predictions.csv was written (files written so far are complete)", file=sys.stderr)
+        return 130
 
 
 def _run(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    check_out_folder(out)
     model = load_trained_model(args.checkpoint)
     num_points = model.num_points if args.num_points is None else None if args.num_points == "all" else args.num_points
     if num_points is not None and num_points < model.min_points:
@@ -131,21 +166,26 @@ def _run(args: argparse.Namespace) -> int:
     if segmentation:
         files, categories, refused = _categories(files, model, args)
         unreadable += refused
-    preprocessing = Preprocessing(num_points, model.sampling, model.min_points)
+    preprocessing = Preprocessing(num_points, model.sampling, model.min_points, resample_small=args.resample)
 
-    print(model.describe())
-    print(f"preprocessing as in training: {preprocessing.describe()}; votes: {args.votes}")
-    for note in model.notes:
-        print(f"note: {note}")
-    if found.skipped:
-        print(f"note: skipped {found.skipped} files of other types in the folders given")
-
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    if files:
-        predictor = _Segmenter(model, out, files) if segmentation else _Classifier(model, args.top_k)
-        unreadable += _predict(model, files, categories, preprocessing, predictor, args)
-        predictor.finish(files, out, model, preprocessing, args, unreadable)
+    with OutFolder(out, overwrite=args.overwrite) as folder:
+        print(model.describe())
+        print(f"preprocessing as in training: {preprocessing.describe()}; votes: {args.votes}")
+        for note in model.notes:
+            print(f"note: {note}")
+        if found.skipped:
+            print(f"note: skipped {found.skipped} files of other types in the folders given")
+        if files:
+            predictor = PREDICTORS[model.task](model, args)
+            writer = PredictionsWriter(out, predictor.outputs)
+            unreadable += _predict(model, files, categories, preprocessing, predictor, writer, args)
+            for note in predictor.notes:
+                print(f"note: {note}")
+            print(writer.table())
+            written = writer.finish(_summary(model, preprocessing, args), unreadable)
+            folder.remove_stale({name for record in writer.records for name in record.get("outputs", [])})
+            outputs = "" if not predictor.per_file else f" and {predictor.per_file} per file in {out}"
+            print(f"wrote {' and '.join(str(p) for p in written)}{outputs}")
     if unreadable:
         print(f"\n{len(unreadable)} unreadable:", file=sys.stderr)
         for path, reason in unreadable:
@@ -173,13 +213,21 @@ def _categories(
     if not table.is_file():
         raise UsageError(f"--categories {table}: no such file")
     by_file: dict[str, str] = {}
-    with open(table, newline="") as handle:
-        for number, row in enumerate(csv.reader(handle), start=1):
-            if not row or row[0].strip().startswith("#") or (number == 1 and row[0].strip().lower() == "file"):
-                continue
-            if len(row) < 2:
-                raise UsageError(f"--categories {table}, line {number}: expected 'file,category', got {','.join(row)!r}")
-            by_file[row[0].strip()] = check(row[1], f" in {table}, line {number}")
+    try:
+        with open(table, newline="", encoding="utf-8") as handle:
+            for number, row in enumerate(csv.reader(handle), start=1):
+                if not row or row[0].strip().startswith("#") or (number == 1 and row[0].strip().lower() == "file"):
+                    continue
+                if len(row) < 2:
+                    raise UsageError(f"--categories {table}, line {number}: expected 'file,category', got {','.join(row)!r}")
+                by_file[row[0].strip()] = check(row[1], f" in {table}, line {number}")
+    except UnicodeDecodeError as error:
+        raise UsageError(
+            f"--categories {table}: not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start}); "
+            "expected a CSV of file,category rows"
+        ) from None
+    except (csv.Error, OSError) as error:
+        raise UsageError(f"--categories {table}: cannot read it as a CSV of file,category rows ({error})") from None
     kept, names, refused = [], [], []
     for path in files:
         category = by_file.get(str(path)) or by_file.get(path.name) or by_file.get(str(path.resolve()))
@@ -196,12 +244,14 @@ def _predict(
     files: list[Path],
     categories: list[str],
     preprocessing: Preprocessing,
-    predictor: _Classifier | _Segmenter,
+    predictor: _Predictor,
+    writer: PredictionsWriter,
     args: argparse.Namespace,
 ) -> list[tuple[Path, str]]:
-    """Read files in workers and predict batch by batch; returns the unreadable files."""
+    """Read files in workers, predict batch by batch and hand every cloud to the writer; returns the
+    unreadable files (a cloud the network refuses is one of them, named with the network's reason)."""
     whole_clouds = preprocessing.num_points is None
-    dataset = PointFiles(files, preprocessing, keep_all=model.task == "part_segmentation")
+    dataset = PointFiles(files, preprocessing, keep_all=predictor.per_file is not None)
     loader = DataLoader(
         dataset,
         batch_size=1 if whole_clouds else args.batch_size,  # whole clouds differ in size
@@ -214,58 +264,73 @@ def _predict(
     with torch.inference_mode(), tqdm(total=len(files), unit="file", file=sys.stderr, desc=PROGRAM) as progress:
         for batch in loader:
             unreadable += [(files[item["index"]], item["error"]) for item in batch.errors]
-            if batch.items:
-                predictor.update(batch, [categories[i["index"]] for i in batch.items] if categories else [], voting)
+            names = [categories[item["index"]] for item in batch.items] if categories else []
+            for item, outputs in _predict_batch(predictor, batch, names, voting, unreadable, files):
+                path = files[item["index"]]
+                writer.add(
+                    CloudPrediction(item["index"], str(path), item["count"], item["resampled"], outputs)
+                )
             progress.update(len(batch.items) + len(batch.errors))
     return unreadable
 
 
-class _Classifier:
-    """Top-k classes per file; the table, CSV and JSON."""
+def _predict_batch(
+    predictor: _Predictor,
+    batch: FileBatch,
+    categories: list[str],
+    voting: ScaleVoting,
+    unreadable: list[tuple[Path, str]],
+    files: list[Path],
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """``(item, outputs)`` per cloud of the batch; when the batch fails, its clouds one at a time,
+    so one cloud the network refuses costs only that cloud."""
+    if not batch.items:
+        return []
+    try:
+        return list(zip(batch.items, predictor.predict(batch, categories, voting)))
+    except (ValueError, RuntimeError, MemoryError) as error:
+        if len(batch.items) == 1:
+            unreadable.append((files[batch.items[0]["index"]], one_line(error, files[batch.items[0]["index"]])))
+            return []
+    results = []
+    for i, item in enumerate(batch.items):
+        single = collate_files([item])
+        results += _predict_batch(predictor, single, categories[i : i + 1], voting, unreadable, files)
+    return results
 
-    def __init__(self, model: TrainedModel, top_k: int) -> None:
+
+class _Predictor:
+    """How one task runs the network on a batch; ``outputs`` says what the writer writes for it.
+
+    ``predict`` returns, per item of the batch, the outputs of its
+    :class:`~pointea.io.predictions.CloudPrediction`. ``per_file`` names the per-file outputs
+    (``None``: the task writes none, and the dataset keeps no full-resolution copy of the clouds).
+    """
+
+    per_file: str | None = None
+
+    def __init__(self, model: TrainedModel, args: argparse.Namespace) -> None:
         self.model = model
-        self.top_k = min(top_k, len(model.class_names))
-        self.note = (
-            f"--top-k {top_k} is more than the {len(model.class_names)} classes: showing all of them"
-            if top_k > len(model.class_names)
-            else None
-        )
-        self.results: dict[int, dict[str, Any]] = {}
+        self.notes: list[str] = []
 
-    def update(self, batch: FileBatch, categories: list[str], voting: ScaleVoting) -> None:
+    def predict(self, batch: FileBatch, categories: list[str], voting: ScaleVoting) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+
+class _Classifier(_Predictor):
+    """Class probabilities per file."""
+
+    def __init__(self, model: TrainedModel, args: argparse.Namespace) -> None:
+        super().__init__(model, args)
+        self.outputs = task_outputs(model.task, {"classes": model.class_names}, top_k=args.top_k)
+        if args.top_k > len(model.class_names):
+            self.notes.append(f"--top-k {args.top_k} is more than the {len(model.class_names)} classes: showing all of them")
+
+    def predict(self, batch: FileBatch, categories: list[str], voting: ScaleVoting) -> list[dict[str, Any]]:
+        if batch.points is None:  # whole clouds of different sizes
+            return [self.predict(collate_files([item]), [], voting)[0] for item in batch.items]
         probabilities = voting(self.model.network, batch.points)  # (B, C)
-        values, indices = probabilities.topk(self.top_k, dim=-1)  # (B, T)
-        for item, value, index in zip(batch.items, values.tolist(), indices.tolist()):
-            top = [{"label": self.model.class_names[i], "probability": round(p, 6)} for p, i in zip(value, index)]
-            self.results[item["index"]] = {"points": item["count"], "top_k": top}
-
-    def finish(
-        self,
-        files: list[Path],
-        out: Path,
-        model: TrainedModel,
-        preprocessing: Preprocessing,
-        args: argparse.Namespace,
-        unreadable: list[tuple[Path, str]],
-    ) -> None:
-        rows, table = [], []
-        predictions = []
-        for index, path in enumerate(files):
-            result = self.results.get(index)
-            if result is None:
-                continue
-            rows.append([str(path), result["points"]] + [v for t in result["top_k"] for v in (t["label"], t["probability"])])
-            shown = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in result["top_k"][:3])
-            table.append([str(path), str(result["points"]), shown])
-            predictions.append({"file": str(path), **result})
-        if self.note:
-            print(f"note: {self.note}")
-        print(write_table(table, ["file", "points", "top classes (probability)"]))
-        header = ["file", "points"] + [f"{what}_{rank}" for rank in range(1, self.top_k + 1) for what in ("label", "probability")]
-        write_csv(out / "predictions.csv", header, rows)
-        write_json(out / "predictions.json", _summary(model, preprocessing, args, predictions, unreadable))
-        print(f"wrote {out / 'predictions.csv'} and {out / 'predictions.json'}")
+        return [{"probabilities": p.numpy()} for p in probabilities]
 
 
 def segment(network: torch.nn.Module, points: Tensor, category: Tensor, voting: ScaleVoting) -> Tensor:
@@ -282,19 +347,20 @@ def segment(network: torch.nn.Module, points: Tensor, category: Tensor, voting: 
     return voting(lambda p: network(p, category, chunk_size=chunk_size), points)
 
 
-class _Segmenter:
-    """Per-point parts for every input point; the PLY/NPZ files and the part counts."""
+class _Segmenter(_Predictor):
+    """Parts for every input point: the network on the served points, then each input point takes
+    its nearest served point's part."""
 
-    def __init__(self, model: TrainedModel, out: Path, files: list[Path]) -> None:
-        self.model = model
-        self.out = out
-        self.files = files
+    per_file = "a .parts.ply/.parts.npz"
+
+    def __init__(self, model: TrainedModel, args: argparse.Namespace) -> None:
+        super().__init__(model, args)
+        labels = {"categories": model.categories, "parts_per_category": model.parts_per_category}
+        self.outputs = task_outputs(model.task, labels)
         self.category_parts = CategoryParts(model.parts_per_category, num_parts=model.network.num_parts)
         self.ids = {name: i for i, name in enumerate(model.categories)}
-        self.taken: set[str] = set()
-        self.results: dict[int, dict[str, Any]] = {}
 
-    def update(self, batch: FileBatch, categories: list[str], voting: ScaleVoting) -> None:
+    def predict(self, batch: FileBatch, categories: list[str], voting: ScaleVoting) -> list[dict[str, Any]]:
         category = torch.tensor([self.ids[name] for name in categories])  # (B,)
         if batch.points is not None:
             probabilities = segment(self.model.network, batch.points, category, voting)  # (B, K, P)
@@ -304,60 +370,22 @@ class _Segmenter:
             for i, item in enumerate(batch.items):
                 probabilities = segment(self.model.network, item["points"][None], category[i : i + 1], voting)
                 labels.append(self.category_parts.restricted_argmax(probabilities, category[i : i + 1])[0])
-        for item, name, sampled_labels in zip(batch.items, categories, labels):
-            parts = propagate_labels(item["points"], sampled_labels, item["normalised"]).numpy()  # (N,)
-            part_ids = self.model.parts_per_category[name]
-            stem = unique_name(self.files[item["index"]], self.taken)
-            write_points(self.out / f"{stem}.parts.ply", item["raw"], labels=parts)  # coloured by part
-            write_parts_npz(self.out / f"{stem}.parts.npz", item["raw"], parts, name, part_ids)
-            counts = np.bincount(parts, minlength=self.model.network.num_parts)
-            self.results[item["index"]] = {
+        return [
+            {
                 "category": name,
-                "points": item["count"],
-                "part_counts": {str(p): int(counts[p]) for p in part_ids},
-                "outputs": [f"{stem}.parts.ply", f"{stem}.parts.npz"],
+                "labels": propagate_labels(item["points"], sampled, item["normalised"]).numpy(),  # (N,)
+                "cloud": item["raw"],
             }
-
-    def finish(
-        self,
-        files: list[Path],
-        out: Path,
-        model: TrainedModel,
-        preprocessing: Preprocessing,
-        args: argparse.Namespace,
-        unreadable: list[tuple[Path, str]],
-    ) -> None:
-        columns = sorted({int(p) for r in self.results.values() for p in r["part_counts"]})
-        rows, table, predictions = [], [], []
-        for index, path in enumerate(files):
-            result = self.results.get(index)
-            if result is None:
-                continue
-            counts = result["part_counts"]
-            rows.append([str(path), result["category"], result["points"]] + [counts.get(str(p), "") for p in columns])
-            table.append([str(path), result["category"], str(result["points"]), " ".join(f"{p}:{n}" for p, n in counts.items())])
-            predictions.append({"file": str(path), **result})
-        print(write_table(table, ["file", "category", "points", "points per part id"]))
-        write_csv(out / "predictions.csv", ["file", "category", "points"] + [f"part_{p}" for p in columns], rows)
-        write_json(out / "predictions.json", _summary(model, preprocessing, args, predictions, unreadable))
-        print(f"wrote {out / 'predictions.csv'}, {out / 'predictions.json'} and a .parts.ply/.parts.npz per file in {out}")
+            for item, name, sampled in zip(batch.items, categories, labels)
+        ]
 
 
-def _summary(
-    model: TrainedModel,
-    preprocessing: Preprocessing,
-    args: argparse.Namespace,
-    predictions: list[dict[str, Any]],
-    unreadable: list[tuple[Path, str]],
-) -> dict[str, Any]:
-    return {
-        "checkpoint": str(model.path),
-        "task": model.task,
-        "preprocessing": preprocessing.describe(),
-        "votes": args.votes,
-        "predictions": predictions,
-        "unreadable": [{"file": str(path), "reason": reason} for path, reason in unreadable],
-    }
+#: Task string of the checkpoint record -> how pointea-predict runs its network.
+PREDICTORS: dict[str, type[_Predictor]] = {"classification": _Classifier, "part_segmentation": _Segmenter}
+
+
+def _summary(model: TrainedModel, preprocessing: Preprocessing, args: argparse.Namespace) -> dict[str, Any]:
+    return {"checkpoint": str(model.path), "preprocessing": preprocessing.describe(), "votes": args.votes}
 
 
 if __name__ == "__main__":

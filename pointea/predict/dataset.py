@@ -6,7 +6,9 @@ archives and the synthetic sets are stored so, and ``normalize: true`` data modu
 then bring it to the trained number of points the way training did: farthest point sampling for
 ``sampling: fps``, else a uniformly random subset (seeded by the file name, so repeated runs agree;
 the archives store points in random order, so their "first points" evaluation subset is one).
-Clouds with fewer points repeat some; ``num_points=None`` keeps every point.
+Clouds with fewer points repeat some (and are marked ``resampled``); ``num_points=None`` keeps
+every point. A cloud of fewer distinct points than the network's floor (its first sample size,
+at least :data:`MIN_DISTINCT_POINTS`) is refused unless ``resample_small`` asks to repeat them.
 
 A file that cannot be read or preprocessed becomes an error item, never an exception, so one bad
 file never stops the others.
@@ -30,7 +32,36 @@ from pointea.data.transforms import NormalizeUnitSphere, Resample
 from pointea.errors import DataError
 from pointea.predict.files import read_cloud
 
-__all__ = ["Preprocessing", "PointFiles", "FileBatch", "collate_files"]
+__all__ = ["MIN_DISTINCT_POINTS", "Preprocessing", "Prepared", "PointFiles", "FileBatch", "collate_files", "one_line"]
+
+
+#: Fewest distinct points a cloud must have to be predicted without ``resample_small``: fewer
+#: make a "normal-looking" top-k out of copies of a handful of points.
+MIN_DISTINCT_POINTS = 32
+
+
+def distinct_points(points: np.ndarray, enough: int) -> int:
+    """How many distinct points the cloud has, counted exactly up to ``enough`` (a larger count may
+    be returned as any number >= ``enough``: big clouds are judged on a prefix first).
+
+    Shapes: points (N, 3)
+    """
+    head = points[: 64 * enough]  # (<= 64 * enough, 3)
+    distinct = np.unique(head, axis=0).shape[0]
+    if distinct >= enough or head.shape[0] == points.shape[0]:
+        return distinct
+    return np.unique(points, axis=0).shape[0]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A cloud ready for the network: ``normalised`` (N, 3) every point read, in the network's
+    frame; ``served`` (K, 3) the points the network sees; ``resampled``: points were repeated to
+    reach ``num_points`` or the floor."""
+
+    normalised: np.ndarray
+    served: np.ndarray
+    resampled: bool
 
 
 @dataclass(frozen=True)
@@ -41,11 +72,20 @@ class Preprocessing:
         num_points: points per cloud; ``None`` keeps every point.
         sampling: ``"fps"`` or ``"random"``, as in training.
         min_points: fewest points the network accepts (with ``num_points=None``).
+        floor: fewest distinct points a cloud may have (default ``max(min_points, 32)``).
+        resample_small: resample clouds below the floor to ``max(floor, num_points)`` points
+            instead of refusing them.
     """
 
     num_points: int | None
     sampling: str = "random"
     min_points: int = 1
+    floor: int | None = None
+    resample_small: bool = False
+
+    @property
+    def distinct_floor(self) -> int:
+        return self.floor if self.floor is not None else max(self.min_points, MIN_DISTINCT_POINTS)
 
     def describe(self) -> str:
         if self.num_points is None:
@@ -54,29 +94,62 @@ class Preprocessing:
             count = f"{self.num_points} points by farthest point sampling"
         else:
             count = f"{self.num_points} points as a random subset (seeded by the file name)"
-        return f"centre on the centroid, scale into the unit sphere, {count}"
+        small = "resampled" if self.resample_small else "refused"
+        return (
+            f"centre on the centroid, scale into the unit sphere, {count}; clouds of fewer than "
+            f"{self.distinct_floor} distinct points {small}"
+        )
 
     def __call__(self, points: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """Normalised cloud and the points served to the network.
+        """Normalised cloud and the points served to the network (see :meth:`prepare`).
 
         Shapes: points (N, 3); returns (N, 3) and (K, 3)
         """
+        prepared = self.prepare(points, name)
+        return prepared.normalised, prepared.served
+
+    def prepare(self, points: np.ndarray, name: str) -> Prepared:
+        """The cloud normalised and sampled, seeded by ``name``.
+
+        Raises:
+            ValueError: fewer distinct points than the floor (without ``resample_small``), or
+                fewer points than the network samples with ``num_points=None``.
+            DataError: coordinates that cannot be normalised (NaN/Inf, overflowing).
+
+        Shapes: points (N, 3); normalised (N, 3), served (K, 3)
+        """
         rng = np.random.default_rng(zlib.crc32(name.encode()))
+        floor = self.distinct_floor
+        distinct = distinct_points(points, floor) if points.shape[0] else 0
+        small = distinct < floor
+        if small and not self.resample_small:
+            raise ValueError(
+                f"{distinct} distinct points, fewer than the {floor} the network needs: pass --resample to predict "
+                "it from repeated points anyway"
+            )
         normalised = NormalizeUnitSphere()({"points": points}, rng)["points"]
-        if self.num_points is None:
-            if points.shape[0] < self.min_points:
+        wanted = self.num_points
+        if wanted is None:
+            if not small and points.shape[0] >= self.min_points:
+                return Prepared(normalised, normalised, False)
+            if not self.resample_small:
                 raise ValueError(
                     f"{points.shape[0]} points, but the network samples {self.min_points}: use --num-points "
-                    "to resample the cloud"
+                    "to resample the cloud, or --resample"
                 )
-            return normalised, normalised
+            wanted = max(floor, self.min_points)
         method = "fps" if self.sampling == "fps" else "random"
-        return normalised, Resample(self.num_points, method)({"points": normalised}, rng)["points"]
+        served = Resample(wanted, method)({"points": normalised}, rng)["points"]
+        return Prepared(normalised, served, small or points.shape[0] < wanted)
 
 
 class PointFiles(Dataset):
-    """One item per file: ``{"index", "points" (K, 3), "count" N}`` plus, with ``keep_all``,
-    ``"raw"`` (N, 3) as read and ``"normalised"`` (N, 3); or ``{"index", "error"}``."""
+    """One item per file: ``{"index", "points" (K, 3), "count" N, "resampled"}`` plus, with
+    ``keep_all``, ``"raw"`` (N, 3) as read and ``"normalised"`` (N, 3); or ``{"index", "error"}``.
+
+    Any failure of reading or preprocessing one file (a :class:`DataError`, but also a reader's
+    ``MemoryError`` or any other exception of a third-party parser) is that file's error item.
+    """
 
     def __init__(self, files: list[Path], preprocessing: Preprocessing, keep_all: bool = False) -> None:
         self.files = files
@@ -90,20 +163,31 @@ class PointFiles(Dataset):
         path = self.files[index]
         try:
             raw = read_cloud(path)
-            normalised, served = self.preprocessing(raw, path.stem)
-        except (DataError, ValueError) as error:  # unreadable file, or too few points for the network
-            return {"index": index, "error": _one_line(error, path)}
-        item = {"index": index, "points": torch.from_numpy(np.ascontiguousarray(served)), "count": raw.shape[0]}
+            prepared = self.preprocessing.prepare(raw, path.stem)
+        except Exception as error:  # noqa: BLE001 - one file's failure, whatever it is, is that file's
+            return {"index": index, "error": one_line(error, path)}
+        item = {
+            "index": index,
+            "points": torch.from_numpy(np.ascontiguousarray(prepared.served)),
+            "count": raw.shape[0],
+            "resampled": prepared.resampled,
+        }
         if self.keep_all:
-            item.update(raw=raw, normalised=torch.from_numpy(np.ascontiguousarray(normalised)))
+            item.update(raw=raw, normalised=torch.from_numpy(np.ascontiguousarray(prepared.normalised)))
         return item
 
 
-def _one_line(error: BaseException, path: Path) -> str:
-    """The error's message without the file name it starts with (the listing names the file)."""
-    text = str(error).strip().splitlines()
-    message = text[0] if text else type(error).__name__
-    return message.removeprefix(f"{path}: ").removeprefix(f"{path} ")
+def one_line(error: BaseException, path: Path) -> str:
+    """The error's message in one line without the file name it starts with (the listing names
+    the file); errors other than pointea's own and ``ValueError`` keep their type's name."""
+    text = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    message = text[0] if text else ""
+    message = message.removeprefix(f"{path}: ").removeprefix(f"{path} ")
+    if isinstance(error, (DataError, ValueError)) and message:
+        return message
+    if isinstance(error, MemoryError):
+        return f"out of memory reading it (MemoryError{': ' + message if message else ''})"
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
 @dataclass

@@ -3,7 +3,7 @@
 Lightning-dependent; ``import pointea`` loads it only when one of its names is used.
 """
 
-from pointea.training.category_parts import CategoryParts
+from pointea.models.category_parts import CategoryParts
 from pointea.training.checkpoint_path import resolve_checkpoint_path
 from pointea.training.classification import PointCloudClassifier
 from pointea.training.cli import PointeaCLI, cli_main
@@ -12,7 +12,7 @@ from pointea.training.module import PointCloudModule
 from pointea.training.part_iou import PartIoU
 from pointea.training.predictions import PredictionWriter
 from pointea.training.segmentation import PartSegmentation
-from pointea.training.voting import ScaleVoting
+from pointea.models.voting import ScaleVoting
 
 __all__ = [
     "CategoryParts",

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import torch
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor
 from torchmetrics.classification import MulticlassAccuracy
 
+from pointea.io.predictions import CloudPrediction
 from pointea.models.classifier import PCTClassifier
 from pointea.training.module import PCT_MIN_LR, PointCloudModule
 
@@ -91,17 +94,19 @@ class PointCloudClassifier(PointCloudModule):
         self.log("test/mean_class_acc", self.test_mean_class_acc)
 
     def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
-        """Per shape: ``index``, predicted ``prediction`` and its ``confidence`` (the averaged
-        probability), and ``label`` when the batch has one. Shapes: each (B,)."""
+        """Per shape: ``index``, the voted class ``probabilities`` (B, K), ``num_points`` served (B,)
+        and ``label`` (B,) when the batch has one."""
         probabilities = self.vote(batch["points"])  # (B, K)
-        confidence, prediction = probabilities.max(dim=-1)
-        output = {"index": batch["index"], "prediction": prediction, "confidence": confidence}
+        count = torch.full_like(batch["index"], batch["points"].shape[1])  # (B,)
+        output = {"index": batch["index"], "probabilities": probabilities, "num_points": count}
         if "label" in batch:
             output["label"] = batch["label"]
         return output
 
+    def cloud_prediction(self, row: dict[str, np.ndarray]) -> CloudPrediction:
+        outputs = {"probabilities": row["probabilities"], "label": row.get("label")}
+        return CloudPrediction(int(row["index"]), points=int(row["num_points"]), outputs=outputs)
+
     def label_record(self) -> dict[str, Any]:
         return {"classes": self.class_names}
 
-    def label_names(self) -> dict[str, list[str]]:
-        return {"prediction": self.class_names, "label": self.class_names} if self.class_names else {}

@@ -15,11 +15,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
+from pointea.io.predictions import CloudPrediction
 from pointea.layers.arguments import check_count
 from pointea.models.checkpoint import (
     CHECKPOINT_KEY,
@@ -28,8 +30,8 @@ from pointea.models.checkpoint import (
     FromCheckpoint,
     record_differences,
 )
+from pointea.models.voting import ScaleVoting
 from pointea.training.divergence import TrainingDiverged, first_non_finite, named_gradients
-from pointea.training.voting import ScaleVoting
 
 __all__ = ["PointCloudModule", "PCT_SGD", "PCT_MIN_LR"]
 
@@ -179,10 +181,10 @@ class PointCloudModule(pl.LightningModule):
             )
         return output
 
-    def label_names(self) -> dict[str, list[str]]:
-        """Names of the labels in integer prediction columns, e.g. ``{"prediction": class names}``;
-        the prediction writer adds them beside the ids."""
-        return {}
+    def cloud_prediction(self, row: dict[str, np.ndarray]) -> CloudPrediction:
+        """One cloud of ``predict_step``'s output (``row``: each array's values for that cloud) as
+        the predictions writer takes it (:class:`~pointea.io.predictions.CloudPrediction`)."""
+        raise NotImplementedError(f"{type(self).__name__} writes no predictions")
 
     # Checkpoints ---------------------------------------------------------------------------------
 

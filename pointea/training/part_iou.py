@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
-from pointea.training.category_parts import CategoryParts
+from pointea.models.category_parts import CategoryParts
 
 __all__ = ["PartIoU"]
 

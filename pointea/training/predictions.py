@@ -1,17 +1,17 @@
-"""Writing ``pointea predict`` outputs to files a user can open.
+"""``pointea predict`` outputs: the dicts ``predict_step`` returns, handed to the one predictions
+writer (:mod:`pointea.io.predictions`) that ``pointea-predict`` uses too, so both write the same
+``predictions.csv`` columns and ``predictions.json``.
 
-Per-shape values go to ``predictions.csv`` (one row per shape, sorted by ``index``; integer label
-columns get a ``<column>_name`` column beside them when the module knows the names). Per-point
-arrays (part segmentation: the served points, predicted and true parts) go, with the per-shape
-values, to ``predictions.npz`` (``numpy.load``). Under several processes each rank writes its own
-``predictions.rank<r>.*`` files.
+Per-point tasks (part segmentation: the served points, predicted and true parts) also get
+``predictions.npz``, every array stacked in ``index`` order (``numpy.load``). Under several
+processes each rank writes its own ``predictions.rank<r>.*`` files. Every file is written
+atomically.
 
 Shape legend: M shapes predicted, N points per shape.
 """
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,8 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import BasePredictionWriter
+
+from pointea.io.predictions import PerPointLabelOutputs, PredictionsWriter, task_outputs
 
 __all__ = ["PredictionWriter"]
 
@@ -28,11 +30,15 @@ class PredictionWriter(BasePredictionWriter):
 
     Args:
         output_dir: where to write; ``None`` is ``<trainer.default_root_dir>/predictions``.
+        top_k: classification: labels per shape in the CSV.
     """
 
-    def __init__(self, output_dir: str | None = None) -> None:
+    def __init__(self, output_dir: str | None = None, top_k: int = 5) -> None:
         super().__init__(write_interval="epoch")
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+            raise ValueError(f"prediction_writer.top_k must be an integer >= 1, got {top_k!r}")
         self.output_dir = output_dir
+        self.top_k = top_k
 
     def write_on_epoch_end(
         self,
@@ -47,28 +53,16 @@ class PredictionWriter(BasePredictionWriter):
         if not batches:
             return
         arrays = {key: torch.cat([b[key] for b in batches]).cpu().numpy() for key in batches[0]}  # (M, ...)
-        order = np.argsort(arrays["index"], kind="stable") if "index" in arrays else slice(None)
+        order = np.argsort(arrays["index"], kind="stable")
         arrays = {key: value[order] for key, value in arrays.items()}
         folder = Path(self.output_dir or Path(trainer.default_root_dir) / "predictions")
         folder.mkdir(parents=True, exist_ok=True)
         stem = "predictions" if trainer.world_size == 1 else f"predictions.rank{trainer.global_rank}"
-        names = pl_module.label_names() if hasattr(pl_module, "label_names") else {}
-        self.write_csv(folder / f"{stem}.csv", {k: v for k, v in arrays.items() if v.ndim == 1}, names)
-        if any(v.ndim > 1 for v in arrays.values()):
-            np.savez_compressed(folder / f"{stem}.npz", **arrays)
-
-    @staticmethod
-    def write_csv(path: Path, columns: dict[str, np.ndarray], names: dict[str, list[str]]) -> None:
-        """One row per shape. Shapes: columns values (M,)."""
-        header: list[str] = []
-        values: list[list[Any]] = []
-        for key, column in columns.items():
-            header.append(key)
-            values.append([round(float(v), 6) if column.dtype.kind == "f" else int(v) for v in column])
-            if key in names and names[key]:
-                header.append(f"{key}_name")
-                values.append([names[key][int(v)] for v in column])
-        with path.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(header)
-            writer.writerows(zip(*values))
+        options = {"top_k": self.top_k} if pl_module.TASK == "classification" else {}
+        outputs = task_outputs(pl_module.TASK, pl_module.label_record(), **options)
+        writer = PredictionsWriter(folder, outputs, per_cloud_files=False, stem=stem)
+        for i in range(len(order)):
+            writer.add(pl_module.cloud_prediction({key: value[i] for key, value in arrays.items()}))
+        writer.finish({"checkpoint": str(trainer.ckpt_path or "")})
+        if isinstance(outputs, PerPointLabelOutputs):
+            writer.write_arrays(arrays)

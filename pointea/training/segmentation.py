@@ -12,14 +12,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor
 from torchmetrics.classification import MulticlassAccuracy
 
 from pointea.data.shapenetpart import ShapeNetPart
+from pointea.io.predictions import CloudPrediction
+from pointea.models.category_parts import CategoryParts
 from pointea.models.segmenter import PCTPartSegmenter
-from pointea.training.category_parts import CategoryParts
 from pointea.training.module import PCT_MIN_LR, PointCloudModule
 from pointea.training.part_iou import PartIoU
 
@@ -135,5 +137,11 @@ class PartSegmentation(PointCloudModule):
         parts = {name: mask[i].nonzero().flatten().tolist() for i, name in enumerate(self.category_parts.names)}
         return {"categories": list(self.category_parts.names), "parts_per_category": parts}
 
-    def label_names(self) -> dict[str, list[str]]:
-        return {"category": list(self.category_parts.names)}
+    def cloud_prediction(self, row: dict[str, np.ndarray]) -> CloudPrediction:
+        outputs = {
+            "category": self.category_parts.names[int(row["category"])],
+            "labels": row["parts"],
+            "cloud": row["points"],
+            "true_labels": row.get("true_parts"),
+        }
+        return CloudPrediction(int(row["index"]), points=int(row["points"].shape[0]), outputs=outputs)

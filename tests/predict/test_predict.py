@@ -17,7 +17,7 @@ from pointea.predict import Preprocessing, load_trained_model
 from pointea.predict.cli import main
 from pointea.predict.files import read_cloud
 from pointea.io import write_points
-from pointea.training.category_parts import CategoryParts
+from pointea.models.category_parts import CategoryParts
 
 
 def predict(capsys, *argv: str) -> tuple[int, str, str]:
@@ -113,7 +113,7 @@ def test_same_cloud_in_two_formats_gets_the_same_prediction(classifier_checkpoin
     np.savetxt(tmp_path / "chair.txt", real_clouds[2], fmt="%.9g")
     assert predict(capsys, classifier_checkpoint, tmp_path / "chair.npy", tmp_path / "chair.txt", "--out", tmp_path / "o")[0] == 0
     first, second = read_csv(tmp_path / "o" / "predictions.csv")
-    assert {k: v for k, v in first.items() if k != "file"} == {k: v for k, v in second.items() if k != "file"}
+    assert {k: v for k, v in first.items() if k not in ("index", "file")} == {k: v for k, v in second.items() if k not in ("index", "file")}
 
 
 def test_unreadable_files_are_listed_and_every_readable_file_predicted(classifier_checkpoint, real_clouds, tmp_path, capsys):
@@ -209,15 +209,15 @@ def test_all_points_and_voting(classifier_checkpoint, real_clouds, tmp_path, cap
     model = load_trained_model(classifier_checkpoint)
     points = Preprocessing(None, min_points=64)(real_clouds[0][:300], "a")[1]
     with torch.no_grad():
-        from pointea.training.voting import ScaleVoting
+        from pointea.models.voting import ScaleVoting
 
         expected = ScaleVoting(3)(model.network, torch.from_numpy(points)[None])[0]
     row = read_csv(tmp_path / "o" / "predictions.csv")[0]
     assert row["label_1"] == model.class_names[int(expected.argmax())]
     assert float(row["probability_1"]) == pytest.approx(float(expected.max()), abs=2e-6)
     np.save(tmp_path / "small.npy", real_clouds[0][:40])  # fewer than the 64 points the network samples
-    status, _, err = predict(capsys, classifier_checkpoint, tmp_path / "small.npy", "--num-points", "all", "--out", tmp_path / "o")
-    assert status == 1 and "40 points, but the network samples 64" in err
+    status, _, err = predict(capsys, classifier_checkpoint, tmp_path / "small.npy", "--num-points", "all", "--out", tmp_path / "o2")
+    assert status == 1 and "40 distinct points, fewer than the 64 the network needs: pass --resample" in err
 
 
 def test_segments_every_input_point(segmenter_checkpoint, real_clouds, tmp_path, capsys):

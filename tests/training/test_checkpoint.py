@@ -30,9 +30,10 @@ def test_classifier_from_checkpoint_reproduces_the_written_predictions(classific
     points = torch.from_numpy(test_set.points[rows["index"]])  # (M, 128, 3): the eval pipeline serves them as stored
     with torch.no_grad():
         probabilities = network(points).softmax(-1)
-    assert probabilities.argmax(-1).tolist() == rows["prediction"].tolist()
-    assert np.allclose(probabilities.max(-1).values.numpy(), rows["confidence"], atol=1e-5)
-    assert rows["label"].tolist() == test_set.shape_labels["label"][rows["index"]].tolist()
+    names = np.array(test_set.class_names)
+    assert names[probabilities.argmax(-1)].tolist() == rows["label_1"].tolist()
+    assert np.allclose(probabilities.max(-1).values.numpy(), rows["probability_1"], atol=1e-5)
+    assert rows["true_label"].tolist() == names[test_set.shape_labels["label"][rows["index"]]].tolist()
 
 
 def test_encoder_from_checkpoint_holds_the_trained_weights(classification_run, segmentation_run):

@@ -1,6 +1,8 @@
 """The ``pointea`` command end to end on tiny synthetic sets: fit, validate, test, predict, and
 the one-line errors for bad input."""
 
+import csv
+
 import numpy as np
 import pytest
 import torch
@@ -81,7 +83,12 @@ def test_segmentation_test_and_predict(segmentation_run, segmentation_root, caps
     assert ((predictions["parts"] >= first) & (predictions["parts"] <= last)).all()  # only the category's parts
     assert np.array_equal(predictions["true_parts"], test_set.point_labels["parts"])
     header = (run_dir(segmentation_run) / "predictions" / "predictions.csv").read_text().splitlines()[0]
-    assert header == "index,category,category_name"
+    assert header.startswith("index,file,points,resampled,category,part_")  # the columns pointea-predict writes
+    rows = list(csv.DictReader((run_dir(segmentation_run) / "predictions" / "predictions.csv").open()))
+    for row, category, truth in zip(rows, predictions["category"], predictions["parts"]):
+        assert row["category"] == ShapeNetPart.CATEGORIES[category] and row["points"] == "128"
+        own = ShapeNetPart.PARTS_PER_CATEGORY[row["category"]]
+        assert [int(row[f"part_{p}"]) for p in own] == np.bincount(truth, minlength=50)[list(own)].tolist()
 
 
 def test_missing_data_folder_is_one_line(tmp_path):

@@ -70,8 +70,9 @@ def test_pointea_predict_writes_pct_predictions(converted, data_root, tmp_path, 
     rows = np.genfromtxt(tmp_path / "run" / "predictions" / "predictions.csv",
                          delimiter=",", names=True, dtype=None, encoding=None)  # fmt: skip
     probabilities, _ = reference_probabilities
-    assert rows["prediction"].tolist() == probabilities[rows["index"]].argmax(-1).tolist()
-    assert np.allclose(rows["confidence"], probabilities[rows["index"]].max(-1), atol=1e-4)
+    names = np.array(ModelNet40(data_root, "test").class_names)  # linked from the data module
+    assert rows["label_1"].tolist() == names[probabilities[rows["index"]].argmax(-1)].tolist()
+    assert np.allclose(rows["probability_1"], probabilities[rows["index"]].max(-1), atol=1e-4)
 
 
 def test_attention_viewer_takes_the_converted_checkpoint(converted, data_root, tmp_path, capsys):
