@@ -90,7 +90,7 @@ def _scene(batch: int, num_points: int, seed: int = 0) -> tuple[torch.Tensor, to
 def measure_scene_case(case: SceneCase, result_path: Path, repeats: int, memory_limit_gb: float | None) -> dict[str, Any]:
     """The child's work: build, check the estimate, time and meter ``case``; write the result JSON."""
     from pointea.errors import ConfigError
-    from pointea.training.semantic import self_attention_estimate
+    from pointea.models.scene_evaluation import self_attention_estimate
 
     module = _module(case, memory_limit_gb)
     training = case.kind == "train"
@@ -203,7 +203,7 @@ def run_scene_benchmark(args: argparse.Namespace, command: str) -> dict[str, Any
 def _estimate_only(case: SceneCase, memory_limit_gb: float | None) -> dict[str, Any]:
     """A self-attention whole-scene row that only states what an exact pass would need."""
     from pointea.models.per_point import PCTSemanticSegmenter
-    from pointea.training.semantic import self_attention_estimate
+    from pointea.models.scene_evaluation import self_attention_estimate
 
     encoder = PCTSemanticSegmenter(num_classes=CLASSES, in_channels=IN_CHANNELS, attention="offset").encoder
     return {"case": asdict(case), "status": "estimate", "self_attention_estimate_bytes":

@@ -8,7 +8,7 @@ full-resolution scene each (B = 1), and every original point is scored:
   ``chunk_size`` points (:mod:`pointea.models.chunked`): no windows, no voting, memory bounded by
   the chunk whatever the scene's size;
 - self-attention (``attention="offset"``, PCT's) cannot: its N x N maps do not fit a room. It
-  evaluates overlapping sliding windows (:class:`~pointea.training.sliding_windows.SlidingWindows`,
+  evaluates overlapping sliding windows (:class:`~pointea.models.scene_evaluation.SlidingWindows`,
   ``window_size`` / ``window_stride`` metres, at most ``window_points`` points per pass) and
   averages each point's class probabilities over the passes that saw it, as PointNet and Pointcept
   do. Before anything is allocated, the N x N maps a pass would need are estimated and a pass
@@ -25,7 +25,6 @@ Shape legend: B clouds, N points, K classes, C feature channels, n points of a w
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -38,32 +37,19 @@ from torch import Tensor
 from torchmetrics.classification import MulticlassConfusionMatrix
 
 from pointea.errors import ConfigError, DataError
-from pointea.models.chunked import DEFAULT_CHUNK_SIZE, self_attention_bytes
+from pointea.models.chunked import DEFAULT_CHUNK_SIZE
 from pointea.models.per_point import PCTSemanticSegmenter
+from pointea.models.scene_evaluation import (
+    SlidingWindows,
+    check_self_attention_fits,
+    device_memory_bytes,
+    scene_logits,
+    self_attention_estimate,
+)
 from pointea.training.confusion_picture import write_confusion_csv, write_confusion_picture
 from pointea.training.module import PCT_MIN_LR, PointCloudModule
-from pointea.training.sliding_windows import SlidingWindows
 
 __all__ = ["SemanticSegmentation", "scene_scores", "self_attention_estimate"]
-
-#: Live (B, H, N, N) maps per self-attention layer: the energy and its softmax in evaluation; in
-#: training also the l1-normalised map, all kept for backward by each of the L layers.
-_EVAL_MAPS = 2
-_TRAIN_MAPS_PER_LAYER = 3
-
-
-def self_attention_estimate(encoder: torch.nn.Module, num_clouds: int, num_points: int, training: bool) -> int:
-    """Bytes the self-attention maps of one forward pass (and its backward when ``training``) need:
-    the estimate a self-attention network is refused by before it allocates."""
-    one_map = self_attention_bytes(encoder, num_clouds, num_points)
-    return one_map * (_TRAIN_MAPS_PER_LAYER * len(encoder.layers) if training else _EVAL_MAPS)
-
-
-def _memory_available(device: torch.device) -> int:
-    """Total memory of ``device``: the GPU's, or the machine's RAM for the CPU."""
-    if device.type == "cuda":
-        return int(torch.cuda.get_device_properties(device).total_memory)
-    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
 
 
 def scene_scores(confusion: Tensor) -> dict[str, Tensor]:
@@ -197,20 +183,12 @@ class SemanticSegmentation(PointCloudModule):
         """Bytes a self-attention pass may take (``memory_limit_gb`` or the device's memory)."""
         if self.memory_limit_gb is not None:
             return int(self.memory_limit_gb * 2**30)
-        return _memory_available(self.device)
+        return device_memory_bytes(self.device)
 
     def check_fits(self, num_clouds: int, num_points: int, training: bool, what: str) -> None:
         """Refuse, in one line and before allocating, a self-attention pass whose N x N maps would
-        exceed :meth:`memory_limit`. External attention always fits (linear in N)."""
-        if self.attention == "external":
-            return
-        needs, limit = self_attention_estimate(self.network.encoder, num_clouds, num_points, training), self.memory_limit()
-        if needs > limit:
-            raise ConfigError(
-                f"self-attention ('offset') at B={num_clouds}, N={num_points} needs about {needs / 2**30:.1f} GiB for its "
-                f"N x N maps ({'training' if training else 'evaluation'}), more than the {limit / 2**30:.1f} GiB allowed "
-                f"(model.init_args.memory_limit_gb): lower {what}, or use attention='external', which is linear in N"
-            )
+        exceed :meth:`memory_limit` (:func:`~pointea.models.scene_evaluation.check_self_attention_fits`)."""
+        check_self_attention_fits(self.network.encoder, num_clouds, num_points, training, self.memory_limit(), what)
 
     # Steps ----------------------------------------------------------------------------------------
 
@@ -249,41 +227,10 @@ class SemanticSegmentation(PointCloudModule):
         return self.check_finite_output(self.voting(lambda p: self._scene(p, features), points), "probabilities")
 
     def _scene(self, points: Tensor, features: Tensor | None) -> Tensor:
-        """Logits of one whole scene (external attention) or log of its window-averaged probabilities
-        (self-attention); :class:`~pointea.models.voting.ScaleVoting` softmaxes either to the same
-        probabilities. Shapes: points (1, N, 3); features (1, N, C); returns (1, N, K)."""
-        num_points = points.shape[1]
-        if self.attention == "external":
-            chunk_size = self.chunk_size if num_points > self.chunk_size else None
-            return self.network(points, features, chunk_size=chunk_size)
-        if num_points <= self.windows.max_points:
-            self.check_fits(1, num_points, training=False, what="model.init_args.window_points")
-            return self.network(points, features)
-        self.check_fits(1, self.windows.max_points, training=False, what="model.init_args.window_points")
-        return self._windowed(points[0], None if features is None else features[0]).log().unsqueeze(0)
-
-    def _windowed(self, points: Tensor, features: Tensor | None) -> Tensor:
-        """Window-averaged class probabilities of every point of a scene.
-
-        Shapes: points (N, 3); features (N, C) or ``None``; returns (N, K)
-        """
-        total = points.new_zeros(points.shape[0], self.network.num_classes)  # (N, K)
-        seen = points.new_zeros(points.shape[0])  # (N,)
-        for index in self.windows.groups(points.cpu()):
-            index = index.to(points.device)
-            group = self.windows.serve(points, index)[None]  # (1, n, 3)
-            group_features = None
-            if features is not None:
-                group_features = features[index].clone()  # (n, C)
-                if self.height_channel is not None:
-                    z = group[0, :, 2]
-                    group_features[:, self.height_channel] = z - z.min()  # height above the window's floor
-                group_features = group_features[None]  # (1, n, C)
-            total[index] += self.network(group, group_features)[0].softmax(dim=-1)  # (n, K)
-            seen[index] += 1
-        if bool((seen == 0).any()):  # SlidingWindows covers the extent; this guards against a bug
-            raise RuntimeError(f"sliding windows left {int((seen == 0).sum())} points without a prediction")
-        return total / seen.unsqueeze(-1)  # (N, K)
+        """Shapes: points (1, N, 3); features (1, N, C) or ``None``; returns (1, N, K) scores."""
+        return scene_logits(
+            self.network, points, features, self.chunk_size, self.windows, self.memory_limit(), self.height_channel
+        )
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         probabilities = self.scene_probabilities(batch["points"], batch.get("features"))  # (B, N, K)

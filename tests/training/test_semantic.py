@@ -17,7 +17,7 @@ from pointea.errors import ConfigError, DataError
 from pointea.models.encoder import PointEncoder
 from pointea.models.per_point import PCTSemanticSegmenter
 from pointea.training.semantic import SemanticSegmentation, scene_scores, self_attention_estimate
-from pointea.training.sliding_windows import SlidingWindows
+from pointea.models.scene_evaluation import SlidingWindows
 
 CLASSES = 4
 FULL_RESOLUTION = dict(
