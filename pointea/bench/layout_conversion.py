@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pointea.data.layouts import NormalResampled, modelnet40_archive
+from pointea.data.modelnet40 import NormalResampled, modelnet40_archive
 from pointea.data.modelnet40 import ModelNet40
 from pointea.errors import DataError
 

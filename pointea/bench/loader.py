@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pointea.data.datamodules import ModelNet40DataModule
-from pointea.data.presets import AUGMENTATIONS
+from pointea.data.modelnet40 import ModelNet40DataModule
+from pointea.data.transforms import AUGMENTATIONS
 
 __all__ = ["measure_loader_throughput", "measure_loader"]
 

@@ -31,7 +31,7 @@ from pointea.data.download import (
     download_archive,
 )
 from pointea.data.modelnet40 import ModelNet40
-from pointea.data.ranges import MAX_SEED, MAX_SYNTHETIC_PER_LABEL, int_option, seconds_option
+from pointea.data.arguments import MAX_SEED, MAX_SYNTHETIC_PER_LABEL, int_option, seconds_option
 from pointea.data.shapenetpart import ShapeNetPart
 from pointea.data.synthetic import write_synthetic_modelnet40, write_synthetic_shapenetpart
 from pointea.data.verify import verify_folder

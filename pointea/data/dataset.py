@@ -1,9 +1,17 @@
-"""The in-memory point-cloud dataset both archive readers build on.
+"""The in-memory point-cloud dataset every archive reader builds on.
 
 Why in memory: the archives are small (ModelNet40 train is about 240 MB of float32), so each split
 is read once, validated, and held as numpy arrays. Items are then plain array slices: no HDF5
 handle is open while a DataLoader runs, forked workers share the arrays copy-on-write (numpy data
 pages are never written, so they stay shared), and random access costs microseconds.
+
+Random generators for augmentation follow torch's RNG, hence are safe with DataLoader workers. A
+numpy ``Generator`` stored on a dataset would be copied into every forked worker, and all workers
+would draw the same augmentations. Instead, every shape gets a fresh numpy generator seeded by one
+draw from torch's global RNG (about 7 us, :func:`torch_seeded_generator`). PyTorch seeds that RNG
+differently in every worker and epoch (``base_seed + worker_id``), and ``seed_everything`` /
+``torch.manual_seed`` set it in the main process, so augmentation differs between workers and
+epochs and is reproducible from the Lightning seed, exactly like torch-based transforms.
 
 Shape legend: M shapes, N points stored per shape, K points served per shape.
 """
@@ -16,10 +24,14 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from pointea.data.seeding import torch_seeded_generator
 from pointea.data.transforms import Transform
 
-__all__ = ["PointCloudDataset"]
+__all__ = ["PointCloudDataset", "torch_seeded_generator"]
+
+
+def torch_seeded_generator() -> np.random.Generator:
+    """A numpy generator seeded from one draw of torch's global RNG in this process."""
+    return np.random.default_rng(int(torch.randint(0, 2**62, ())))
 
 
 class PointCloudDataset(Dataset):
@@ -30,7 +42,7 @@ class PointCloudDataset(Dataset):
         shape_labels: name -> one integer per shape (``"label"`` or ``"category"``).
         point_labels: name -> one integer per point (``"parts"``); they follow every transform.
         transform: applied to ``{"points", **point_labels}`` of one shape, with a numpy generator
-            seeded from torch's RNG (see :mod:`pointea.data.seeding`).
+            seeded from torch's RNG (:func:`torch_seeded_generator`).
 
     Items: ``{"points": float32 (K, 3), **{name: int64 (K,)}, **{name: int}, "index": int}``, where
     ``index`` is the shape's position in this split, so predictions can be written back per shape.

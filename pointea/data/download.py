@@ -49,7 +49,7 @@ from types import TracebackType
 import h5py
 
 from pointea.data.modelnet40 import ModelNet40
-from pointea.data.ranges import check_seconds
+from pointea.data.arguments import check_seconds
 from pointea.data.shapenetpart import ShapeNetPart
 from pointea.errors import DataError
 

@@ -21,7 +21,6 @@ chair (8) -> 4, sofa (30) -> 13, toilet (35) -> 14, ...).
 
 Shape legend: M shapes, N points per shape.
 """
-
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,13 +28,23 @@ from typing import Literal, get_args
 
 import numpy as np
 
+from pointea.data.arguments import check_choice
+from pointea.data.datamodule import PointCloudDataModule
 from pointea.data.dataset import PointCloudDataset
-from pointea.data.h5 import read_h5
-from pointea.data.transforms import Transform
+from pointea.data.storage import read_h5
+from pointea.data.transforms import Augmentation, Sampling, Transform
 from pointea.data.validation import check_points, check_shape_labels
+from pointea.data.verify import Verifier, VerifyReport
 from pointea.errors import DataError
 
-__all__ = ["ScanObjectNN", "ScanObjectNNVariant", "SCANOBJECTNN_VARIANTS"]
+__all__ = [
+    "SCANOBJECTNN_VARIANTS",
+    "VERIFIERS",
+    "ScanObjectNN",
+    "ScanObjectNNDataModule",
+    "ScanObjectNNVariant",
+    "find_scanobjectnn_variants",
+]
 
 ScanObjectNNVariant = Literal["PB_T50_RS", "PB_T50_R", "PB_T25_R", "PB_T25", "OBJ_BG", "OBJ_ONLY"]
 SCANOBJECTNN_VARIANTS: tuple[str, ...] = get_args(ScanObjectNNVariant)
@@ -90,8 +99,7 @@ class ScanObjectNN(PointCloudDataset):
         variant: ScanObjectNNVariant = "PB_T50_RS",
         transform: Transform | None = None,
     ) -> None:
-        if split not in self.SPLITS:
-            raise DataError(f"ScanObjectNN: split must be one of {self.SPLITS}, got {split!r}")
+        check_choice("ScanObjectNN: split", split, self.SPLITS, DataError)
         self.path = self.locate(root, split, variant)
         self.split, self.variant = split, variant
         points, labels, foreground = self.read_file(self.path)
@@ -101,10 +109,7 @@ class ScanObjectNN(PointCloudDataset):
     @staticmethod
     def file_name(split: str, variant: str) -> tuple[str, str]:
         """(split folder, file name) of one split of a variant."""
-        if variant not in _FILES:
-            raise DataError(
-                f"ScanObjectNN: variant must be one of {', '.join(SCANOBJECTNN_VARIANTS)}, got {variant!r}"
-            )
+        check_choice("ScanObjectNN: variant", variant, SCANOBJECTNN_VARIANTS, DataError)
         folder, suffix = _FILES[variant]
         prefix = "training" if split == "train" else "test"
         return folder, f"{prefix}_objectdataset{suffix}.h5"
@@ -165,3 +170,102 @@ class ScanObjectNN(PointCloudDataset):
                 f"{points.shape[:2]} numbers (-1 on background points)"
             )
         return points, labels, mask != -1
+
+
+class ScanObjectNNDataModule(PointCloudDataModule):
+    """ScanObjectNN from the authors' ``h5_files/`` (see :mod:`pointea.data.scanobjectnn`).
+
+    ScanObjectNN has no validation split: as in PointMLP and PointNeXt, the validation loader
+    serves the test split (so "best" checkpoints are chosen on it, as for ModelNet40).
+
+    Args:
+        root: ``h5_files/`` or a folder containing it.
+        variant: ``PB_T50_RS`` (main_split, ``*_augmentedrot_scale75.h5``: the hardest variant,
+            the one most papers report), ``PB_T50_R``, ``PB_T25_R``, ``PB_T25``, ``OBJ_BG``
+            (main_split, ``*_objectdataset.h5``) or ``OBJ_ONLY`` (main_split_nobg).
+        num_points: points per served cloud (of the 2048 stored).
+        batch_size: shapes per batch.
+        num_workers: DataLoader worker processes.
+        augment: training augmentation, see :mod:`pointea.data.transforms`.
+        sampling: ``"random"`` or ``"fps"`` resampling to ``num_points``.
+        normalize: centre and scale each cloud into the unit sphere first.
+
+    Shapes:
+        batch["points"]: (B, K, 3) float32; batch["label"]: (B,) int64; batch["index"]: (B,) int64
+    """
+
+    def __init__(
+        self,
+        root: str,
+        variant: ScanObjectNNVariant = "PB_T50_RS",
+        num_points: int = 1024,
+        batch_size: int = 32,
+        num_workers: int = 0,
+        augment: Augmentation = "pct",
+        sampling: Sampling = "random",
+        normalize: bool = False,
+    ) -> None:
+        super().__init__(
+            root, num_points, batch_size, num_workers, augment, sampling, normalize,
+            synthetic=False, seed=0,
+        )  # fmt: skip
+        self.variant = check_choice("variant", variant, SCANOBJECTNN_VARIANTS)
+        self.save_hyperparameters()
+
+    @property
+    def class_names(self) -> list[str]:
+        """The 15 class names in label order (the published order)."""
+        return list(ScanObjectNN.CLASS_NAMES)
+
+    @property
+    def num_classes(self) -> int:
+        return len(ScanObjectNN.CLASS_NAMES)
+
+    def prepare_data(self) -> None:
+        """Check both files of the variant are there (nothing is downloaded: see the module)."""
+        for split in ScanObjectNN.SPLITS:
+            ScanObjectNN.locate(self.root, split, self.variant)
+
+    def setup(self, stage: str | None = None) -> None:
+        if stage in (None, "fit") and self.train_set is None:
+            self.train_set = ScanObjectNN(self.root, "train", self.variant, self.train_transform)
+        if self.test_set is None:
+            self.test_set = ScanObjectNN(self.root, "test", self.variant, self.eval_transform)
+        self.val_set = self.test_set
+
+
+def find_scanobjectnn_variants(root: str | Path) -> list[str]:
+    """The ScanObjectNN variants with at least one file under ``root``."""
+    return [
+        variant for variant in SCANOBJECTNN_VARIANTS
+        if any(ScanObjectNN.find(root, split, variant) for split in ScanObjectNN.SPLITS)
+    ]  # fmt: skip
+
+
+def _verify_scanobjectnn(report: VerifyReport, root: Path, missing: str) -> None:
+    report.lines.append(f"ScanObjectNN layout: {root}")
+    report.lines.append(
+        f"  classes: {len(ScanObjectNN.CLASS_NAMES)} ({', '.join(ScanObjectNN.CLASS_NAMES[:4])}, ...)"
+    )
+    for variant in find_scanobjectnn_variants(root):
+        for split in ScanObjectNN.SPLITS:
+            try:
+                path = ScanObjectNN.locate(root, split, variant)
+                points, labels, foreground = ScanObjectNN.read_file(path)
+            except DataError as exc:
+                report.problem(str(exc))
+                continue
+            full = ScanObjectNN.FULL_SIZES[variant][split]
+            report.lines.append(
+                f"  {variant} {split}: {path.name}: {points.shape[0]} shapes x {points.shape[1]} points, "
+                f"labels {labels.min()}..{labels.max()} ({np.unique(labels).size} classes), "
+                f"{1 - foreground.mean():.1%} background points (full file: {full})"
+            )
+
+
+def _find_any_variant(root: Path) -> Path | None:
+    return Path(root) if find_scanobjectnn_variants(root) else None
+
+
+#: ``pointea-data verify``'s ScanObjectNN layout: name -> (find, verify).
+VERIFIERS: dict[str, Verifier] = {"scanobjectnn": (_find_any_variant, _verify_scanobjectnn)}

@@ -7,6 +7,21 @@ reorders, drops or duplicates points does it through one index applied to all en
 write into their input arrays (the dataset's arrays are shared with DataLoader workers); each
 ``__call__`` takes the random generator explicitly, which keeps them deterministic under test.
 
+Named pipelines, the ``augment`` choice of the data modules (:func:`build_transform`).
+Training pipeline: [normalise] -> resample to ``num_points`` -> the named augmentation.
+Evaluation pipeline: [normalise] -> deterministic resample (first points, or FPS). No randomness.
+
+Augmentations (``augment``):
+    ``"pct"``: PCT's recipe, anisotropic scale [2/3, 3/2] and shift [-0.2, 0.2] (the default).
+    ``"pct_jitter"``: PCT's recipe plus clipped Gaussian jitter (sigma 0.01, clip 0.05).
+    ``"pointnet2"``: point dropout (up to 87.5 %), isotropic scale [0.8, 1.25], shift 0.1, jitter.
+    ``"rotate_up"``: random rotation about the up (y) axis, then jitter.
+    ``"so3"``: random rotation from SO(3), then jitter.
+    ``"none"``: resampling only.
+
+Points come out in random order: random resampling draws them in random order, and after FPS
+resampling the training pipeline adds an explicit shuffle.
+
 Shape legend: N points in, K points out.
 """
 
@@ -14,15 +29,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal, Protocol
+from typing import Literal, Protocol, get_args
 
 import numpy as np
 import torch
 
+from pointea.data.arguments import check_choice
 from pointea.errors import DataError
 from pointea.layers.sampling import farthest_point_sampling
 
 __all__ = [
+    "AUGMENTATIONS",
+    "Augmentation",
+    "Sampling",
+    "build_transform",
     "Sample",
     "Transform",
     "take_points",
@@ -96,8 +116,7 @@ class Resample:
     def __init__(self, num_points: int, method: Literal["random", "first", "fps"] = "random") -> None:
         if num_points < 1:
             raise ValueError(f"Resample: num_points must be >= 1, got {num_points}")
-        if method not in ("random", "first", "fps"):
-            raise ValueError(f"Resample: method must be 'random', 'first' or 'fps', got {method!r}")
+        check_choice("Resample: method", method, ("random", "first", "fps"))
         self.num_points = num_points
         self.method = method
 
@@ -282,3 +301,54 @@ class NormalizeUnitSphere:
 
     def __repr__(self) -> str:
         return "NormalizeUnitSphere()"
+
+
+Augmentation = Literal["pct", "pct_jitter", "pointnet2", "rotate_up", "so3", "none"]
+Sampling = Literal["random", "fps"]
+AUGMENTATIONS: tuple[str, ...] = get_args(Augmentation)
+
+
+def _augmentation(name: str) -> list[Transform]:
+    check_choice("augment", name, AUGMENTATIONS)
+    if name == "pct":
+        return [ScaleTranslate()]
+    if name == "pct_jitter":
+        return [ScaleTranslate(), Jitter()]
+    if name == "pointnet2":
+        return [PointDropout(), ScaleTranslate(0.8, 1.25, shift=0.1, anisotropic=False), Jitter()]
+    if name == "rotate_up":
+        return [RotateUp(), Jitter()]
+    if name == "so3":
+        return [RotateSO3(), Jitter()]
+    if name == "none":
+        return []
+    raise AssertionError(name)  # unreachable: a name of AUGMENTATIONS without its pipeline
+
+
+def build_transform(
+    num_points: int,
+    *,
+    train: bool,
+    augment: str = "pct",
+    sampling: str = "random",
+    normalize: bool = False,
+) -> Compose:
+    """The pipeline for one split.
+
+    Args:
+        num_points: points per served cloud.
+        train: training pipeline (random) or evaluation pipeline (deterministic).
+        augment: one of :data:`AUGMENTATIONS`; ignored when ``train`` is False.
+        sampling: ``"random"`` subsets for training (``"first"`` points at evaluation), or
+            ``"fps"`` for both.
+        normalize: centre and scale every cloud into the unit sphere first (the published archives
+            are already normalised; useful for your own data).
+    """
+    check_choice("sampling", sampling, get_args(Sampling))
+    steps: list[Transform] = [NormalizeUnitSphere()] if normalize else []
+    if not train:
+        return Compose([*steps, Resample(num_points, "fps" if sampling == "fps" else "first")])
+    steps.append(Resample(num_points, sampling))
+    if sampling == "fps":
+        steps.append(Shuffle())
+    return Compose([*steps, *_augmentation(augment)])

@@ -20,7 +20,6 @@ __all__ = [
     "check_points",
     "check_shape_labels",
     "check_point_labels",
-    "check_parts_match_category",
 ]
 
 #: The largest coordinate magnitude accepted (any unit). The published archives lie in the unit
@@ -130,29 +129,3 @@ def check_point_labels(
             f"{path}: {key!r} of shape {first} holds {int(bad[0])}, expected 0..{num_values - 1}"
         )
     return labels
-
-
-def check_parts_match_category(
-    path: Path,
-    parts: np.ndarray,
-    categories: np.ndarray,
-    first_part: np.ndarray,
-    last_part: np.ndarray,
-) -> None:
-    """Every point's part id must lie in its shape's category range ``first..last``.
-
-    Shapes:
-        parts: (M, N) int64; categories: (M,) int64; first_part, last_part: (C,) int64
-    """
-    low = first_part[categories][:, None]  # (M, 1)
-    high = last_part[categories][:, None]  # (M, 1)
-    wrong = ((parts < low) | (parts > high)).any(axis=1)  # (M,)
-    if wrong.any():
-        shape = int(np.flatnonzero(wrong)[0])
-        category = int(categories[shape])
-        row = parts[shape]
-        bad = int(row[(row < first_part[category]) | (row > last_part[category])][0])
-        raise DataError(
-            f"{path}: 'pid' of shape {shape} holds part {bad}, but its category {category} owns "
-            f"parts {first_part[category]}..{last_part[category]}"
-        )

@@ -1,9 +1,13 @@
-"""``pointea-data verify``: check that a folder holds complete, well-formed archives; report them.
+"""``pointea-data verify``: check that a folder holds complete, well-formed data sets; report them.
 
-Runs the loaders' own per-file checks (keys, shapes, dtypes, label and part ranges, part ids within
-their category, NaN/Inf, empty clouds) on every listed file of every split, plus the optional
-``normal`` dataset and the ``*_id2file.json`` shape lists where present. Each problem becomes one
-report line naming the file; the report is not stopped by the first bad file.
+Every data set module registers its layouts' verifiers (``VERIFIERS``: layout name -> find, verify).
+They run the loaders' own per-file checks (keys, shapes, dtypes, label and part ranges, part ids
+within their category, NaN/Inf, empty clouds) on every listed file of every split, with the readers
+of the text and mesh releases in worker processes for large releases, plus the optional ``normal``
+dataset and the ``*_id2file.json`` shape lists where present. Each problem becomes one report line
+naming the file (and the line, for text); the report is not stopped by the first bad file. Listed
+files that are missing are one line (count and the first); ``missing="skip"`` turns them into a
+note, for deliberate subsets such as the samples in ``../shared/data``.
 
 Checksums: no SHA-256 digests of the official archive files are recorded (no trustworthy source
 was available), so the report lists each file's digest for pinning and relies on the internal
@@ -12,27 +16,33 @@ consistency checks.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-
-from pointea.data.modelnet40 import ModelNet40
-from pointea.data.shapenetpart import ShapeNetPart
+from pointea.data.cache import split_missing
 from pointea.errors import DataError
 
-__all__ = ["VerifyReport", "verify_folder", "known_layouts"]
+__all__ = [
+    "Verifier",
+    "VerifyReport",
+    "check_split",
+    "guarded",
+    "id_list_length",
+    "known_layouts",
+    "present_listed",
+    "sha256",
+    "verify_folder",
+]
 
-#: Shapes per split in the full published archives, reported for comparison.
-_FULL_SIZES = {
-    "ModelNet40": {"train": 9840, "test": 2468},
-    "ShapeNetPart": {"train": 12137, "val": 1870, "test": 2874},
-}
+#: ``find(root) -> found or None`` and ``verify(report, found, missing)`` of one layout.
+Verifier = tuple[Callable[[Path], Any], Callable[["VerifyReport", Any, str], None]]
+#: The layouts whose files have digests worth listing (the published HDF5 archives).
+_ARCHIVE_LAYOUTS = ("modelnet40_hdf5", "shapenetpart_hdf5")
 
 
 @dataclass
@@ -55,7 +65,7 @@ class VerifyReport:
         return "\n".join([*self.lines, f"verdict: {verdict}"])
 
 
-def _sha256(path: Path) -> str:
+def sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 20):
@@ -63,7 +73,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _id_list_length(h5_path: Path) -> tuple[Path, int] | None:
+def id_list_length(h5_path: Path) -> tuple[Path, int] | None:
     """Entries in ``ply_data_train_0_id2file.json`` beside ``ply_data_train0.h5``, if present."""
     match = re.fullmatch(r"(.*?)(\d+)", h5_path.stem)
     if match is None:
@@ -77,9 +87,9 @@ def _id_list_length(h5_path: Path) -> tuple[Path, int] | None:
         raise DataError(f"{json_path}: unreadable shape list ({exc})") from exc
 
 
-def _check_split(
+def check_split(
     report: VerifyReport,
-    dataset: str,
+    full: int,
     split: str,
     list_files: Callable[[], list[Path]],
     read: Callable[[Path], tuple[int, str]],
@@ -98,65 +108,32 @@ def _check_split(
             report.problem(str(exc))
             continue
         total += count
-        report.lines.append(f"  {split}: {path.name}: {summary}, sha256 {_sha256(path)[:16]}")
-    full = _FULL_SIZES[dataset][split]
+        report.lines.append(f"  {split}: {path.name}: {summary}, sha256 {sha256(path)[:16]}")
     report.lines.append(f"  {split}: {total} shapes in {len(files)} file(s) (full archive: {full})")
 
 
-def _verify_modelnet40(report: VerifyReport, folder: Path) -> None:
-    report.lines.append(f"ModelNet40 layout: {folder}")
+def guarded(check: Callable[[Any], Any], item: Any) -> Any:
+    """``check(item)``, or the :class:`DataError` message, so one bad file does not stop a run."""
     try:
-        names = ModelNet40.read_class_names(folder)
+        return check(item)
     except DataError as exc:
-        report.problem(str(exc))
-        return
-    report.lines.append(f"  classes: {len(names)} ({', '.join(names[:4])}, ...)")
+        return str(exc)
 
-    def read(path: Path) -> tuple[int, str]:
-        content = ModelNet40.read_file(path, len(names), normals=True)
-        count, points = content.points.shape[:2]
-        ids = _id_list_length(path)
-        if ids is not None and ids[1] != count:
-            raise DataError(f"{ids[0]}: lists {ids[1]} shapes, but {path.name} holds {count}")
-        extras = ""
-        if content.normals is not None:
-            # Informational: the published normals include a handful of non-unit vectors.
-            off = int((np.abs(np.linalg.norm(content.normals, axis=-1) - 1) > 1e-2).sum())
-            extras = f", normals ({off} of {content.normals.shape[0] * points} not unit length)"
-        labels = content.labels
-        extras += f", {ids[0].name} consistent" if ids is not None else ""
-        return count, (
-            f"{count} shapes x {points} points, labels {labels.min()}..{labels.max()} "
-            f"({np.unique(labels).size} classes){extras}"
+
+def present_listed(
+    report: VerifyReport, list_file: Path, entries: list, files: list, missing: str
+) -> list | None:
+    """The listed entries present; missing ones are a problem (``error``) or a note (``skip``)."""
+    kept, summary = split_missing(list_file, entries, files)
+    if summary is None:
+        return kept
+    if missing == "error":
+        report.problem(
+            f"{summary}; the copy is incomplete (`--missing skip` checks the {len(kept)} present)"
         )
-
-    for split in ModelNet40.SPLITS:
-        files = functools.partial(ModelNet40.split_files, folder, split)
-        _check_split(report, "ModelNet40", split, files, read)
-
-
-def _verify_shapenetpart(report: VerifyReport, folder: Path) -> None:
-    report.lines.append(f"ShapeNetPart layout: {folder}")
-    try:
-        ShapeNetPart.read_categories(folder)
-    except DataError as exc:
-        report.problem(str(exc))
-        return
-    report.lines.append(f"  categories: {len(ShapeNetPart.CATEGORIES)} standard, parts 0..49")
-
-    def read(path: Path) -> tuple[int, str]:
-        content = ShapeNetPart.read_file(path)
-        count, points = content.points.shape[:2]
-        present = [ShapeNetPart.CATEGORIES[c] for c in np.unique(content.categories)]
-        return count, (
-            f"{count} shapes x {points} points, {len(present)} categories "
-            f"({', '.join(present[:5])}{', ...' if len(present) > 5 else ''}), "
-            f"{np.unique(content.parts).size} parts used, all within their category"
-        )
-
-    for split in ShapeNetPart.SPLITS:
-        files = functools.partial(ShapeNetPart.split_files, folder, split)
-        _check_split(report, "ShapeNetPart", split, files, read)
+        return None
+    report.lines.append(f"  note: {summary}; checking the {len(kept)} present")
+    return kept
 
 
 def verify_folder(path: str | Path, layout: str = "auto", missing: str = "error") -> VerifyReport:
@@ -174,13 +151,20 @@ def verify_folder(path: str | Path, layout: str = "auto", missing: str = "error"
         report.lines.append(f"verify {path}")
         report.problem(f"{path} is not a folder")
         return report
-    layouts = _layouts(missing)
+    from pointea.data.modelnet40 import ModelNet40
+    from pointea.data.shapenetpart import ShapeNetPart
+
+    layouts = _layouts()
     if layout != "auto" and layout not in layouts:
         report.lines.append(f"verify {path}")
         report.problem(f"--layout must be auto or one of {', '.join(layouts)}; got {layout!r}")
         return report
     chosen = layouts if layout == "auto" else {layout: layouts[layout]}
-    found = [(verify, hit) for find, verify in chosen.values() if (hit := find(path)) is not None]
+    found = [
+        (name, verify, hit)
+        for name, (find, verify) in chosen.items()
+        if (hit := find(path)) is not None
+    ]
     if not found:
         report.lines.append(f"verify {path}")
         if layout == "auto":
@@ -193,9 +177,9 @@ def verify_folder(path: str | Path, layout: str = "auto", missing: str = "error"
         else:
             report.problem(f"{path}: no {layout} layout here (see docs/data.md for what it holds)")
         return report
-    for verify, hit in found:
-        verify(report, hit)
-    if any(verify in (_verify_modelnet40, _verify_shapenetpart) for verify, _ in found):
+    for _, verify, hit in found:
+        verify(report, hit, missing)
+    if any(name in _ARCHIVE_LAYOUTS for name, _, _ in found):
         report.lines.append(
             "checksums: no official SHA-256 digests are recorded; internal consistency checked, "
             "file digests (first 16 hex digits) listed above"
@@ -203,17 +187,16 @@ def verify_folder(path: str | Path, layout: str = "auto", missing: str = "error"
     return report
 
 
-def _layouts(missing: str) -> dict[str, tuple[Callable, Callable]]:
-    """layout name -> (find(path) -> found or None, verify(report, found))."""
-    from pointea.data.layouts.verify_layouts import layout_verifiers  # it imports this module
+def _layouts() -> dict[str, Verifier]:
+    """layout name -> verifier: the HDF5 archives first, then the other releases."""
+    # The data set modules import this one (for the report and the shared steps).
+    from pointea.data import modelnet40, scanobjectnn, shapenetpart
 
-    return {
-        "modelnet40_hdf5": (ModelNet40.LAYOUT.find, _verify_modelnet40),
-        "shapenetpart_hdf5": (ShapeNetPart.LAYOUT.find, _verify_shapenetpart),
-        **layout_verifiers(missing),
-    }
+    verifiers = {**modelnet40.VERIFIERS, **shapenetpart.VERIFIERS, **scanobjectnn.VERIFIERS}
+    first = {name: verifiers.pop(name) for name in _ARCHIVE_LAYOUTS}
+    return {**first, **verifiers}
 
 
 def known_layouts() -> list[str]:
     """The names ``--layout`` accepts (besides ``auto``)."""
-    return list(_layouts("error"))
+    return list(_layouts())

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pointea.data.archive_writer import write_modelnet40_archive, write_shapenetpart_archive
+from pointea.data.modelnet40 import write_modelnet40_archive
+from pointea.data.shapenetpart import write_shapenetpart_archive
 from pointea.data.shapenetpart import ShapeNetPart
 from tests.conftest import missing_real_data
 

@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from pointea.data.h5 import read_h5, write_h5
+from pointea.data.storage import read_h5, write_h5
 from pointea.data.modelnet40 import ModelNet40
 from pointea.data.shapenetpart import ShapeNetPart, category_of_part
 from pointea.errors import DataError

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pointea.data import ModelNet40DataModule
-from pointea.data.archive_writer import write_modelnet40_archive
+from pointea.data.modelnet40 import write_modelnet40_archive
 from pointea.data.cli import main
 from pointea.data.modelnet40 import ModelNet40
 from pointea.data.synthetic import CLASS_NAMES as SYNTHETIC_NAMES

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pointea.data.cli import main
-from pointea.data.h5 import write_h5
+from pointea.data.storage import write_h5
 
 SMALL = ["--train-per-class", "2", "--test-per-class", "1", "--train-per-category", "2",
          "--val-per-category", "1", "--test-per-category", "1"]  # fmt: skip

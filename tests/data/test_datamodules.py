@@ -11,7 +11,7 @@ import yaml
 from jsonargparse import ArgumentParser
 
 from pointea.data import ModelNet40DataModule, ShapeNetPartDataModule
-from pointea.data.archive_writer import write_modelnet40_archive
+from pointea.data.modelnet40 import write_modelnet40_archive
 from pointea.data.modelnet40 import ModelNet40
 from pointea.data.shapenetpart import ShapeNetPart
 from pointea.data.synthetic import CLASS_NAMES, PART_CATEGORIES

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pointea.data.archive_writer import write_modelnet40_archive
+from pointea.data.modelnet40 import write_modelnet40_archive
 from pointea.data.cli import main as cli_main
 from pointea.data.download import download_archive, unpacked_limit
-from pointea.data.h5 import write_h5
+from pointea.data.storage import write_h5
 from pointea.data.modelnet40 import ModelNet40
 from pointea.errors import DataError
 

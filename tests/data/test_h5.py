@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pointea.data.cli import main
-from pointea.data.h5 import MAX_DATASET_BYTES, read_h5
+from pointea.data.storage import MAX_DATASET_BYTES, read_h5
 from pointea.errors import DataError
 
 SMALL = ["--train-per-class", "2", "--test-per-class", "1"]

@@ -11,8 +11,8 @@ import pytest
 
 from pointea.data import ModelNet40, ModelNet40DataModule
 from pointea.data.cli import main
-from pointea.data.layouts import NormalResampled, modelnet40_archive
-from pointea.data.layouts.cache import MANIFEST
+from pointea.data.modelnet40 import NormalResampled, modelnet40_archive
+from pointea.data.cache import MANIFEST
 from pointea.errors import DataError
 from tests.data.conftest import shared_sample
 

@@ -9,7 +9,7 @@ import pytest
 
 from pointea.data import ModelNet40, ModelNet40DataModule
 from pointea.data.cli import main
-from pointea.data.layouts import modelnet40_archive
+from pointea.data.modelnet40 import modelnet40_archive
 from pointea.errors import DataError
 
 CUBE_VERTICES = [(x, y, z) for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)]

@@ -11,7 +11,7 @@ import pytest
 
 from pointea.data import ShapeNetPart, ShapeNetPartDataModule
 from pointea.data.cli import main
-from pointea.data.layouts import V0, V0Normal, shapenetpart_archive
+from pointea.data.shapenetpart import V0, V0Normal, shapenetpart_archive
 from pointea.errors import DataError
 from tests.data.conftest import shared_sample
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pointea.data.h5 import read_h5
+from pointea.data.storage import read_h5
 from pointea.data.modelnet40 import ModelNet40
 from pointea.data.shapenetpart import ShapeNetPart
 from pointea.data.transforms import NormalizeUnitSphere

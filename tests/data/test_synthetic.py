@@ -19,8 +19,7 @@ from pointea.data.synthetic import (
     write_synthetic_modelnet40,
     write_synthetic_shapenetpart,
 )
-from pointea.data.synthetic.mesh import sample_surface
-from pointea.data.synthetic.primitives import box
+from pointea.data.synthetic.geometry import box, sample_surface
 
 
 def test_classification_set_is_deterministic_and_seed_dependent() -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from pointea.data.presets import AUGMENTATIONS, build_transform
+from pointea.data.transforms import AUGMENTATIONS, build_transform
 from pointea.data.transforms import (
     Compose,
     Jitter,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pointea.data.cli import main
-from pointea.data.h5 import write_h5
+from pointea.data.storage import write_h5
 from pointea.data.modelnet40 import ModelNet40
 from pointea.data.transforms import NormalizeUnitSphere
 from pointea.data.validation import MAX_ABS_COORDINATE, check_points

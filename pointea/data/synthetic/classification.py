@@ -17,8 +17,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-from pointea.data.synthetic.mesh import pose, rotation, sample_surface
-from pointea.data.synthetic.primitives import arc_profile, box, polyhedron, revolve, tube
+from pointea.data.synthetic.geometry import (
+    arc_profile,
+    box,
+    polyhedron,
+    pose,
+    revolve,
+    rotation,
+    sample_surface,
+    tube,
+)
 
 __all__ = ["CLASS_NAMES", "generate_classification", "normalize_clouds"]
 

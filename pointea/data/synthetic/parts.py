@@ -26,8 +26,7 @@ import numpy as np
 
 from pointea.data.shapenetpart import ShapeNetPart
 from pointea.data.synthetic.classification import normalize_clouds
-from pointea.data.synthetic.mesh import pose, rotation, sample_surface
-from pointea.data.synthetic.primitives import box, revolve, tube
+from pointea.data.synthetic.geometry import box, pose, revolve, rotation, sample_surface, tube
 
 __all__ = ["PART_CATEGORIES", "generate_parts"]
 

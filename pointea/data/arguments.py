@@ -1,9 +1,11 @@
-"""Range checks for the numbers a user gives the data package, where they enter.
+"""Checks of the arguments a user gives the data package, where they enter: every one lives here.
 
 Each user-facing number (points per cloud, batch size, workers, synthetic sizes, seeds, network
-timeouts) is checked once, at the door: the data modules' constructors and the ``pointea-data``
-options. A bad value is one message naming the argument, the allowed range and the value given,
-instead of a crash (or a silent misbehaviour) deep inside numpy, a DataLoader or a socket.
+timeouts) and each named choice (split, layout, augmentation, sampling, variant, missing-file
+policy) is checked once, at the door: the data modules' and datasets' constructors and the
+``pointea-data`` options. A bad value is one message naming the argument, the allowed range or
+choices and the value given, instead of a crash (or a silent misbehaviour) deep inside numpy, a
+DataLoader or a socket.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import argparse
 import math
 import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 __all__ = [
     "MAX_POINTS",
@@ -19,6 +22,7 @@ __all__ = [
     "MAX_WORKERS",
     "MAX_SYNTHETIC_PER_LABEL",
     "MAX_SEED",
+    "check_choice",
     "check_int",
     "check_seconds",
     "int_option",
@@ -35,6 +39,20 @@ MAX_WORKERS = 256
 MAX_SYNTHETIC_PER_LABEL = 10_000
 #: Seeds (numpy's SeedSequence takes any non-negative integer; 32 bits is the usual range).
 MAX_SEED = 2**32 - 1
+
+
+Choice = TypeVar("Choice")
+
+
+def check_choice(
+    name: str, value: Choice, choices: Sequence[Choice], error: type[Exception] = ValueError
+) -> Choice:
+    """``value`` when it is one of ``choices``; else ``error`` (:class:`ValueError` for arguments,
+    :class:`~pointea.errors.DataError` where a data set names what it holds) naming ``name``, the
+    choices and the value given."""
+    if value not in choices:
+        raise error(f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")
+    return value
 
 
 def check_int(name: str, value: object, low: int, high: int) -> int:
