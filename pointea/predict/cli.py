@@ -55,6 +55,7 @@ from pointea.predict.dataset import FileBatch, PointFiles, Preprocessing, collat
 from pointea.predict.files import expand_paths
 from pointea.predict.model import TrainedModel, load_trained_model
 from pointea.predict.out_folder import OutFolder, check_out_folder
+from pointea.predict.scenes import ScenePredictor
 
 __all__ = ["main", "build_parser", "segment", "propagate_labels"]
 
@@ -94,7 +95,7 @@ def _at_least(minimum: int):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=PROGRAM, description="Classify or part-segment point files with a checkpoint `pointea fit` wrote."
+        prog=PROGRAM, description="Classify, part-segment or semantically segment point files with a checkpoint `pointea fit` wrote."
     )
     parser.add_argument("checkpoint", help="a checkpoint written by `pointea fit` (e.g. runs/NAME/checkpoints/best-*.ckpt)")
     parser.add_argument("paths", nargs="+", metavar="PATH", help="point files, folders (searched recursively) or globs")
@@ -121,6 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--categories", help="part segmentation: a CSV of file,category rows")
     parser.add_argument("--batch-size", type=_at_least(1), default=16, help="files per forward pass (default 16)")
     parser.add_argument("--workers", type=_at_least(0), default=1, help="reader processes (default 1; 0 reads inline)")
+    scenes = parser.add_argument_group("semantic segmentation (whole scenes)")
+    scenes.add_argument("--chunk-size", type=_at_least(1), default=DEFAULT_CHUNK_SIZE,
+                        help=f"external attention: points per chunk of the exact pass (default {DEFAULT_CHUNK_SIZE})")  # fmt: skip
+    scenes.add_argument("--window-size", type=float, default=1.0, help="self-attention: window side, metres (default 1)")
+    scenes.add_argument("--window-stride", type=float, default=0.5, help="self-attention: window stride, metres (default 0.5)")
+    scenes.add_argument("--window-points", type=_at_least(1), default=4096,
+                        help="self-attention: most points a window pass holds (default 4096)")  # fmt: skip
+    scenes.add_argument("--memory-limit", type=float, default=None,
+                        help="self-attention: GiB its N x N maps may take (default: the machine's memory)")  # fmt: skip
     return parser
 
 
@@ -170,7 +180,8 @@ def _run(args: argparse.Namespace) -> int:
 
     with OutFolder(out, overwrite=args.overwrite) as folder:
         print(model.describe())
-        print(f"preprocessing as in training: {preprocessing.describe()}; votes: {args.votes}")
+        if model.task != "semantic_segmentation":  # scenes are served whole (ScenePredictor.describe)
+            print(f"preprocessing as in training: {preprocessing.describe()}; votes: {args.votes}")
         for note in model.notes:
             print(f"note: {note}")
         if found.skipped:
@@ -178,7 +189,11 @@ def _run(args: argparse.Namespace) -> int:
         if files:
             predictor = PREDICTORS[model.task](model, args)
             writer = PredictionsWriter(out, predictor.outputs)
-            unreadable += _predict(model, files, categories, preprocessing, predictor, writer, args)
+            if isinstance(predictor, ScenePredictor):  # whole scenes, served and evaluated as `pointea test` does
+                print(f"scenes: {predictor.describe()}; votes: {args.votes}")
+                unreadable += predictor.predict_files(files, writer, args.votes)
+            else:
+                unreadable += _predict(model, files, categories, preprocessing, predictor, writer, args)
             for note in predictor.notes:
                 print(f"note: {note}")
             print(writer.table())
@@ -381,7 +396,11 @@ class _Segmenter(_Predictor):
 
 
 #: Task string of the checkpoint record -> how pointea-predict runs its network.
-PREDICTORS: dict[str, type[_Predictor]] = {"classification": _Classifier, "part_segmentation": _Segmenter}
+PREDICTORS: dict[str, type[_Predictor] | type[ScenePredictor]] = {
+    "classification": _Classifier,
+    "part_segmentation": _Segmenter,
+    "semantic_segmentation": ScenePredictor,
+}
 
 
 def _summary(model: TrainedModel, preprocessing: Preprocessing, args: argparse.Namespace) -> dict[str, Any]:

@@ -20,13 +20,18 @@ from pointea.models.checkpoint import (
     trained_preprocessing,
 )
 from pointea.models.classifier import PCTClassifier
+from pointea.models.per_point import PCTSemanticSegmenter
 from pointea.models.segmenter import PCTPartSegmenter
 
 __all__ = ["TrainedModel", "load_trained_model", "DEFAULT_POINTS"]
 
 #: Points per cloud when a checkpoint predates the preprocessing record (the data modules' defaults).
-DEFAULT_POINTS = {"classification": 1024, "part_segmentation": 2048}
-_NETWORKS: dict[str, type[nn.Module]] = {"classification": PCTClassifier, "part_segmentation": PCTPartSegmenter}
+DEFAULT_POINTS = {"classification": 1024, "part_segmentation": 2048, "semantic_segmentation": 4096}
+_NETWORKS: dict[str, type[nn.Module]] = {
+    "classification": PCTClassifier,
+    "part_segmentation": PCTPartSegmenter,
+    "semantic_segmentation": PCTSemanticSegmenter,  # whole scenes: see pointea.predict.scenes
+}
 
 
 @dataclass
@@ -43,6 +48,8 @@ class TrainedModel:
         num_points: points per cloud in training.
         sampling: ``"random"`` or ``"fps"``: how training brought clouds to ``num_points``.
         normalize: whether the training data module normalised clouds itself.
+        scene: semantic segmentation: how the scene data module served scenes (its preprocessing
+            record: ``features``, ``ignore_index``, the lidar ``class_map``, ...).
         notes: what had to be assumed because the checkpoint does not record it.
     """
 
@@ -55,6 +62,7 @@ class TrainedModel:
     num_points: int = 1024
     sampling: str = "random"
     normalize: bool = False
+    scene: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -66,6 +74,11 @@ class TrainedModel:
         """One line: what the network is and what it predicts."""
         if self.task == "classification":
             return f"{self.path}: {type(self.network).__name__}, classification into {len(self.class_names)} classes"
+        if self.task == "semantic_segmentation":
+            return (
+                f"{self.path}: {type(self.network).__name__} ({self.network.encoder.attention} attention), semantic "
+                f"segmentation of whole scenes into {len(self.class_names)} classes"
+            )
         parts = sum(len(p) for p in self.parts_per_category.values())
         return (
             f"{self.path}: {type(self.network).__name__}, part segmentation: {len(self.categories)} categories, "
@@ -84,19 +97,24 @@ def load_trained_model(path: str | Path) -> TrainedModel:
     record = pointea_record(checkpoint, path)
     task = record.get("task")
     if task not in _NETWORKS:
-        raise CheckpointError(f"{path} is a {task!r} checkpoint; pointea predicts 'classification' and 'part_segmentation'")
+        raise CheckpointError(f"{path} is a {task!r} checkpoint; pointea predicts {', '.join(map(repr, _NETWORKS))}")
     network = _NETWORKS[task].from_loaded_checkpoint(checkpoint, path)
     model = TrainedModel(network=network, task=task, path=path, num_points=DEFAULT_POINTS[task])
     labels = trained_labels(checkpoint, path)
     if labels is None:
         model.notes.append("the checkpoint predates pointea's label record: labels are shown as ids")
-    if task == "classification":
+    if task in ("classification", "semantic_segmentation"):
         names = (labels or {}).get("classes")
         model.class_names = list(names) if names else [f"class {i}" for i in range(network.num_classes)]
     else:
         model.parts_per_category = _parts_per_category(labels, network, path)
         model.categories = list(model.parts_per_category)
     preprocessing = trained_preprocessing(checkpoint, path)
+    if task == "semantic_segmentation":  # whole scenes, served as the scene data module served them
+        model.scene = dict(preprocessing or {})
+        if preprocessing is None:
+            model.notes.append("the checkpoint does not record how scenes were served: assuming xyz alone")
+        return model
     if preprocessing is None:
         model.notes.append(
             f"the checkpoint does not record its preprocessing: assuming {model.num_points} points, random "

@@ -49,7 +49,7 @@ from pointea.models.scene_evaluation import (
 from pointea.training.confusion_picture import write_confusion_csv, write_confusion_picture
 from pointea.training.module import PCT_MIN_LR, PointCloudModule
 
-__all__ = ["SemanticSegmentation", "scene_scores", "self_attention_estimate"]
+__all__ = ["SemanticSegmentation", "scene_scores", "self_attention_estimate", "height_channel"]
 
 
 def scene_scores(confusion: Tensor) -> dict[str, Tensor]:
@@ -173,7 +173,7 @@ class SemanticSegmentation(PointCloudModule):
             weights = getattr(datamodule, "class_weights", None)
             if weights is not None:
                 self.loss_weights = self._weights(weights, self.network.num_classes).to(self.loss_weights.device)
-        self.height_channel = _height_channel(getattr(datamodule, "features", None))
+        self.height_channel = height_channel(getattr(datamodule, "features", None))
         crop = getattr(datamodule, "crop", None)
         batch_size = getattr(datamodule, "batch_size", None)
         if stage == "fit" and isinstance(getattr(crop, "num_points", None), int) and isinstance(batch_size, int):
@@ -298,7 +298,7 @@ class SemanticSegmentation(PointCloudModule):
         return {"labels": self.class_names, "true_labels": self.class_names}
 
 
-def _height_channel(features: Sequence[str] | None) -> int | None:
+def height_channel(features: Sequence[str] | None) -> int | None:
     """The feature channel that holds height above the crop's floor, if the data module serves it."""
     if not features or "height" not in features:
         return None

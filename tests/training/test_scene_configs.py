@@ -50,7 +50,7 @@ def test_demo_scene_fits_one_epoch_and_tests_whole_rooms(tmp_path: Path, monkeyp
     pytest.importorskip("matplotlib")
     monkeypatch.chdir(tmp_path)  # the config's data/ and runs/ folders land here
     config = str(REPO / "configs" / "demo_scene.yaml")
-    cli_main(["fit", "--config", config, "--trainer.max_epochs", "1", "--trainer.check_val_every_n_epoch", "1", *TINY_ROOMS])
+    cli_main(["fit", "--config", config, "--trainer.max_epochs", "1", *TINY_ROOMS])
     last = tmp_path / "runs" / "demo_scene" / "checkpoints" / "last.ckpt"
     record = read_checkpoint(last)["pointea"]
     assert record["task"] == "semantic_segmentation" and record["labels"]["classes"][1] == "floor"

@@ -187,7 +187,7 @@ def test_a_test_split_without_labels_is_an_error_not_a_zero(tmp_path: Path) -> N
 
 
 def test_height_is_recomputed_above_each_windows_floor() -> None:
-    from pointea.training.semantic import _height_channel
+    from pointea.training.semantic import height_channel as _height_channel
 
     assert _height_channel(("color", "normalized", "height")) == 6
     assert _height_channel(("height", "intensity")) == 0
