@@ -31,15 +31,22 @@ DISTANCE_TOLERANCE = 1e-5
 
 
 def _functions(backend: str) -> tuple[Callable[..., Tensor], Callable[..., Tensor]]:
-    """(fps, knn) of ``backend``; torch_cluster's are pointea's public ones, which call it."""
-    if backend == "torch_cluster":
-        return sampling.farthest_point_sampling, sampling.knn
-    return sampling.fallback_farthest_point_sampling, sampling.fallback_knn
+    """(fps, knn) of ``backend``: pointea's one :func:`~pointea.layers.sampling.fps` and
+    :func:`~pointea.layers.sampling.knn` with that backend ("fallback" is the pure-torch one)."""
+    name = "torch_cluster" if backend == "torch_cluster" else "torch"
+    return (
+        lambda points, samples: sampling.fps(points, samples, backend=name),
+        lambda points, queries, k: sampling.knn(points, queries, k, backend=name),
+    )
 
 
 def _neighbour_distances(pos: Tensor, query: Tensor, neighbours: Tensor) -> Tensor:
-    """Sorted distances from each query to its neighbours. Shapes: (P, 3), (Q, 3), (Q, K) -> (Q, K)."""
-    return (pos[neighbours] - query.unsqueeze(1)).norm(dim=-1).sort(dim=-1).values  # (Q, K, 3) -> (Q, K)
+    """Sorted distances from each query to its neighbours.
+
+    Shapes: pos (B, N, 3); query (B, Q, 3); neighbours (B, Q, K) -> (B, Q, K)
+    """
+    gathered = pos.gather(1, neighbours.flatten(1).unsqueeze(-1).expand(-1, -1, 3)).view(*neighbours.shape, 3)  # (B, Q, K, 3)
+    return (gathered - query.unsqueeze(2)).norm(dim=-1).sort(dim=-1).values  # (B, Q, K, 3) -> (B, Q, K)
 
 
 def measure_sampling(
@@ -63,16 +70,15 @@ def measure_sampling(
     generator = torch.Generator().manual_seed(0)
     rows: list[dict[str, Any]] = []
     for n in points:
-        pos = torch.rand(batch_size * n, 3, generator=generator).to(torch_device)  # (B * N, 3)
-        batch = torch.arange(batch_size, device=torch_device).repeat_interleave(n)  # (B * N,)
+        pos = torch.rand(batch_size, n, 3, generator=generator).to(torch_device)  # (B, N, 3)
         outputs: dict[tuple[str, str], Tensor] = {}
-        reference_centres = sampling.fallback_farthest_point_sampling(pos, batch, samples)  # (B * M,)
-        query, query_batch = pos[reference_centres], batch[reference_centres]  # (B * M, 3), (B * M,)
+        reference_centres = sampling.fps(pos, samples, backend="torch")  # (B, M)
+        query = pos.gather(1, reference_centres.unsqueeze(-1).expand(-1, -1, 3))  # (B, M, 3)
         for backend in BACKENDS:
             fps, knn = _functions(backend)
             work = {
-                "fps": lambda fps=fps: fps(pos, batch, samples),
-                "knn": lambda knn=knn: knn(pos, query, k, batch, query_batch),
+                "fps": lambda fps=fps: fps(pos, samples),
+                "knn": lambda knn=knn: knn(pos, query, k),
             }
             for operation in OPERATIONS:
                 row: dict[str, Any] = dict(

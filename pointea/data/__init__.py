@@ -6,6 +6,11 @@ Data sets:
     Princeton's ``.off`` meshes), :mod:`~pointea.data.shapenetpart` (HDF5 archive, ``v0_normal`` and
     ``v0`` text releases), :mod:`~pointea.data.scanobjectnn`, :mod:`~pointea.data.class_folder` (your
     own files, one folder per class), :mod:`~pointea.data.synthetic` (the embedded default).
+Scenes (rooms, lidar tiles, scans; docs/scenes-data.md):
+    :mod:`~pointea.data.s3dis`, :mod:`~pointea.data.lidar`, :mod:`~pointea.data.semantickitti`,
+    :mod:`~pointea.data.synthetic_scenes` (procedural rooms and tiles), on
+    :mod:`~pointea.data.scenes` (scenes and their data module), :mod:`~pointea.data.crops` and
+    :mod:`~pointea.data.scene_transforms`.
 Shared:
     :mod:`~pointea.data.storage` (HDF5 files, archive folders and their file lists),
     :mod:`~pointea.data.validation` (checks on archive arrays), :mod:`~pointea.data.cache` (other
@@ -43,6 +48,12 @@ _EXPORTS = {
     "verify_folder": "pointea.data.verify",
     "write_synthetic_modelnet40": "pointea.data.synthetic",
     "write_synthetic_shapenetpart": "pointea.data.synthetic",
+    # Scenes (rooms, lidar tiles, scans): see docs/scenes-data.md.
+    "LidarDataModule": "pointea.data.lidar",
+    "S3DISDataModule": "pointea.data.s3dis",
+    "SemanticKITTIDataModule": "pointea.data.semantickitti",
+    "write_synthetic_rooms": "pointea.data.synthetic_scenes",
+    "write_synthetic_tiles": "pointea.data.synthetic_scenes",
 }
 
 __all__ = sorted(_EXPORTS)

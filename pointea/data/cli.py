@@ -65,6 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--val-per-category", type=size, default=20, help="parts, per category")
     synth.add_argument("--test-per-category", type=size, default=20, help="parts, per category")
 
+    scenes = commands.add_parser(
+        "synth-scenes",
+        help="write procedural rooms (S3DIS classes, Pointcept layout) and lidar tiles (LAS)",
+    )  # scenes: pointea.data.synthetic_scenes
+    scenes.add_argument(
+        "--rooms", help="folder that receives Area_N/room_K/ (coord, color, segment .npy)"
+    )
+    scenes.add_argument("--tiles", help="folder that receives tile_K.las")
+    scenes.add_argument("--seed", type=int_option(0, MAX_SEED), default=0)
+    scenes.add_argument("--rooms-per-area", type=int_option(1, 1000), default=2, help="areas 1..6")
+    scenes.add_argument("--num-tiles", type=int_option(1, 1000), default=6, help="60 m x 60 m each")
+
     verify = commands.add_parser("verify", help="check a folder's archives; exit 1 on a problem")
     verify.add_argument("folder", help="an archive folder, or a folder containing archive folders")
     verify.add_argument(
@@ -131,7 +143,9 @@ def _synth(args: argparse.Namespace) -> int:
     written = []
     if args.only in (None, "modelnet40"):
         if ModelNet40.LAYOUT.find(args.root) is not None:
-            raise DataError(f"{args.root} already holds a ModelNet40 layout; remove it to regenerate")
+            raise DataError(
+                f"{args.root} already holds a ModelNet40 layout; remove it to regenerate"
+            )
         written.append(
             write_synthetic_modelnet40(
                 args.root, args.seed, args.train_per_class, args.test_per_class
@@ -153,6 +167,18 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _synth_scenes(args: argparse.Namespace) -> int:
+    from pointea.data.synthetic_scenes import write_synthetic_rooms, write_synthetic_tiles
+
+    if not (args.rooms or args.tiles):
+        raise DataError("synth-scenes: give --rooms DIR and/or --tiles DIR")
+    if args.rooms:
+        print(f"wrote {write_synthetic_rooms(args.rooms, args.seed, args.rooms_per_area)}")
+    if args.tiles:
+        print(f"wrote {write_synthetic_tiles(args.tiles, args.seed, args.num_tiles)}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``pointea-data``; returns the exit status."""
     args = build_parser().parse_args(argv)
@@ -161,6 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with _sigterm_raises():
             if args.command == "synth":
                 return _synth(args)
+            if args.command == "synth-scenes":
+                return _synth_scenes(args)
             if args.command == "verify":
                 report = verify_folder(args.folder, args.layout, args.missing)
                 print(report.text())

@@ -11,7 +11,8 @@ batch with the default collate:
   (Pointcept's sphere crop).
 
 ``"large"`` (4 m x 4 m / 32,768 points) is a crop that only linear attention affords: offset
-(self-)attention would build a 32,768^2 map per layer.
+(self-)attention would build a 32,768^2 map per layer. ``"lidar"`` (20 m x 20 m / 4,096 points)
+suits tiles and scans of about 10 points per square metre.
 
 A crop returns *indices* into the scene (the scene's arrays stay memory-mapped; only the kept
 rows are read; a scene with a spatial index, :class:`Candidates`, passes only the points of the
@@ -33,9 +34,17 @@ import numpy as np
 from pointea.data.scene_transforms import grid_subsample
 from pointea.errors import ConfigError
 
-__all__ = ["Candidates", "BlockCrop", "SphereCrop", "CROP_PRESETS", "CropPreset", "build_crop", "to_count"]
+__all__ = [
+    "Candidates",
+    "BlockCrop",
+    "SphereCrop",
+    "CROP_PRESETS",
+    "CropPreset",
+    "build_crop",
+    "to_count",
+]
 
-CropPreset = Literal["pointnet", "large"]
+CropPreset = Literal["pointnet", "large", "lidar"]
 
 
 def to_count(index: np.ndarray, num_points: int, rng: np.random.Generator) -> np.ndarray:
@@ -51,8 +60,14 @@ def to_count(index: np.ndarray, num_points: int, rng: np.random.Generator) -> np
 def _check(owner: str, size: float, num_points: int, min_points: int, tries: int) -> None:
     if not (isinstance(size, (int, float)) and np.isfinite(size) and size > 0):
         raise ConfigError(f"{owner}: the size must be a positive number of metres, got {size!r}")
-    if isinstance(num_points, bool) or not isinstance(num_points, int) or not 1 <= num_points <= 10**7:
-        raise ConfigError(f"{owner}: num_points must be an integer in 1..10000000, got {num_points!r}")
+    if (
+        isinstance(num_points, bool)
+        or not isinstance(num_points, int)
+        or not 1 <= num_points <= 10**7
+    ):
+        raise ConfigError(
+            f"{owner}: num_points must be an integer in 1..10000000, got {num_points!r}"
+        )
     if isinstance(min_points, bool) or not isinstance(min_points, int) or min_points < 1:
         raise ConfigError(f"{owner}: min_points must be a positive integer, got {min_points!r}")
     if isinstance(tries, bool) or not isinstance(tries, int) or tries < 1:
@@ -76,7 +91,9 @@ class _Crop:
         """Indices of the points of ``points`` inside the crop around ``centre``.  Shapes: -> (M,)."""
         raise NotImplementedError
 
-    def select(self, points: np.ndarray, centre: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def select(
+        self, points: np.ndarray, centre: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
         """``num_points`` positions into ``points`` (the crop's points).  Shapes: (M, 3) -> (K,)."""
         return to_count(np.arange(points.shape[0]), self.num_points, rng)
 
@@ -105,7 +122,9 @@ class _Crop:
                 index = index[grid_subsample(np.asarray(points[index]), grid, rng)]
             if index.shape[0] >= self.min_points:
                 break
-        if index.shape[0] == 0:  # cannot happen (the centre is a scene point) unless NaN coordinates
+        if (
+            index.shape[0] == 0
+        ):  # cannot happen (the centre is a scene point) unless NaN coordinates
             raise ValueError("crop: no point near the drawn centre (NaN coordinates?)")
         return index[self.select(np.asarray(points[index]), centre, rng)]
 
@@ -168,7 +187,9 @@ class SphereCrop(_Crop):
         squared = ((points - centre) ** 2).sum(axis=1)  # (N,)
         return np.flatnonzero(squared <= np.float32(self.radius**2))
 
-    def select(self, points: np.ndarray, centre: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def select(
+        self, points: np.ndarray, centre: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
         if points.shape[0] <= self.num_points:
             return to_count(np.arange(points.shape[0]), self.num_points, rng)
         squared = ((points - centre) ** 2).sum(axis=1)  # (M,)
@@ -176,10 +197,12 @@ class SphereCrop(_Crop):
         return nearest[rng.permutation(self.num_points)]
 
 
-#: Named crops: PointNet's 1 m blocks of 4,096 points; a 4 m block of 32,768 (linear attention only).
+#: Named crops: PointNet's 1 m blocks of 4,096 points; a 4 m block of 32,768 (linear attention
+#: only); a 20 m block of 4,096 for lidar tiles and scans (about 10 points per square metre).
 CROP_PRESETS: dict[str, BlockCrop] = {
     "pointnet": BlockCrop(size=1.0, num_points=4096, min_points=1024),
     "large": BlockCrop(size=4.0, num_points=32768, min_points=4096),
+    "lidar": BlockCrop(size=20.0, num_points=4096, min_points=1024),
 }
 
 

@@ -7,8 +7,8 @@ Three layouts, as people download them (``layout="auto"`` takes the first found,
   The procedural rooms (``synthetic=True``, :mod:`pointea.data.synthetic_scenes`) are written in
   this layout.
 - ``"raw"``: the release, ``Stanford3dDataset_v1.2_Aligned_Version/Area_N/<room>/Annotations/
-  <class>_<k>.txt`` (lines ``x y z r g b``). A class name outside the 13 (``stairs``) is clutter,
-  as PointNet maps it. Converted once, room by room, into the Pointcept layout under
+  <class>_<k>.txt`` (lines ``x y z r g b``). A class name outside the 13 (``stairs``) is clutter
+  (as PointNet maps it; noted in the report). Converted once, room by room, into the Pointcept layout under
   ``pointea_cache/s3dis_raw/`` (atomic per room, a progress bar, reused while the room's
   annotation files keep their sizes and times), then memory-mapped.
 - ``"hdf5"``: PointNet's ``indoor3d_sem_seg_hdf5_data/`` (``ply_data_all_K.h5`` with ``data``
@@ -35,6 +35,7 @@ with ``test_area`` 1 to 6 (:func:`six_fold`), the scores averaged.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -45,7 +46,7 @@ from typing import Literal
 import numpy as np
 
 from pointea.data.crops import CropPreset
-from pointea.data.layouts.cache import CACHE_FOLDER, ensure_cache, source_manifest
+from pointea.data.cache import CACHE_FOLDER, ensure_cache, source_manifest
 from pointea.data.scenes import Scene, SceneDataModule, Split
 from pointea.errors import ConfigError, DataError
 
@@ -104,16 +105,13 @@ def read_annotation(
         raise DataError(f"{path}: cannot read this annotation file ({error})") from None
     if not data.strip():
         return np.empty((0, 6)), [f"{path}: empty annotation file, skipped"]
-    lines = data.count(b"\n") + (not data.endswith(b"\n"))
-    if not _NOT_NUMERIC.search(data):  # the fast path: numbers only
+    if not _NOT_NUMERIC.search(data):  # the fast path: numbers only, NumPy's C parser
         try:
-            values = np.array(data.split(), dtype=np.float64)
-        except ValueError:
-            values = np.empty(0)
-        if values.size == 6 * lines and data.count(b"\n\n") == 0:
-            rows = values.reshape(lines, 6)  # (P, 6)
-            if np.isfinite(rows).all():
-                return rows, []
+            rows = np.loadtxt(io.BytesIO(data), dtype=np.float64, ndmin=2)  # (P, 6)
+        except ValueError:  # a short or long line: the slow path names it
+            rows = None
+        if rows is not None and rows.shape[1] == 6 and np.isfinite(rows).all():
+            return rows, []
     return _read_annotation_lines(path, data, bad_lines)
 
 
@@ -128,7 +126,10 @@ def _read_annotation_lines(path: Path, data: bytes, bad_lines: str) -> tuple[np.
         if fields is None:
             repaired = _numbers(_STRAY.sub(b"", line))
             if repaired is not None:
-                fields, note = repaired, f"{path}:{number}: stray characters removed ({line[:60]!r})"
+                fields, note = (
+                    repaired,
+                    f"{path}:{number}: stray characters removed ({line[:60]!r})",
+                )
         if fields is None:
             if bad_lines == "error":
                 raise DataError(
@@ -158,7 +159,9 @@ def _save(folder: Path, coord: np.ndarray, color: np.ndarray, segment: np.ndarra
         np.save(folder / f"{name}.npy", array)
 
 
-def convert_raw_room(room: Path, out: Path, bad_lines: Literal["skip", "error"] = "skip") -> list[str]:
+def convert_raw_room(
+    room: Path, out: Path, bad_lines: Literal["skip", "error"] = "skip"
+) -> list[str]:
     """Write one raw room (``room/Annotations/*.txt``) in the Pointcept layout into ``out``, with
     ``report.json`` (the notes, points per file); returns the notes."""
     notes, pieces, points_per_file = [], [], {}
@@ -166,10 +169,17 @@ def convert_raw_room(room: Path, out: Path, bad_lines: Literal["skip", "error"] 
         rows, file_notes = read_annotation(path, bad_lines)
         notes += file_notes
         points_per_file[path.name] = int(rows.shape[0])
+        name = path.stem.rsplit("_", 1)[0]
+        if name not in S3DIS_CLASSES and rows.shape[0]:
+            notes.append(f"{path}: class {name!r} is not one of S3DIS's 13; read as clutter")
         if rows.shape[0]:
             pieces.append((rows, annotation_class(path)))
     rows = np.concatenate([r for r, _ in pieces]) if pieces else np.empty((0, 6))  # (N, 6)
-    labels = np.concatenate([np.full(r.shape[0], c, np.int16) for r, c in pieces]) if pieces else np.empty(0, np.int16)
+    labels = (
+        np.concatenate([np.full(r.shape[0], c, np.int16) for r, c in pieces])
+        if pieces
+        else np.empty(0, np.int16)
+    )
     if rows.shape[0] and ((rows[:, 3:] < 0) | (rows[:, 3:] > 255)).any():
         raise DataError(f"{room}: colours outside 0..255 in its annotation files")
     _save(out, rows[:, :3].astype(np.float32), rows[:, 3:].astype(np.uint8), labels)
@@ -187,7 +197,9 @@ def read_pointcept_room(folder: Path, name: str) -> Scene:
     for key in ("coord", "color", "segment"):
         path = folder / f"{key}.npy"
         if not path.is_file():
-            raise DataError(f"{path}: missing (a Pointcept-layout room holds coord.npy, color.npy, segment.npy)")
+            raise DataError(
+                f"{path}: missing (a Pointcept-layout room holds coord.npy, color.npy, segment.npy)"
+            )
         try:
             arrays[key] = np.load(path, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError) as error:
@@ -197,9 +209,13 @@ def read_pointcept_room(folder: Path, name: str) -> Scene:
         segment = segment[:, 0]  # (N, 1) -> (N,)
     for key, array, width in (("coord", coord, 3), ("color", color, 3)):
         if array.ndim != 2 or array.shape[1] != width or array.dtype.kind not in "fiu":
-            raise DataError(f"{folder / key}.npy: shape {array.shape} {array.dtype}, expected (N, {width}) numbers")
+            raise DataError(
+                f"{folder / key}.npy: shape {array.shape} {array.dtype}, expected (N, {width}) numbers"
+            )
     if segment.ndim != 1 or segment.dtype.kind not in "iu":
-        raise DataError(f"{folder}/segment.npy: shape {segment.shape} {segment.dtype}, expected (N,) integers")
+        raise DataError(
+            f"{folder}/segment.npy: shape {segment.shape} {segment.dtype}, expected (N,) integers"
+        )
     if not coord.shape[0] == color.shape[0] == segment.shape[0]:
         raise DataError(
             f"{folder}: coord.npy has {coord.shape[0]} points, color.npy {color.shape[0]}, "
@@ -213,7 +229,9 @@ def read_pointcept_room(folder: Path, name: str) -> Scene:
     lookup = None
     if segment.shape[0] and int(segment.min()) < 0:  # -1 unlabelled -> the module's ignore_index
         lookup = np.arange(len(S3DIS_CLASSES))
-    color_scale = 1.0 if color.dtype.kind == "f" and color.shape[0] and float(color.max()) <= 1.0 else 255.0
+    color_scale = (
+        1.0 if color.dtype.kind == "f" and color.shape[0] and float(color.max()) <= 1.0 else 255.0
+    )
     return Scene(name, folder, coord, segment, colors=color, color_scale=color_scale, lookup=lookup)
 
 
@@ -234,11 +252,19 @@ def find_s3dis_layout(root: str | Path, layout: str = "auto") -> tuple[str, Path
         raise ConfigError(f"S3DIS layout must be one of {', '.join(S3DIS_LAYOUTS)}, got {layout!r}")
     root = Path(root).expanduser()
     checks = {
-        "pointcept": lambda base: any(any(area.glob("*/coord.npy")) for area in _area_folders(base).values()),
-        "raw": lambda base: any(any(area.glob("*/Annotations")) for area in _area_folders(base).values()),
+        "pointcept": lambda base: any(
+            any(area.glob("*/coord.npy")) for area in _area_folders(base).values()
+        ),
+        "raw": lambda base: any(
+            any(area.glob("*/Annotations")) for area in _area_folders(base).values()
+        ),
         "hdf5": lambda base: (base / "room_filelist.txt").is_file(),
     }
-    bases = {"pointcept": (root, root / "s3dis"), "raw": (root, root / RAW_FOLDER), "hdf5": (root, root / HDF5_FOLDER)}
+    bases = {
+        "pointcept": (root, root / "s3dis"),
+        "raw": (root, root / RAW_FOLDER),
+        "hdf5": (root, root / HDF5_FOLDER),
+    }
     for name in ("pointcept", "raw", "hdf5") if layout == "auto" else (layout,):
         for base in bases[name]:
             if checks[name](base):
@@ -249,9 +275,23 @@ def find_s3dis_layout(root: str | Path, layout: str = "auto") -> tuple[str, Path
 def _hdf5_blocks(base: Path) -> dict[str, list[tuple[Path, int]]]:
     """Room name (``Area_1/office_3``) -> its blocks (file, row), from the HDF5 layout's lists."""
     listing = base / "all_files.txt"
-    files = [base / Path(line.strip()).name for line in listing.read_text().splitlines() if line.strip()] if listing.is_file() else sorted(base.glob("ply_data_all_*.h5"), key=lambda p: int(re.sub(r"\D", "", p.stem) or 0))
-    rooms_listed = [line.strip() for line in (base / "room_filelist.txt").read_text().splitlines() if line.strip()]
-    from pointea.data.h5 import read_h5
+    files = (
+        [
+            base / Path(line.strip()).name
+            for line in listing.read_text().splitlines()
+            if line.strip()
+        ]
+        if listing.is_file()
+        else sorted(
+            base.glob("ply_data_all_*.h5"), key=lambda p: int(re.sub(r"\D", "", p.stem) or 0)
+        )
+    )
+    rooms_listed = [
+        line.strip()
+        for line in (base / "room_filelist.txt").read_text().splitlines()
+        if line.strip()
+    ]
+    from pointea.data.storage import read_h5
 
     blocks: dict[str, list[tuple[Path, int]]] = {}
     position = 0
@@ -266,14 +306,20 @@ def _hdf5_blocks(base: Path) -> dict[str, list[tuple[Path, int]]]:
             raise DataError(f"{path}: cannot read this HDF5 file ({error})") from None
         for row in range(count):
             if position >= len(rooms_listed):
-                raise DataError(f"{base / 'room_filelist.txt'}: lists {len(rooms_listed)} blocks, the .h5 files hold more")
+                raise DataError(
+                    f"{base / 'room_filelist.txt'}: lists {len(rooms_listed)} blocks, the .h5 files hold more"
+                )
             match = re.match(r"^Area_(\d+)_(.+)$", rooms_listed[position])
             if match is None:
-                raise DataError(f"{base / 'room_filelist.txt'}:{position + 1}: expected Area_N_<room>, got {rooms_listed[position]!r}")
+                raise DataError(
+                    f"{base / 'room_filelist.txt'}:{position + 1}: expected Area_N_<room>, got {rooms_listed[position]!r}"
+                )
             blocks.setdefault(f"Area_{match.group(1)}/{match.group(2)}", []).append((path, row))
             position += 1
     if position != len(rooms_listed):
-        raise DataError(f"{base / 'room_filelist.txt'}: lists {len(rooms_listed)} blocks, the .h5 files hold {position}")
+        raise DataError(
+            f"{base / 'room_filelist.txt'}: lists {len(rooms_listed)} blocks, the .h5 files hold {position}"
+        )
     return blocks
 
 
@@ -285,7 +331,7 @@ def convert_hdf5_room(blocks: Sequence[tuple[Path, int]], out: Path) -> list[str
     x_centre, so the slope of col0 against col6 is the room's x extent (likewise y); z's is
     col2 / col8. The room is extent * (col6, col7, col8).
     """
-    from pointea.data.h5 import read_h5
+    from pointea.data.storage import read_h5
 
     by_file: dict[Path, list[int]] = {}
     for path, row in blocks:
@@ -294,7 +340,9 @@ def convert_hdf5_room(blocks: Sequence[tuple[Path, int]], out: Path) -> list[str
     for path, rows in by_file.items():
         arrays = read_h5(path, ("data", "label"))
         if arrays["data"].ndim != 3 or arrays["data"].shape[2] < 9:
-            raise DataError(f"{path}: 'data' has shape {arrays['data'].shape}, expected (B, 4096, 9)")
+            raise DataError(
+                f"{path}: 'data' has shape {arrays['data'].shape}, expected (B, 4096, 9)"
+            )
         data.append(arrays["data"][rows].astype(np.float64))  # (b, P, 9)
         labels.append(arrays["label"][rows].astype(np.int64))  # (b, P)
     blocks_data, block_labels = np.concatenate(data), np.concatenate(labels)
@@ -304,7 +352,12 @@ def convert_hdf5_room(blocks: Sequence[tuple[Path, int]], out: Path) -> list[str
         for block in blocks_data:
             normal = block[:, 6 + axis] - block[:, 6 + axis].mean()
             if float((normal**2).sum()) > 1e-12:
-                slopes.append(float((normal * (block[:, axis] - block[:, axis].mean())).sum() / (normal**2).sum()))
+                slopes.append(
+                    float(
+                        (normal * (block[:, axis] - block[:, axis].mean())).sum()
+                        / (normal**2).sum()
+                    )
+                )
         extent[axis] = float(np.median(slopes)) if slopes else 1.0
     z, zn = blocks_data[..., 2].ravel(), blocks_data[..., 8].ravel()
     extent[2] = float((z * zn).sum() / max((zn * zn).sum(), 1e-12))
@@ -371,15 +424,29 @@ class S3DISDataModule(SceneDataModule):
             num_workers, augment, grid_size, class_weighting, val_mode, ignore_index, seed,
         )  # fmt: skip
         if isinstance(test_area, bool) or not isinstance(test_area, int) or test_area < 1:
-            raise ConfigError(f"S3DISDataModule: test_area must be an area number (1..6), got {test_area!r}")
+            raise ConfigError(
+                f"S3DISDataModule: test_area must be an area number (1..6), got {test_area!r}"
+            )
         if train_areas is not None and test_area in train_areas:
-            raise ConfigError(f"S3DISDataModule: test_area {test_area} is also in train_areas {list(train_areas)}")
+            raise ConfigError(
+                f"S3DISDataModule: test_area {test_area} is also in train_areas {list(train_areas)}"
+            )
         if bad_lines not in ("skip", "error"):
-            raise ConfigError(f"S3DISDataModule: bad_lines must be 'skip' or 'error', got {bad_lines!r}")
-        if isinstance(synthetic_rooms_per_area, bool) or not isinstance(synthetic_rooms_per_area, int) or not 1 <= synthetic_rooms_per_area <= 1000:
-            raise ConfigError(f"S3DISDataModule: synthetic_rooms_per_area must be an integer in 1..1000, got {synthetic_rooms_per_area!r}")
+            raise ConfigError(
+                f"S3DISDataModule: bad_lines must be 'skip' or 'error', got {bad_lines!r}"
+            )
+        if (
+            isinstance(synthetic_rooms_per_area, bool)
+            or not isinstance(synthetic_rooms_per_area, int)
+            or not 1 <= synthetic_rooms_per_area <= 1000
+        ):
+            raise ConfigError(
+                f"S3DISDataModule: synthetic_rooms_per_area must be an integer in 1..1000, got {synthetic_rooms_per_area!r}"
+            )
         if not (isinstance(synthetic_density, (int, float)) and 1 <= synthetic_density <= 100_000):
-            raise ConfigError(f"S3DISDataModule: synthetic_density must be in 1..100000 points per m^2, got {synthetic_density!r}")
+            raise ConfigError(
+                f"S3DISDataModule: synthetic_density must be in 1..100000 points per m^2, got {synthetic_density!r}"
+            )
         self.root, self.layout, self.test_area = root, layout, test_area
         self.train_areas = None if train_areas is None else tuple(train_areas)
         self.cache_root, self.bad_lines = cache_root, bad_lines
@@ -396,7 +463,10 @@ class S3DISDataModule(SceneDataModule):
         return list(S3DIS_CLASSES)
 
     def prepare_data(self) -> None:
-        writable = self.layout in ("auto", "pointcept")  # procedural rooms are Pointcept-layout rooms
+        writable = self.layout in (
+            "auto",
+            "pointcept",
+        )  # procedural rooms are Pointcept-layout rooms
         if self.synthetic and writable and find_s3dis_layout(self.root, self.layout) is None:
             from pointea.data.synthetic_scenes import RoomSettings, write_synthetic_rooms
 
@@ -425,7 +495,9 @@ class S3DISDataModule(SceneDataModule):
         if layout == "pointcept":
             for area, folder in sorted(_area_folders(base).items()):
                 for room in sorted(p for p in folder.iterdir() if (p / "coord.npy").is_file()):
-                    rooms.setdefault(area, []).append(read_pointcept_room(room, f"{folder.name}/{room.name}"))
+                    rooms.setdefault(area, []).append(
+                        read_pointcept_room(room, f"{folder.name}/{room.name}")
+                    )
         elif layout == "raw":
             rooms = self._raw_rooms(base, cache / "s3dis_raw")
         else:
@@ -434,16 +506,25 @@ class S3DISDataModule(SceneDataModule):
         return rooms
 
     def _raw_rooms(self, base: Path, cache: Path) -> dict[int, list[Scene]]:
-        from tqdm import tqdm  # Lightning's dependency; imported here to keep `import pointea` light
+        from tqdm import (
+            tqdm,
+        )  # Lightning's dependency; imported here to keep `import pointea` light
 
         todo = [(area, room) for area, folder in sorted(_area_folders(base).items())
                 for room in sorted(folder.iterdir()) if (room / "Annotations").is_dir()]  # fmt: skip
         rooms: dict[int, list[Scene]] = {}
         for area, room in tqdm(todo, desc="S3DIS raw rooms", unit="room", disable=None):
             files = sorted((room / "Annotations").glob("*.txt"))
-            manifest = source_manifest(base, files, {"bad_lines": self.bad_lines, "room": room.name})
+            manifest = source_manifest(
+                base, files, {"bad_lines": self.bad_lines, "room": room.name}
+            )
             out = cache / f"Area_{area}" / room.name
-            ensure_cache(out, manifest, lambda folder, room=room: convert_raw_room(room, folder, self.bad_lines), str(room))
+            ensure_cache(
+                out,
+                manifest,
+                lambda folder, room=room: convert_raw_room(room, folder, self.bad_lines),
+                str(room),
+            )
             notes = json.loads((out / "report.json").read_text())["notes"]
             for note in notes:
                 log.warning("%s", note)
@@ -457,11 +538,15 @@ class S3DISDataModule(SceneDataModule):
         blocks = _hdf5_blocks(base)
         files = sorted({path for room in blocks.values() for path, _ in room})
         rooms: dict[int, list[Scene]] = {}
-        for name, room_blocks in tqdm(sorted(blocks.items()), desc="S3DIS HDF5 rooms", unit="room", disable=None):
+        for name, room_blocks in tqdm(
+            sorted(blocks.items()), desc="S3DIS HDF5 rooms", unit="room", disable=None
+        ):
             area = int(name.split("/")[0].split("_")[1])
             manifest = source_manifest(base, [*files, base / "room_filelist.txt"], {"room": name})
             out = cache / name
-            ensure_cache(out, manifest, lambda folder, b=room_blocks: convert_hdf5_room(b, folder), name)
+            ensure_cache(
+                out, manifest, lambda folder, b=room_blocks: convert_hdf5_room(b, folder), name
+            )
             rooms.setdefault(area, []).append(read_pointcept_room(out, name))
         return rooms
 
@@ -485,4 +570,3 @@ class S3DISDataModule(SceneDataModule):
 
     def _where(self) -> str:
         return str(self.root)
-

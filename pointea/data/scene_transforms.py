@@ -87,7 +87,9 @@ def class_weights(counts: np.ndarray, kind: str = "log") -> np.ndarray:
         counts (C,) -> (C,) float32
     """
     if kind not in CLASS_WEIGHTINGS:
-        raise ConfigError(f"class weighting must be one of {', '.join(CLASS_WEIGHTINGS)}, got {kind!r}")
+        raise ConfigError(
+            f"class weighting must be one of {', '.join(CLASS_WEIGHTINGS)}, got {kind!r}"
+        )
     counts = np.asarray(counts, dtype=np.float64)
     present = counts > 0
     if not present.any():

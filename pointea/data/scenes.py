@@ -41,9 +41,10 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from pointea.data.arguments import MAX_BATCH_SIZE, MAX_SEED, MAX_WORKERS, check_int
 from pointea.data.crops import Candidates, CropPreset, build_crop
 from pointea.data.scene_transforms import CLASS_WEIGHTINGS, ColorDrop, ColorJitter, class_weights
-from pointea.data.seeding import torch_seeded_generator
+from pointea.data.dataset import torch_seeded_generator
 from pointea.data.transforms import Compose, Jitter, RotateUp, ScaleTranslate
 from pointea.errors import ConfigError, DataError
 
@@ -89,6 +90,8 @@ class Scene:
         intensity: per point, up to ``intensity_scale``.
         lookup: raw code -> class id (``ignore_index`` for ignored codes); codes past its end are
             ignored too.
+        label_mask: keep only these bits of a raw label first (SemanticKITTI: ``0xFFFF``, the
+            semantic id below the instance id).
         origin: the offset to add back for true coordinates (LAS's header offset), float64.
         bounds: the (lower, upper) corners when known (cached files store them), else computed.
         candidates: a spatial index for crops (:class:`~pointea.data.crops.Candidates`).
@@ -111,6 +114,7 @@ class Scene:
         origin: np.ndarray | None = None,
         bounds: tuple[np.ndarray, np.ndarray] | None = None,
         candidates: Candidates | None = None,
+        label_mask: int | None = None,
     ) -> None:
         count = points.shape[0]
         for what, array in (("labels", labels), ("colors", colors), ("intensity", intensity)):
@@ -121,7 +125,7 @@ class Scene:
         self.colors, self.color_scale = colors, float(color_scale)
         self.intensity, self.intensity_scale = intensity, float(intensity_scale)
         self.origin = np.zeros(3) if origin is None else np.asarray(origin, dtype=np.float64)
-        self.candidates = candidates
+        self.candidates, self.label_mask = candidates, label_mask
         self._bounds = bounds
 
     def __len__(self) -> int:
@@ -150,12 +154,18 @@ class Scene:
             size = len(range(len(self))[index]) if isinstance(index, slice) else len(index)
             return np.full(size, ignore_index, dtype=np.int64)
         raw = np.asarray(self.labels[index]).astype(np.int64)
+        if self.label_mask is not None:
+            raw &= self.label_mask
         if self.lookup is None:
             return raw
         inside = (raw >= 0) & (raw < self.lookup.shape[0])
-        return np.where(inside, self.lookup[np.clip(raw, 0, self.lookup.shape[0] - 1)], ignore_index)
+        return np.where(
+            inside, self.lookup[np.clip(raw, 0, self.lookup.shape[0] - 1)], ignore_index
+        )
 
-    def class_counts(self, num_classes: int, ignore_index: int, chunk: int = 4_000_000) -> np.ndarray:
+    def class_counts(
+        self, num_classes: int, ignore_index: int, chunk: int = 4_000_000
+    ) -> np.ndarray:
         """Points per class, read in chunks (the labels may be memory-mapped).  Shapes: (L,)."""
         counts = np.zeros(num_classes, dtype=np.int64)
         for start in range(0, len(self), chunk):
@@ -222,7 +232,12 @@ def scene_sample(
         sample["height"] = (z - z.min())[:, None].astype(np.float32)  # (K, 1)
     if "intensity" in sample:
         sample["intensity"] = sample["intensity"][:, None]  # (K,) -> (K, 1)
-    names = {"color": "colors", "normalized": "normalized", "height": "height", "intensity": "intensity"}
+    names = {
+        "color": "colors",
+        "normalized": "normalized",
+        "height": "height",
+        "intensity": "intensity",
+    }
     served = {"points": sample["points"].astype(np.float32), "labels": sample["labels"]}
     if features:
         served["features"] = np.concatenate([sample[names[f]] for f in features], axis=1)  # (K, C)
@@ -263,7 +278,9 @@ class SceneCrops(Dataset):
         sizes = np.array([len(scene) for scene in scenes], dtype=np.float64)
         self.scenes, self.crop, self.features = list(scenes), crop, tuple(features)
         self.ignore_index, self.augment, self.grid = ignore_index, augment, grid
-        self.order = np.random.default_rng(seed).choice(len(scenes), size=length, p=sizes / sizes.sum())
+        self.order = np.random.default_rng(seed).choice(
+            len(scenes), size=length, p=sizes / sizes.sum()
+        )
 
     def __len__(self) -> int:
         return int(self.order.shape[0])
@@ -308,7 +325,8 @@ class SceneDataModule(pl.LightningDataModule):
 
     Args:
         features: per-point input channels, see the module docstring.
-        crop: crop preset, ``"pointnet"`` (1 m / 4,096 points) or ``"large"`` (4 m / 32,768).
+        crop: crop preset, ``"pointnet"`` (1 m / 4,096 points), ``"large"`` (4 m / 32,768) or
+            ``"lidar"`` (20 m / 4,096).
         crop_shape: ``"block"`` or ``"sphere"`` (then ``crop_size`` is the radius).
         crop_size: block side or sphere radius in metres (default: the preset's).
         num_points: points per crop (default: the preset's).
@@ -348,13 +366,19 @@ class SceneDataModule(pl.LightningDataModule):
         self._in_channels = feature_channels(self.features)
         self.crop = build_crop(crop, crop_shape, crop_size, num_points)
         self.crop_preset, self.crop_shape = crop, crop_shape
-        for name, value, low in (("batch_size", batch_size, 1), ("num_workers", num_workers, 0)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ConfigError(f"{owner}: {name} must be an integer >= {low}, got {value!r}")
-        if crops_per_epoch is not None and (not isinstance(crops_per_epoch, int) or crops_per_epoch < 1):
-            raise ConfigError(f"{owner}: crops_per_epoch must be a positive integer, got {crops_per_epoch!r}")
+        batch_size = check_int(f"{owner}: batch_size", batch_size, 1, MAX_BATCH_SIZE)
+        num_workers = check_int(f"{owner}: num_workers", num_workers, 0, MAX_WORKERS)
+        seed = check_int(f"{owner}: seed", seed, 0, MAX_SEED)
+        if crops_per_epoch is not None and (
+            not isinstance(crops_per_epoch, int) or crops_per_epoch < 1
+        ):
+            raise ConfigError(
+                f"{owner}: crops_per_epoch must be a positive integer, got {crops_per_epoch!r}"
+            )
         if grid_size is not None and not (isinstance(grid_size, (int, float)) and grid_size > 0):
-            raise ConfigError(f"{owner}: grid_size must be a positive number of metres, got {grid_size!r}")
+            raise ConfigError(
+                f"{owner}: grid_size must be a positive number of metres, got {grid_size!r}"
+            )
         if class_weighting is not None and class_weighting not in CLASS_WEIGHTINGS:
             raise ConfigError(
                 f"{owner}: class_weighting must be None or one of {', '.join(CLASS_WEIGHTINGS)}, "
@@ -364,7 +388,11 @@ class SceneDataModule(pl.LightningDataModule):
             raise ConfigError(f"{owner}: val_mode must be 'scenes' or 'crops', got {val_mode!r}")
         if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
             raise ConfigError(f"{owner}: ignore_index must be an integer, got {ignore_index!r}")
-        self.crops_per_epoch, self.batch_size, self.num_workers = crops_per_epoch, batch_size, num_workers
+        self.crops_per_epoch, self.batch_size, self.num_workers = (
+            crops_per_epoch,
+            batch_size,
+            num_workers,
+        )
         self.augment = default_augmentation() if augment else None
         self.grid_size, self.class_weighting, self.val_mode = grid_size, class_weighting, val_mode
         self.ignore_index, self.seed = ignore_index, seed
@@ -372,6 +400,11 @@ class SceneDataModule(pl.LightningDataModule):
         #: Scenes left out (no points; in training, no point of a mapped class), each logged as a
         #: warning: ``(split, name, reason)``.
         self.skipped: list[tuple[str, str, str]] = []
+
+    #: Read every scene's labels and bounds at setup, to skip scenes with no mapped point and to
+    #: share the bounds with DataLoader workers (a pass over the data; SemanticKITTI's 23,000
+    #: scans turn it off and compute each scan's bounds where it is served).
+    check_labels: bool = True
 
     # --- what a data set module gives -----------------------------------------------------------
     @property
@@ -398,7 +431,10 @@ class SceneDataModule(pl.LightningDataModule):
         if self.class_weighting is None:
             return None
         counts = sum(
-            (scene.class_counts(self.num_classes, self.ignore_index) for scene in self._split("train")),
+            (
+                scene.class_counts(self.num_classes, self.ignore_index)
+                for scene in self._split("train")
+            ),
             np.zeros(self.num_classes, dtype=np.int64),
         )
         return torch.from_numpy(class_weights(counts, self.class_weighting))
@@ -409,8 +445,11 @@ class SceneDataModule(pl.LightningDataModule):
             "features": list(self.features),
             "ignore_index": self.ignore_index,
             "class_names": list(self.class_names),
-            "crop": {"shape": self.crop_shape, "size": self.crop.reach * (2 if self.crop_shape == "block" else 1),
-                     "num_points": self.crop.num_points},
+            "crop": {
+                "shape": self.crop_shape,
+                "size": self.crop.reach * (2 if self.crop_shape == "block" else 1),
+                "num_points": self.crop.num_points,
+            },
             "grid_size": self.grid_size,
         }
 
@@ -422,24 +461,39 @@ class SceneDataModule(pl.LightningDataModule):
                 reason = self._unusable(scene, split)
                 if reason is None:
                     _check_features(scene, self.features)
+                    if self.check_labels:
+                        scene.bounds  # noqa: B018 - computed once here, before workers fork
                     kept.append(scene)
                 else:
                     self.skipped.append((split, scene.name, reason))
                     log.warning("%s: %s skipped from %s: %s", scene.path, scene.name, split, reason)
             if not kept:
-                raise DataError(f"{type(self).__name__}: the {split} split has no usable scene ({self._where()})"
-                                + (f"; skipped: {', '.join(name for s, name, _ in self.skipped if s == split)}" if self.skipped else ""))
+                skipped = [name for where, name, _ in self.skipped if where == split]
+                detail = f"; skipped: {', '.join(skipped)}" if skipped else ""
+                reason = self._no_usable(split) if skipped else ""
+                raise DataError(
+                    f"{type(self).__name__}: the {split} split has no usable scene ({self._where()})"
+                    f"{detail}{'; ' + reason if reason else ''}"
+                )
             self.scenes[split] = kept
         return self.scenes[split]
 
     def _unusable(self, scene: Scene, split: Split) -> str | None:
+        """Why ``scene`` cannot serve ``split`` (then it is skipped, logged and counted), or None.
+        A scene whose every point is ignored would score nothing: skipped from every split."""
         if len(scene) == 0:
             return "no points"
-        if split != "train" or scene.labels is None:
-            return None
-        if scene.class_counts(self.num_classes, self.ignore_index).sum() == 0:
+        if (
+            self.check_labels
+            and scene.labels is not None
+            and scene.class_counts(self.num_classes, self.ignore_index).sum() == 0
+        ):
             return "no point of a class in the map (every point ignored)"
         return None
+
+    def _no_usable(self, split: Split) -> str:
+        """A hint for a split whose every scene was skipped (subclasses name the codes found)."""
+        return ""
 
     def _where(self) -> str:
         return str(getattr(self, "root", "?"))
@@ -463,18 +517,37 @@ class SceneDataModule(pl.LightningDataModule):
             length = max(self.batch_size, math.ceil(total / self.crop.num_points))
         augment = self.augment if split == "train" else None
         seed = self.seed if split == "train" else self.seed + 1
-        return SceneCrops(scenes, self.crop, self.features, self.ignore_index, length, augment, self.grid_size, seed)
+        return SceneCrops(
+            scenes,
+            self.crop,
+            self.features,
+            self.ignore_index,
+            length,
+            augment,
+            self.grid_size,
+            seed,
+        )
 
     def train_dataloader(self) -> DataLoader:
         crops = self._crops("train", self.crops_per_epoch)
         if len(crops) < max(2, self.batch_size):
-            raise DataError(f"{type(self).__name__}: {len(crops)} training crops per epoch, fewer than batch_size={self.batch_size}")
-        return DataLoader(crops, batch_size=self.batch_size, shuffle=True, drop_last=True,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+            raise DataError(
+                f"{type(self).__name__}: {len(crops)} training crops per epoch, fewer than batch_size={self.batch_size}"
+            )
+        return DataLoader(
+            crops,
+            batch_size=self.batch_size,
+            shuffle=True,
+            drop_last=True,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
 
     def val_dataloader(self) -> DataLoader:
         if self.val_mode == "crops":
-            return DataLoader(self._crops("val", None), batch_size=self.batch_size, num_workers=self.num_workers)
+            return DataLoader(
+                self._crops("val", None), batch_size=self.batch_size, num_workers=self.num_workers
+            )
         return self._whole("val")
 
     def test_dataloader(self) -> DataLoader:

@@ -101,11 +101,15 @@ class _Surfaces:
             faces.append((low, ex, ey))
         return np.concatenate([self.rectangle(np.asarray(c), u, v) for c, u, v in faces])
 
-    def add(self, points: np.ndarray, name: str, colour: tuple[float, float, float] | None = None) -> None:
+    def add(
+        self, points: np.ndarray, name: str, colour: tuple[float, float, float] | None = None
+    ) -> None:
         colour = _COLOURS[name] if colour is None else colour
         jitter = self.rng.normal(0.0, self.noise, points.shape)
         self.points.append(points + jitter)
-        self.labels.append(np.full(points.shape[0], _ID[name] if name in _ID else 0, dtype=np.int64))
+        self.labels.append(
+            np.full(points.shape[0], _ID[name] if name in _ID else 0, dtype=np.int64)
+        )
         shade = self.rng.normal(0.0, _COLOUR_NOISE, points.shape) + np.asarray(colour, float)
         self.colours.append(np.clip(shade, 0, 255))
 
@@ -126,7 +130,9 @@ def _wall_frame(wall: int, width: float, depth: float) -> tuple[np.ndarray, np.n
     return start, along, inward
 
 
-def generate_room(seed: int | np.random.SeedSequence, settings: RoomSettings = RoomSettings()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def generate_room(
+    seed: int | np.random.SeedSequence, settings: RoomSettings = RoomSettings()
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One procedural room, from ``seed``.
 
     Shapes:
@@ -134,7 +140,9 @@ def generate_room(seed: int | np.random.SeedSequence, settings: RoomSettings = R
         color (N, 3) uint8, segment (N,) int16 in S3DIS's 13 classes
     """
     rng = np.random.default_rng(seed)
-    width, depth, height = (rng.uniform(*r) for r in (settings.width, settings.depth, settings.height))
+    width, depth, height = (
+        rng.uniform(*r) for r in (settings.width, settings.depth, settings.height)
+    )
     s = _Surfaces(rng, settings.density, settings.noise)
     ex, ey, ez = np.eye(3)
     s.add(s.rectangle(np.zeros(3), width * ex, depth * ey), "floor")
@@ -151,7 +159,9 @@ def generate_room(seed: int | np.random.SeedSequence, settings: RoomSettings = R
         start = rng.uniform(0.3, lengths[wall] - w - 0.3)
         openings[wall].append((start, start + w, bottom, bottom + h))
         corner, along, inward = _wall_frame(wall, width, depth)
-        piece = s.rectangle(corner + start * along + bottom * ez + offset * inward, w * along, h * ez)
+        piece = s.rectangle(
+            corner + start * along + bottom * ez + offset * inward, w * along, h * ez
+        )
         s.add(piece, name)
     for wall in range(4):
         corner, along, _ = _wall_frame(wall, width, depth)
@@ -191,7 +201,9 @@ def generate_room(seed: int | np.random.SeedSequence, settings: RoomSettings = R
     corner, along, inward = _wall_frame(wall, width, depth)
     start = rng.uniform(0.2, lengths[wall] - 1.2)
     base = corner + start * along
-    shelf_points = [s.rectangle(base + 0.35 * inward, 0.9 * along, 1.9 * ez)]  # the open front's frame
+    shelf_points = [
+        s.rectangle(base + 0.35 * inward, 0.9 * along, 1.9 * ez)
+    ]  # the open front's frame
     for shelf in np.linspace(0.0, 1.9, 5):
         shelf_points.append(s.rectangle(base + shelf * ez, 0.9 * along, 0.35 * inward))
     shelf_points.append(s.rectangle(base, 0.02 * inward, 1.9 * ez))
@@ -204,16 +216,29 @@ def generate_room(seed: int | np.random.SeedSequence, settings: RoomSettings = R
         base = corner + rng.uniform(0.2, lengths[window_wall] - 2.2) * along + 0.1 * inward
         low = np.minimum(base, base + 1.8 * along + 0.8 * inward)
         high = np.maximum(base, base + 1.8 * along + 0.8 * inward)
-        s.add(np.concatenate([s.box(low, high + [0, 0, 0.45]), s.box(low, high * [1, 1, 0] + [0, 0, 0.85])]), "sofa")
+        s.add(
+            np.concatenate(
+                [s.box(low, high + [0, 0, 0.45]), s.box(low, high * [1, 1, 0] + [0, 0, 0.85])]
+            ),
+            "sofa",
+        )
     # Clutter: small boxes on the table and on the floor, each its own colour.
     for _ in range(int(rng.integers(4, 10))):
         on_table = rng.random() < 0.5
         size = rng.uniform(0.08, 0.3, 3)
         if on_table:
-            x, y, z = rng.uniform(top[0][0], top[1][0] - size[0]), rng.uniform(top[0][1], top[1][1] - size[1]), 0.76
+            x, y, z = (
+                rng.uniform(top[0][0], top[1][0] - size[0]),
+                rng.uniform(top[0][1], top[1][1] - size[1]),
+                0.76,
+            )
         else:
             x, y, z = rng.uniform(0.1, width - 0.5), rng.uniform(0.1, depth - 0.5), 0.0
-        s.add(s.box([x, y, z], [x + size[0], y + size[1], z + size[2]]), "clutter", tuple(rng.uniform(30, 230, 3)))
+        s.add(
+            s.box([x, y, z], [x + size[0], y + size[1], z + size[2]]),
+            "clutter",
+            tuple(rng.uniform(30, 230, 3)),
+        )
     return s.finish()
 
 
@@ -335,11 +360,15 @@ def generate_tile(
         cabin = rng.random(n) < 0.4
         local[cabin] = rng.uniform([-1.0, -0.8, 1.0], [1.2, 0.8, 1.5], (int(cabin.sum()), 3))
         c, s_ = np.cos(heading), np.sin(heading)
-        rotated = np.stack([c * local[:, 0] - s_ * local[:, 1], s_ * local[:, 0] + c * local[:, 1], local[:, 2]], 1)
+        rotated = np.stack(
+            [c * local[:, 0] - s_ * local[:, 1], s_ * local[:, 0] + c * local[:, 1], local[:, 2]], 1
+        )
         pieces.append((rotated + [x, y, base], ASPRS_CAR, 120.0))
     inside = np.zeros(ground.shape[0], dtype=bool)  # no ground measured under roofs
     for x0, y0, x1, y1 in footprints:
-        inside |= (ground[:, 0] > x0) & (ground[:, 0] < x1) & (ground[:, 1] > y0) & (ground[:, 1] < y1)
+        inside |= (
+            (ground[:, 0] > x0) & (ground[:, 0] < x1) & (ground[:, 1] > y0) & (ground[:, 1] < y1)
+        )
     ground = ground[~inside]
     unclassified = rng.random(ground.shape[0]) < 0.01
     pieces += [(ground[~unclassified], 2, 70.0), (ground[unclassified], 1, 70.0)]
@@ -393,7 +422,13 @@ def write_synthetic_tiles(
         header.offsets = corner
         las = laspy.LasData(header)
         las.x, las.y, las.z = tile["x"] + corner[0], tile["y"] + corner[1], tile["z"] + corner[2]
-        for field in ("classification", "intensity", "return_number", "number_of_returns", "gps_time"):
+        for field in (
+            "classification",
+            "intensity",
+            "return_number",
+            "number_of_returns",
+            "gps_time",
+        ):
             setattr(las, field, tile[field])
         path = root / f"tile_{k + 1}.las"
         temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")

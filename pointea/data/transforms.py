@@ -36,7 +36,7 @@ import torch
 
 from pointea.data.arguments import check_choice
 from pointea.errors import DataError
-from pointea.layers.sampling import farthest_point_sampling
+from pointea.layers.sampling import fps
 
 __all__ = [
     "AUGMENTATIONS",
@@ -141,7 +141,7 @@ class Resample:
 
     @staticmethod
     def _fps(points: np.ndarray, wanted: int) -> np.ndarray:
-        picked = farthest_point_sampling(torch.from_numpy(np.ascontiguousarray(points)), None, wanted)
+        picked = fps(torch.from_numpy(np.ascontiguousarray(points)), wanted)
         return picked.numpy()
 
     def __repr__(self) -> str:

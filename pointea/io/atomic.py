@@ -6,12 +6,17 @@ temporary file beside the target, is flushed to disk, and is renamed over the ta
 (``os.replace``). A failure on the way (a full disk, a file-size limit, Ctrl-C) removes the
 temporary file and leaves whatever was at the target untouched. (Python ignores ``SIGXFSZ``, so
 a write past ``ulimit -f`` is an ``OSError`` here, not the end of the process.)
+
+The new file gets the permissions a plain ``open`` would give it (``0o666`` less the umask), or
+the earlier file's when it replaces one: never :mod:`tempfile`'s ``0o600``. Every writer in
+:mod:`pointea.io` (``write_points``, the predictions writer) writes through here.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +34,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         OSError: the folder is not writable, the disk is full, a file-size limit is reached.
     """
     path = Path(path)
+    mode = stat.S_IMODE(path.stat().st_mode) if path.is_file() else 0o666 & ~_umask()
     handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
     os.close(handle)
     temporary = Path(name)
@@ -36,7 +42,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         yield temporary
         with open(temporary, "rb+") as written:
             os.fsync(written.fileno())
-        os.chmod(temporary, 0o666 & ~_umask())
+        os.chmod(temporary, mode)
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)

@@ -29,8 +29,9 @@ class PointCloud:
         resampled: ``True`` when the file had fewer points than asked for and points were drawn
             again with replacement to reach ``num_points``.
         origin: float64 offset to add to ``points`` for the true coordinates (LAS/LAZ files store
-            georeferenced coordinates that float32 cannot hold to the millimetre); ``None`` when
-            ``points`` are the file's coordinates.
+            georeferenced coordinates that float32 cannot hold to the millimetre, and any file
+            whose coordinates lie far from zero compared with its extent is centred, see
+            :mod:`pointea.io.columns`); ``None`` when ``points`` are the file's coordinates.
 
     Shapes:
         points: (N, 3) float32; normals, colours: (N, 3) float32; labels: (N,) int64; origin: (3,)
@@ -48,3 +49,12 @@ class PointCloud:
 
     def __len__(self) -> int:
         return int(self.points.shape[0])
+
+    def true_points(self) -> np.ndarray:
+        """The file's coordinates in float64: ``points + origin``.
+
+        Shapes:
+            returns (N, 3) float64
+        """
+        points = self.points.astype(np.float64)
+        return points if self.origin is None else points + self.origin

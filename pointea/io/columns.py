@@ -11,6 +11,13 @@ ignores the rest, and says so in :attr:`PointCloud.columns`). A header line name
 instead (``x,y,z,nx,ny,nz,label``; ``red``/``green``/``blue``, ``normal_x``, ``class`` ... are
 understood).
 
+Coordinates arrive in float64 from every reader and are checked (finite, within
+``MAX_COORDINATE``) before the cast to float32. When their magnitude is more than
+``ORIGIN_RATIO`` (128) times the cloud's extent, as with survey coordinates (a 2 m object at
+x = 5,000,000), float32 would round them to a coarse grid: they are first moved to the centre of
+their bounding box, and :attr:`PointCloud.origin` (float64) records the offset, so
+``cloud.points + cloud.origin`` (:meth:`PointCloud.true_points`) restores them.
+
 Shape legend: K rows, C columns, N points.
 """
 
@@ -22,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from pointea.errors import DataError
+from pointea.io.bounds import LABEL_LIMIT, MAX_COORDINATE, ORIGIN_RATIO
 from pointea.io.cloud import PointCloud
 from pointea.io.selection import KeptRows
 
@@ -91,19 +99,25 @@ def cloud_from_rows(
     *,
     label_range: tuple[int, int] | None = None,
     origin: np.ndarray | None = None,
+    max_coordinate: float = MAX_COORDINATE,
 ) -> PointCloud:
     """Split kept rows into coordinates, normals, colours and labels, checking each.
 
-    Rejects NaN/Inf coordinates or normals, non-integer labels, labels outside ``label_range``
-    (inclusive) and clouds whose points all coincide; errors name the file row (``row`` counts
-    data rows from 1; text readers pass line numbers themselves before this step).
+    Rejects NaN/Inf coordinates or normals, coordinates beyond ``max_coordinate`` (``origin``
+    added), non-integer labels, labels outside ``label_range`` (inclusive) and clouds whose points
+    all coincide; errors name the file row (``row`` counts data rows from 1; text readers pass
+    line numbers themselves before this step). Far-off coordinates are centred (module notes).
 
     Shapes:
-        kept.values: (K, C); returns points (K, 3) float32 and the rest per point
+        kept.values: (K, C); origin: (3,) float64, the offset already taken from the values;
+        returns points (K, 3) float32 and the rest per point
     """
     values = kept.values
-    points = _group(values, columns, ("x", "y", "z"))
-    _check_finite(path, points, kept.indices, "coordinates")
+    coordinates = np.asarray(values[:, [columns.index(axis) for axis in "xyz"]], np.float64)
+    _check_finite(path, coordinates, kept.indices, "coordinates")
+    _check_magnitude(path, coordinates, kept.indices, origin, max_coordinate)
+    coordinates, origin = _centre_far_off(coordinates, origin)
+    points = coordinates.astype(np.float32)  # (K, 3)
     normals = colours = labels = None
     if "nx" in columns:
         normals = _group(values, columns, _GROUPS["normals"])
@@ -131,6 +145,46 @@ def cloud_from_rows(
     )
 
 
+def _check_magnitude(
+    path: Path,
+    coordinates: np.ndarray,
+    indices: np.ndarray,
+    origin: np.ndarray | None,
+    max_coordinate: float,
+) -> None:
+    """Coordinates (plus ``origin``) of magnitude beyond ``max_coordinate``: the encoder's limit."""
+    true = coordinates if origin is None else coordinates + origin  # (K, 3)
+    magnitude = np.abs(true).max(axis=1)  # (K,)
+    beyond = magnitude > max_coordinate
+    if beyond.any():
+        first = int(np.flatnonzero(beyond)[0])
+        raise DataError(
+            f"{path}: row {int(indices[first]) + 1}: coordinate of magnitude "
+            f"{magnitude[first]:.3g} beyond {max_coordinate:.0e}, the largest the encoder "
+            "accepts (centre and scale the cloud)"
+        )
+
+
+def _centre_far_off(
+    coordinates: np.ndarray, origin: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Coordinates moved to their bounding box centre when float32 could not hold them finely.
+
+    Shapes:
+        coordinates: (K, 3) float64; origin: (3,) float64 or None
+    """
+    if coordinates.shape[0] == 0:
+        return coordinates, origin
+    low, high = coordinates.min(axis=0), coordinates.max(axis=0)  # (3,) each
+    extent = float((high - low).max())
+    magnitude = float(np.abs(coordinates).max())
+    if not magnitude > ORIGIN_RATIO * extent or extent == 0:
+        return coordinates, origin
+    centre = (low + high) / 2  # (3,)
+    shifted = coordinates - centre  # (K, 3)
+    return shifted, centre if origin is None else np.asarray(origin, np.float64) + centre
+
+
 def _check_finite(path: Path, array: np.ndarray, indices: np.ndarray, what: str) -> None:
     finite = np.isfinite(array).all(axis=1)  # (K,)
     if not finite.all():
@@ -153,6 +207,13 @@ def check_labels(
             raise DataError(
                 f"{path}: row {int(indices[first]) + 1}: label {raw[first]} is not an integer"
             )
+    huge = np.abs(raw.astype(np.float64)) > LABEL_LIMIT  # (K,); exact for every integer dtype here
+    if huge.any():
+        first = np.flatnonzero(huge)[0]
+        raise DataError(
+            f"{path}: row {int(indices[first]) + 1}: label {float(raw[first]):g} is beyond "
+            f"+-{LABEL_LIMIT}, expected a class or part number"
+        )
     labels = raw.astype(np.int64)
     if label_range is not None:
         low, high = label_range

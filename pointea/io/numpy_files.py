@@ -8,6 +8,11 @@ optionally ``normals``, ``colours`` (or ``colors``/``rgb``) and ``labels`` (or `
 ``parts``) with one row per point, as :func:`pointea.io.write_points` writes them; an archive with
 a single array reads like a ``.npy``.
 
+Bounds (:mod:`pointea.io.bounds`): a ``.npy`` is memory-mapped only once its declared shape fits
+the file (NumPy checks) and ``max_columns``/``max_points``; an archive's arrays are read only once
+the shapes their headers declare fit ``MAX_ARRAY_BYTES`` and their members' sizes (deflate cannot
+expand more than about 1032 times), so a zip bomb fails before it allocates.
+
 Shape legend: N points, C columns, R rows in a chunk.
 """
 
@@ -19,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from pointea.errors import DataError
+from pointea.io.bounds import DEFAULT_MAX_COLUMNS, MAX_ARRAY_BYTES, check_declared, parser_errors
 from pointea.io.columns import check_columns, default_columns
 from pointea.io.selection import KeepAll, KeepRandom, KeptRows
 
@@ -40,19 +46,55 @@ _NAMES = {
 }
 
 
-def _check_table(path: Path, array: np.ndarray, what: str) -> None:
+_DEFLATE_MAX_RATIO = 1100  # deflate's largest expansion is about 1032:1
+
+
+def _check_table(
+    path: Path, array: np.ndarray, what: str, max_columns: int = DEFAULT_MAX_COLUMNS
+) -> None:
     if array.ndim != 2 or array.shape[1] < 3:
         raise DataError(f"{path}: {what} has shape {array.shape}, expected (points, >= 3 columns)")
+    if array.shape[1] > max_columns:
+        raise DataError(
+            f"{path}: {what} has {array.shape[1]:,} columns, more than the {max_columns} a point "
+            "table may have (max_columns)"
+        )
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise DataError(f"{path}: {what} has dtype {array.dtype}, expected numbers")
     if array.shape[0] == 0:
         raise DataError(f"{path}: {what} holds no points")
 
 
+def _check_archive(path: Path) -> None:
+    """Refuse an archive whose arrays declare more bytes than its members or the cap allow."""
+    total = 0
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            check_declared(
+                path, f"a {info.filename!r} member of {info.file_size:,} bytes",
+                info.file_size // _DEFLATE_MAX_RATIO, info.compress_size,
+            )  # fmt: skip
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+                else:
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+            nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            check_declared(path, f"{info.filename!r} of shape {shape}", nbytes, info.file_size)
+            total += nbytes
+    if total > MAX_ARRAY_BYTES:
+        raise DataError(
+            f"{path}: the archive's arrays declare {total:,} bytes, more than the "
+            f"{MAX_ARRAY_BYTES:,} (MAX_ARRAY_BYTES) read whole; save a .npy to stream it"
+        )
+
+
 def _stream(array: np.ndarray, keeper: KeepAll | KeepRandom, chunk_bytes: int) -> KeptRows:
+    keeper.expect(array.shape[0])
     rows_per_chunk = max(1, chunk_bytes // max(1, array.shape[1] * array.itemsize))
     for start in range(0, array.shape[0], rows_per_chunk):
-        keeper.add(np.asarray(array[start : start + rows_per_chunk], dtype=np.float32))  # (R, C)
+        keeper.add(np.asarray(array[start : start + rows_per_chunk], dtype=np.float64))  # (R, C)
     return keeper.finish()
 
 
@@ -62,6 +104,7 @@ def read_numpy_rows(
     *,
     columns: tuple[str, ...] | None = None,
     chunk_bytes: int,
+    max_columns: int = DEFAULT_MAX_COLUMNS,
 ) -> tuple[KeptRows, tuple[str, ...]]:
     """Rows and column names of a ``.npy`` or ``.npz`` file, kept by ``keeper``."""
     with open(path, "rb") as stream:
@@ -73,21 +116,20 @@ def read_numpy_rows(
         raise DataError(
             f"{path}: not {kind}: it does not start with {_MAGIC[path.suffix.lower()]!r}"
         )
-    try:
+    with parser_errors(path, f"NumPy {path.suffix} file"):
         if path.suffix.lower() == ".npy":
             array = np.load(path, mmap_mode="r", allow_pickle=False)
-            _check_table(path, array, "the array")
+            _check_table(path, array, "the array", max_columns)
             names = columns or default_columns(array.shape[1])
             return _stream(array, keeper, chunk_bytes), check_columns(path, names, array.shape[1])
+        _check_archive(path)
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
-        raise DataError(f"{path}: not a readable NumPy {path.suffix} file ({error})") from None
     if not arrays:
         raise DataError(f"{path}: empty archive, expected a 'points' array")
     if len(arrays) == 1:
         ((key, array),) = arrays.items()
-        _check_table(path, array, repr(key))
+        _check_table(path, array, repr(key), max_columns)
         names = columns or default_columns(array.shape[1])
         return _stream(array, keeper, chunk_bytes), check_columns(path, names, array.shape[1])
     parts, names = [], []
@@ -108,6 +150,6 @@ def read_numpy_rows(
             raise DataError(f"{path}: {key!r} has shape {array.shape}, expected {expected}")
         parts.append(array.reshape(count, width))  # (N,) -> (N, 1) for labels
         names.extend(_NAMES[role])
-    table = np.concatenate([p.astype(np.float32) for p in parts], axis=1)  # (N, C)
+    table = np.concatenate([p.astype(np.float64) for p in parts], axis=1)  # (N, C)
     _check_table(path, table, "the points")
     return _stream(table, keeper, chunk_bytes), check_columns(path, tuple(names), table.shape[1])

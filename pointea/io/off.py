@@ -5,6 +5,10 @@ Layout: ``OFF``, then ``V F E`` (vertex, face and edge counts), V lines ``x y z`
 Some ModelNet files glue the header to the counts (``OFF490 518 0``); they are read as written.
 Faces with more than three corners are split into a fan of triangles.
 
+Bounds (:mod:`pointea.io.bounds`): the counts are checked against the lines that follow and
+``max_points`` before any parsing; vertex indices must be exact integers within the vertices, and
+vertex coordinates within ``max_coordinate`` (beyond it a mesh's areas overflow), each naming the line.
+
 Shape legend: V vertices, F faces, T triangles.
 """
 
@@ -16,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from pointea.errors import DataError
+from pointea.io.bounds import DEFAULT_MAX_POINTS, MAX_COORDINATE, check_count
 
 __all__ = ["read_off"]
 
@@ -50,7 +55,9 @@ def _numbers(path: Path, number: int, line: bytes) -> list[float]:
         ) from None
 
 
-def read_off(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def read_off(
+    path: Path, max_points: int = DEFAULT_MAX_POINTS, max_coordinate: float = MAX_COORDINATE
+) -> tuple[np.ndarray, np.ndarray]:
     """Vertices and triangles of an ``.off`` file.
 
     Raises:
@@ -86,17 +93,19 @@ def read_off(path: Path) -> tuple[np.ndarray, np.ndarray]:
             f"{rest.decode(errors='replace')!r}"
         )
     num_vertices, num_faces = int(counts[0]), int(counts[1])
+    check_count(path, "vertices", num_vertices, max_points, " (max_points)")
+    check_count(path, "faces", num_faces, max_points, " (max_points)")
     if len(body) < num_vertices + num_faces:
         raise DataError(
             f"{path}: {num_vertices} vertices and {num_faces} faces announced on line {number}, "
             f"but only {len(body)} lines follow"
         )
-    vertices = _vertices(path, body[:num_vertices])
+    vertices = _vertices(path, body[:num_vertices], max_coordinate)
     triangles = _triangles(path, body[num_vertices : num_vertices + num_faces], num_vertices)
     return vertices, triangles
 
 
-def _vertices(path: Path, lines: list[tuple[int, bytes]]) -> np.ndarray:
+def _vertices(path: Path, lines: list[tuple[int, bytes]], max_coordinate: float) -> np.ndarray:
     values = _parse_block(lines)
     if values is not None and values.size == 3 * len(lines):
         vertices = values.reshape(len(lines), 3)  # (V * 3,) -> (V, 3)
@@ -113,6 +122,14 @@ def _vertices(path: Path, lines: list[tuple[int, bytes]]) -> np.ndarray:
     finite = np.isfinite(vertices).all(axis=1)  # (V,)
     if not finite.all():
         raise DataError(f"{path}: line {lines[int(np.flatnonzero(~finite)[0])][0]}: NaN/Inf vertex")
+    magnitude = np.abs(vertices).max(axis=1, initial=0)  # (V,)
+    beyond = magnitude > max_coordinate
+    if beyond.any():
+        first = int(np.flatnonzero(beyond)[0])
+        raise DataError(
+            f"{path}: line {lines[first][0]}: vertex coordinate of magnitude {magnitude[first]:.3g} "
+            f"beyond {max_coordinate:.0e}, the largest the encoder accepts"
+        )
     return vertices
 
 
@@ -120,16 +137,21 @@ def _triangles(path: Path, lines: list[tuple[int, bytes]], num_vertices: int) ->
     values = _parse_block(lines)
     if values is not None and values.size == 4 * len(lines):
         faces = values.reshape(len(lines), 4)  # (F * 4,) -> (F, 4): n i j k
-        if (faces[:, 0] == 3).all():
+        if (faces[:, 0] == 3).all() and (faces == np.round(faces)).all():
             triangles = faces[:, 1:].astype(np.int64)
             return _check_indices(path, triangles, [n for n, _ in lines], num_vertices)
     triangles, origin = [], []
     for number, line in lines:
         face = _numbers(path, number, line)
-        size = int(face[0]) if face else 0
+        size = int(face[0]) if face and face[0].is_integer() and face[0] < 2**31 else 0
         if size < 3 or len(face) < size + 1:
             raise DataError(f"{path}: line {number}: a face needs 'n i_1 .. i_n' with n >= 3")
         corners = face[1 : size + 1]
+        if not all(corner.is_integer() and abs(corner) < 2**62 for corner in corners):
+            raise DataError(
+                f"{path}: line {number}: vertex indices must be whole numbers, found "
+                f"{line[:40].decode(errors='replace')!r}"
+            )
         for k in range(1, size - 1):  # fan: (0, k, k + 1)
             triangles.append((corners[0], corners[k], corners[k + 1]))
             origin.append(number)

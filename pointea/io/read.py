@@ -7,7 +7,10 @@ FPS to ``num_points`` (``DEFAULT_MESH_POINTS`` when not given, see :mod:`pointea
 
 A point file with fewer than ``num_points`` points is topped up by drawing points again with
 replacement: the result says so (``resampled=True``) and one :class:`ResampledWarning` is issued.
-Every problem is one :class:`~pointea.errors.DataError` line naming the file.
+Every problem is one :class:`~pointea.errors.DataError` line naming the file, whatever the file
+holds: each reader checks what a header or a line declares against the file's real size and the
+caps of :mod:`pointea.io.bounds` (``max_points``, ``max_columns``, ``max_coordinate``) before it
+allocates, so a read costs time and memory in proportion to the file's size.
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from pointea.errors import DataError, ResampledWarning
+from pointea.io.bounds import DEFAULT_MAX_COLUMNS, MAX_COORDINATE
 from pointea.io.cloud import PointCloud
 from pointea.io.columns import cloud_from_rows
 from pointea.io.mesh_sampling import DEFAULT_OVERSAMPLE, sample_mesh
 from pointea.io.numpy_files import NUMPY_EXTENSIONS, read_numpy_rows
 from pointea.io.off import read_off
-from pointea.io.ply import read_ply_header, read_ply_rows
+from pointea.io.ply import read_ply_header, read_ply_mesh, read_ply_rows
 from pointea.io.selection import DEFAULT_MAX_POINTS, KeptRows, row_keeper
 from pointea.io.text import DEFAULT_CHUNK_BYTES, TEXT_EXTENSIONS, read_label_file, read_text_rows
 
@@ -46,6 +50,7 @@ SUPPORTED_EXTENSIONS = tuple(
             *MESH_EXTENSIONS,
             *OPEN3D_POINT_EXTENSIONS,
             *LAS_EXTENSIONS,
+            ".e57",
         }
     )
 )
@@ -82,6 +87,8 @@ def read_points(
     max_points: int = DEFAULT_MAX_POINTS,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     oversample: int = DEFAULT_OVERSAMPLE,
+    max_columns: int = DEFAULT_MAX_COLUMNS,
+    max_coordinate: float = MAX_COORDINATE,
 ) -> PointCloud:
     """Read a point cloud from a file (see :data:`SUPPORTED_EXTENSIONS`).
 
@@ -94,9 +101,16 @@ def read_points(
             by default from a header line or the number of columns (:mod:`pointea.io.columns`).
         labels_path: a file of one integer label per point (ShapeNetPart's ``.seg``).
         label_range: allowed label values, inclusive, e.g. ``(1, 4)``.
-        max_points: with ``num_points=None``, refuse point files with more points than this.
-        chunk_bytes: bytes read at a time from text and ``.npy`` files (the streaming bound).
+        max_points: refuse point files with more points than this (declared or read) when
+            ``num_points`` is ``None``, and meshes (and files read whole: PCD) declaring more
+            vertices, faces or points (:data:`pointea.io.bounds.DEFAULT_MAX_POINTS`).
+        chunk_bytes: bytes read at a time from text and ``.npy`` files (the streaming bound);
+            a text line may be at most this long.
         oversample: meshes: points drawn per kept point before FPS.
+        max_columns: refuse tables (text lines, PLY vertices, PCD points, ``.npy`` rows) with
+            more columns than this (:data:`pointea.io.bounds.DEFAULT_MAX_COLUMNS`).
+        max_coordinate: refuse coordinates of a larger magnitude, naming the file and line or
+            row (default :data:`pointea.io.bounds.MAX_COORDINATE`, the encoder's float32 limit).
 
     Raises:
         DataError: one line naming the file (and the line, for text) and what was expected.
@@ -106,18 +120,46 @@ def read_points(
         labels (N,)
     """
     path = Path(path).expanduser()
+    try:
+        return _read(
+            path, num_points, seed, columns, labels_path, label_range, max_points, chunk_bytes,
+            oversample, max_columns, max_coordinate,
+        )  # fmt: skip
+    except MemoryError:
+        raise DataError(
+            f"{path}: out of memory reading it (num_points keeps a random subset while reading)"
+        ) from None
+
+
+def _read(
+    path: Path,
+    num_points: int | None,
+    seed: int,
+    columns: Sequence[str] | None,
+    labels_path: str | Path | None,
+    label_range: tuple[int, int] | None,
+    max_points: int,
+    chunk_bytes: int,
+    oversample: int,
+    max_columns: int,
+    max_coordinate: float,
+) -> PointCloud:
+    """:func:`read_points` once ``path`` is resolved (its MemoryError becomes a DataError)."""
     suffix = _check_path(path)
-    if suffix in MESH_EXTENSIONS or (suffix == ".ply" and read_ply_header(path).count("face")):
+    ply_header = read_ply_header(path) if suffix == ".ply" else None
+    if suffix in MESH_EXTENSIONS or (ply_header is not None and ply_header.count("face")):
         if labels_path is not None:
             raise DataError(
                 f"{path}: a mesh has no per-point labels; labels_path is for point files"
             )
         if suffix == ".off":
-            vertices, triangles = read_off(path)
+            vertices, triangles = read_off(path, max_points, max_coordinate)
+        elif ply_header is not None:
+            vertices, triangles = read_ply_mesh(path, ply_header, max_points, max_coordinate)
         else:
             from pointea.io.open3d_files import read_open3d_mesh
 
-            vertices, triangles = read_open3d_mesh(path)
+            vertices, triangles = read_open3d_mesh(path, max_points, max_coordinate)
         count = DEFAULT_MESH_POINTS if num_points is None else num_points
         points, normals = sample_mesh(path, vertices, triangles, count, seed, oversample)
         return PointCloud(
@@ -131,23 +173,32 @@ def read_points(
     origin = None
     if suffix in TEXT_EXTENSIONS:
         kept, names = read_text_rows(
-            path, keeper, columns=_names(columns), label_range=label_range, chunk_bytes=chunk_bytes
-        )
+            path, keeper, columns=_names(columns), label_range=label_range,
+            chunk_bytes=chunk_bytes, max_columns=max_columns, max_coordinate=max_coordinate,
+        )  # fmt: skip
     elif suffix in NUMPY_EXTENSIONS:
         kept, names = read_numpy_rows(
-            path, keeper, columns=_names(columns), chunk_bytes=chunk_bytes
+            path, keeper, columns=_names(columns), chunk_bytes=chunk_bytes, max_columns=max_columns
         )
     elif suffix in LAS_EXTENSIONS:
         from pointea.io.las import read_las_rows
 
         kept, names, origin = read_las_rows(path, keeper)
-    elif suffix == ".ply":
-        kept, names = read_ply_rows(path, read_ply_header(path), keeper, label_range, chunk_bytes)
+    elif suffix == ".e57":
+        from pointea.io.e57 import read_e57_rows
+
+        kept, names, origin = read_e57_rows(path, keeper)
+    elif ply_header is not None:
+        kept, names = read_ply_rows(
+            path, ply_header, keeper, label_range, chunk_bytes, max_columns, max_coordinate
+        )
     else:
         from pointea.io.open3d_files import read_pcd_rows
 
-        kept, names = read_pcd_rows(path, keeper)
-    cloud = cloud_from_rows(path, kept, names, label_range=label_range, origin=origin)
+        kept, names = read_pcd_rows(path, keeper, max_columns, max_points)
+    cloud = cloud_from_rows(
+        path, kept, names, label_range=label_range, origin=origin, max_coordinate=max_coordinate
+    )
     return _announce(_attach_labels(cloud, kept, labels_path, label_range), num_points)
 
 
@@ -182,6 +233,6 @@ def _announce(cloud: PointCloud, num_points: int | None) -> PointCloud:
             f"{cloud.path}: {cloud.num_source_points} points, fewer than the {num_points} asked "
             f"for; {num_points - cloud.num_source_points} drawn again with replacement",
             ResampledWarning,
-            stacklevel=3,
+            stacklevel=4,  # _announce, _read, read_points, the caller
         )
     return cloud

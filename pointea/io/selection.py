@@ -22,10 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from pointea.errors import DataError
+from pointea.io.bounds import DEFAULT_MAX_POINTS, check_count
 
 __all__ = ["KeptRows", "KeepAll", "KeepRandom", "row_keeper", "DEFAULT_MAX_POINTS"]
-
-DEFAULT_MAX_POINTS = 20_000_000  # 240 MB of float32 xyz: beyond that, ask for num_points
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,7 @@ class KeptRows:
     """The rows a keeper kept.
 
     Shapes:
-        values: (K, C) float32; indices: (K,) int64, the file row of each kept row
+        values: (K, C) float64; indices: (K,) int64, the file row of each kept row
     """
 
     values: np.ndarray
@@ -50,6 +49,13 @@ class KeepAll:
         self.max_points = max_points
         self.chunks: list[np.ndarray] = []
         self.num_rows = 0
+
+    def expect(self, count: int, what: str = "points") -> None:
+        """Refuse, before reading, a file whose header declares more than ``max_points`` rows."""
+        check_count(
+            self.path, what, count, self.max_points,
+            "; pass num_points to keep a random subset while reading (or raise max_points)",
+        )  # fmt: skip
 
     def add(self, rows: np.ndarray) -> None:
         """Take one chunk of rows, (R, C)."""
@@ -76,6 +82,9 @@ class KeepRandom:
         self.keys = np.empty(0)  # (<= K,)
         self.indices = np.empty(0, dtype=np.int64)  # (<= K,)
         self.num_rows = 0
+
+    def expect(self, count: int, what: str = "points") -> None:
+        """Streaming keeps ``k`` rows whatever the file declares: nothing to refuse."""
 
     def add(self, rows: np.ndarray) -> None:
         """Take one chunk of rows, (R, C)."""

@@ -13,6 +13,12 @@ name the line. Every row is checked (NaN/Inf, label values) with its line number
 :mod:`pointea.io.selection` keeps it or not, so a 100-million-point file streams through in bounded
 memory and a broken row is found wherever it is.
 
+Bounds (:mod:`pointea.io.bounds`): numbers are parsed in float64 (coordinates are centred before
+any cast, see :mod:`pointea.io.columns`); a first data line with more than ``max_columns`` columns,
+a line longer than ``chunk_bytes``, a coordinate beyond ``max_coordinate`` and a label that is not
+an exact integer within ``LABEL_LIMIT`` (and ``label_range``) are refused with their line number,
+so memory never depends on what one line declares.
+
 Shape legend: R rows in a chunk, C columns.
 """
 
@@ -27,6 +33,7 @@ from typing import BinaryIO
 import numpy as np
 
 from pointea.errors import DataError
+from pointea.io.bounds import DEFAULT_MAX_COLUMNS, LABEL_LIMIT, MAX_COORDINATE
 from pointea.io.columns import check_columns, default_columns, header_columns
 from pointea.io.selection import KeepAll, KeepRandom, KeptRows
 
@@ -51,9 +58,15 @@ def _is_number(token: bytes) -> bool:
     return True
 
 
-def _line_chunks(stream: BinaryIO, head: bytes, chunk_bytes: int) -> Iterator[bytes]:
-    """Blocks of whole lines: ``head`` and then the rest of ``stream``, cut after a newline."""
+def _line_chunks(
+    path: Path, stream: BinaryIO, head: bytes, chunk_bytes: int, first_line: int
+) -> Iterator[bytes]:
+    """Blocks of whole lines: ``head`` and then the rest of ``stream``, cut after a newline.
+
+    A line longer than ``chunk_bytes`` (and 64 KiB) is refused: no line of a point table is that long.
+    """
     tail = head
+    line = first_line
     while True:
         block = stream.read(chunk_bytes)
         if not block:
@@ -62,10 +75,16 @@ def _line_chunks(stream: BinaryIO, head: bytes, chunk_bytes: int) -> Iterator[by
             return
         block = tail + block
         cut = block.rfind(b"\n") + 1
-        if cut == 0:  # one line longer than a chunk: keep reading
+        if cut == 0:  # one line longer than a chunk
+            if len(block) > max(chunk_bytes, 1 << 16):
+                raise DataError(
+                    f"{path}: line {line}: longer than {max(chunk_bytes, 1 << 16):,} bytes, "
+                    "expected one point per line"
+                )
             tail = block
             continue
         yield block[:cut]
+        line += block.count(b"\n", 0, cut)
         tail = block[cut:]
 
 
@@ -82,7 +101,7 @@ def _split(line: bytes) -> list[bytes]:
 
 
 class _TextTable:
-    """Parses one file's chunks into (R, C) float32 rows, naming the line of any problem."""
+    """Parses one file's chunks into (R, C) float64 rows, naming the line of any problem."""
 
     def __init__(
         self,
@@ -92,6 +111,8 @@ class _TextTable:
         label_column: int | None,
         label_range: tuple[int, int] | None,
         comma: bool = False,
+        coordinates: tuple[int, ...] = (),
+        max_coordinate: float = MAX_COORDINATE,
     ) -> None:
         self.path = path
         self.num_columns = num_columns
@@ -99,6 +120,8 @@ class _TextTable:
         self.label_column = label_column
         self.label_range = label_range
         self.delimiter = "," if comma else None  # None: any whitespace
+        self.coordinates = list(coordinates)  # the x y z columns
+        self.max_coordinate = max_coordinate
 
     def parse(self, chunk: bytes, first_line: int, num_lines: int) -> np.ndarray:
         """Rows of one chunk of ``num_lines`` lines whose first is line ``first_line`` (1-based)."""
@@ -118,7 +141,7 @@ class _TextTable:
             try:
                 return np.loadtxt(
                     io.BytesIO(chunk),
-                    dtype=np.float32,
+                    dtype=np.float64,
                     delimiter=self.delimiter,
                     comments=None,
                     ndmin=2,
@@ -127,8 +150,10 @@ class _TextTable:
                 return None
 
     def _slow(self, chunk: bytes, first_line: int) -> tuple[np.ndarray, np.ndarray]:
-        """Line by line: skip blank lines, name the first bad one."""
-        rows, lines = [], []
+        """Line by line: skip blank lines, name the first bad one (rows filled in place)."""
+        rows = np.empty((chunk.count(b"\n") + 1, self.num_columns))  # (lines, C) float64
+        lines = np.empty(rows.shape[0], dtype=np.int64)
+        count = 0
         for offset, line in enumerate(chunk.split(b"\n")):
             tokens = _split(line)
             if not tokens:
@@ -140,14 +165,15 @@ class _TextTable:
                     f"{self.num_columns} like the first data line"
                 )
             try:
-                rows.append([float(token) for token in tokens])
+                rows[count] = [float(token) for token in tokens]
             except ValueError:
                 bad = next(token for token in tokens if not _is_number(token))
                 raise DataError(
                     f"{self.path}: line {number}: {bad.decode(errors='replace')!r} is not a number"
                 ) from None
-            lines.append(number)
-        return np.asarray(rows, np.float32).reshape(-1, self.num_columns), np.asarray(lines)
+            lines[count] = number
+            count += 1
+        return rows[:count], lines[:count]
 
     def _check(self, rows: np.ndarray, lines: np.ndarray | None, first_line: int) -> None:
         def line_of(row: int) -> int:
@@ -159,6 +185,16 @@ class _TextTable:
                 raise DataError(
                     f"{self.path}: line {line_of(np.flatnonzero(~finite)[0])}: NaN/Inf value"
                 )
+        if self.coordinates:
+            magnitude = np.abs(rows[:, self.coordinates]).max(axis=1, initial=0)  # (R,)
+            beyond = magnitude > self.max_coordinate
+            if beyond.any():
+                row = np.flatnonzero(beyond)[0]
+                raise DataError(
+                    f"{self.path}: line {line_of(row)}: coordinate of magnitude "
+                    f"{magnitude[row]:.3g} beyond {self.max_coordinate:.0e}, the largest the "
+                    "encoder accepts (centre and scale the cloud)"
+                )
         if self.label_column is None:
             return
         labels = rows[:, self.label_column]  # (R,)
@@ -167,6 +203,13 @@ class _TextTable:
             row = np.flatnonzero(~whole)[0]
             raise DataError(
                 f"{self.path}: line {line_of(row)}: label {labels[row]} is not an integer"
+            )
+        huge = np.abs(labels) > LABEL_LIMIT
+        if huge.any():
+            row = np.flatnonzero(huge)[0]
+            raise DataError(
+                f"{self.path}: line {line_of(row)}: label {labels[row]:g} is beyond "
+                f"+-{LABEL_LIMIT}, expected a class or part number"
             )
         if self.label_range is not None:
             low, high = self.label_range
@@ -203,6 +246,8 @@ def read_text_rows(
     columns: Sequence[str] | None = None,
     label_range: tuple[int, int] | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    max_columns: int = DEFAULT_MAX_COLUMNS,
+    max_coordinate: float = MAX_COORDINATE,
 ) -> tuple[KeptRows, tuple[str, ...]]:
     """Read a text point table; ``keeper`` keeps all rows or a seeded random subset.
 
@@ -212,6 +257,8 @@ def read_text_rows(
         columns: names of the columns (overrides a header and the defaults).
         label_range: allowed label values, inclusive.
         chunk_bytes: bytes read at a time (the memory bound of streaming).
+        max_columns: refuse a first data line (or header) with more columns than this.
+        max_coordinate: refuse coordinates of a larger magnitude (naming the line).
 
     Returns:
         The kept rows and the column names.
@@ -235,6 +282,11 @@ def read_text_rows(
         if not first:
             raise DataError(f"{path}: header only, no data lines after line {skipped}")
         width = len(first)
+        if max(width, len(header or ())) > max_columns:
+            raise DataError(
+                f"{path}: line {skipped + 1}: {max(width, len(header or ())):,} columns, more than "
+                f"the {max_columns} a point table may have (max_columns)"
+            )
         if columns is not None:
             names = check_columns(path, columns, width)
         elif header is not None:
@@ -252,7 +304,10 @@ def read_text_rows(
         else:
             names = default_columns(width, colours=path.suffix.lower() == ".xyzrgb")
         comma = b"," in head.partition(b"\n")[0]
-        stream_rows(path, stream, head, skipped + 1, names, keeper, label_range, chunk_bytes, comma)
+        stream_rows(
+            path, stream, head, skipped + 1, names, keeper, label_range, chunk_bytes, comma,
+            max_coordinate,
+        )  # fmt: skip
     if keeper.num_rows == 0:
         raise DataError(f"{path}: header only, no data lines after line {skipped}")
     return keeper.finish(), names
@@ -268,11 +323,13 @@ def stream_rows(
     label_range: tuple[int, int] | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     comma: bool = False,
+    max_coordinate: float = MAX_COORDINATE,
 ) -> None:
     """Parse ``head`` and the rest of ``stream`` as rows of the named columns into ``keeper``.
 
     ``first_line`` is the file line number of ``head``'s first line (for messages); ``comma``:
-    columns are separated by commas (else by whitespace).
+    columns are separated by commas (else by whitespace); coordinates beyond ``max_coordinate``
+    are refused with their line.
     """
     table = _TextTable(
         path,
@@ -281,9 +338,11 @@ def stream_rows(
         label_column=names.index("label") if "label" in names else None,
         label_range=label_range,
         comma=comma,
+        coordinates=tuple(names.index(axis) for axis in ("x", "y", "z")),
+        max_coordinate=max_coordinate,
     )
     line = first_line
-    for chunk in _line_chunks(stream, head, chunk_bytes):
+    for chunk in _line_chunks(path, stream, head, chunk_bytes, first_line):
         newlines = chunk.count(b"\n")
         rows = table.parse(chunk, line, newlines + (not chunk.endswith(b"\n")))
         if rows.shape[0]:

@@ -6,21 +6,21 @@ is, in order of preference: labels through a fixed palette, scalars through viri
 own colours. ``.npz`` holds ``points`` and whichever of ``normals``, ``colours``, ``labels``,
 ``scalars`` there are. Both read back with :func:`pointea.io.read_points`.
 
-Files are written to a temporary name next to the target and renamed into place, so a failure
-never leaves a half-written file.
+Files are written to a temporary name next to the target and renamed into place
+(:func:`pointea.io.atomic.atomic_write`), so a failure never leaves a half-written file nor harms an earlier one,
+and they get ordinary permissions (``0o666`` less the umask).
 
 Shape legend: N points.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from pointea.errors import DataError
+from pointea.io.atomic import atomic_write
 from pointea.io.cloud import PointCloud
 from pointea.io.palette import label_colours, scalar_colours
 
@@ -95,20 +95,16 @@ def write_points(
         "scalars": scalars,
     }
     arrays = {key: value for key, value in arrays.items() if value is not None}
-    with tempfile.NamedTemporaryFile(
-        dir=path.parent, prefix=f".{path.name}.", delete=False
-    ) as handle:
-        temporary = Path(handle.name)
-        try:
+    try:
+        with atomic_write(path) as handle:
             if suffix == ".npz":
                 np.savez(handle, **arrays)
             else:
                 _write_ply(handle, arrays, scalar_range)
-        except BaseException:
-            handle.close()
-            temporary.unlink(missing_ok=True)
-            raise
-    os.replace(temporary, path)
+    except OSError as error:
+        raise DataError(
+            f"{path}: writing failed ({error.strerror or error}); any earlier file is unchanged"
+        ) from None
     return path
 
 

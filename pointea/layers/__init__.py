@@ -2,12 +2,13 @@
 
 from pointea.layers.external_attention import ExternalAttention, double_normalize
 from pointea.layers.lbr import LBR
-from pointea.layers.offset_attention import ATTENTION_KINDS, AttentionKind, OffsetAttentionLayer
+from pointea.layers.offset_attention import ATTENTION_ALIASES, ATTENTION_KINDS, AttentionKind, OffsetAttentionLayer
 from pointea.layers.sample_and_group import SampleAndGroup
-from pointea.layers.sampling import farthest_point_sampling, knn
+from pointea.layers.sampling import fps, knn
 from pointea.layers.self_attention import SelfAttention
 
 __all__ = [
+    "ATTENTION_ALIASES",
     "ATTENTION_KINDS",
     "AttentionKind",
     "ExternalAttention",
@@ -16,6 +17,6 @@ __all__ = [
     "SampleAndGroup",
     "SelfAttention",
     "double_normalize",
-    "farthest_point_sampling",
+    "fps",
     "knn",
 ]

@@ -56,8 +56,13 @@ class LBR(nn.Module):
         """``shift``, broadcast against the linear map's output and added before BatchNorm, carries
         a term shared by many points (a per-cloud context) computed once instead of per point."""
         y = self.linear(x)  # (..., C_out)
-        if shift is not None:
-            y = y + shift
+        return self.normalize(y if shift is None else y + shift, mask)
+
+    def normalize(self, y: Tensor, mask: Tensor | None = None) -> Tensor:
+        """The block after its linear map: BatchNorm and activation of ``y = linear(x) [+ shift]``.
+
+        Shapes: y (..., C_out); mask (...); returns (..., C_out), zero where masked
+        """
         if mask is not None:
             out = torch.zeros_like(y)
             out[mask] = self.activation(self.norm(y[mask]))  # (P_valid, C_out)

@@ -4,7 +4,9 @@
 
 ``attention="external"`` (default) uses :class:`ExternalAttention`, linear in the number of
 points; ``attention="offset"`` uses PCT's own :class:`SelfAttention`, quadratic. Everything else
-is shared, so the two are compared on the same code.
+is shared, so the two are compared on the same code. ``"self"`` is accepted for ``"offset"``
+(both kinds are offset-attention layers; what differs is self- against external attention) and
+stored as ``"offset"``, the name configs, checkpoints and reports already use.
 
 Shape legend: B batch, N points, C channels, H heads, S memory slots.
 """
@@ -20,16 +22,22 @@ from pointea.layers.external_attention import ExternalAttention
 from pointea.layers.lbr import LBR
 from pointea.layers.self_attention import SelfAttention
 
-__all__ = ["OffsetAttentionLayer", "AttentionKind", "ATTENTION_KINDS"]
+__all__ = ["OffsetAttentionLayer", "AttentionKind", "ATTENTION_KINDS", "ATTENTION_ALIASES", "check_attention_kind"]
 
-AttentionKind = Literal["external", "offset"]
+AttentionKind = Literal["external", "offset", "self"]
+#: The attention kinds, by the names the networks store.
 ATTENTION_KINDS: tuple[str, ...] = ("external", "offset")
+#: Other accepted names: alias -> stored name.
+ATTENTION_ALIASES: dict[str, str] = {"self": "offset"}
 
 
-def check_attention_kind(attention: str) -> None:
-    """Raise a one-line error for an attention kind the switch does not know."""
+def check_attention_kind(attention: str) -> str:
+    """The stored name of ``attention`` (``"self"`` -> ``"offset"``); a one-line error for a kind
+    the switch does not know."""
+    attention = ATTENTION_ALIASES.get(attention, attention) if isinstance(attention, str) else attention
     if attention not in ATTENTION_KINDS:
-        raise ValueError(f"attention must be one of {ATTENTION_KINDS}, got {attention!r}")
+        raise ValueError(f"attention must be one of {ATTENTION_KINDS} ('self' means 'offset'), got {attention!r}")
+    return attention
 
 
 class OffsetAttentionLayer(nn.Module):
@@ -37,7 +45,7 @@ class OffsetAttentionLayer(nn.Module):
 
     Args:
         channels: channels C, kept by the layer.
-        attention: ``"external"`` or ``"offset"`` (PCT's self-attention).
+        attention: ``"external"`` or ``"offset"`` (PCT's self-attention; ``"self"`` is the same).
         heads: attention heads; ``None`` takes each kind's reference value (4 for external, PCT's
             1 for offset).
         memory_slots: external attention's memory size S (ignored by ``"offset"``).
@@ -61,7 +69,7 @@ class OffsetAttentionLayer(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        check_attention_kind(attention)
+        attention = check_attention_kind(attention)
         owner = "OffsetAttentionLayer"
         check_count(owner, "channels", channels)
         check_optional_count(owner, "heads", heads)

@@ -4,7 +4,7 @@ every point of a cloud, each point taking the value of its nearest source point.
 One implementation for everything that maps per-point results back to a full cloud:
 ``pointea-predict`` (part labels of the sampled points to every input point) and the attention
 viewer (attention from the sampled points to the input cloud, a clicked point to its attention
-point). The search is :func:`~pointea.layers.sampling.dense_knn` with ``k = 1`` (torch_cluster
+point). The search is :func:`~pointea.layers.sampling.knn` with ``k = 1`` (torch_cluster
 when installed, pointea's exact pure-torch kNN otherwise), in chunks of target points so that
 memory stays bounded for clouds of any size.
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from pointea.layers.sampling import dense_knn
+from pointea.layers.sampling import knn
 
 __all__ = ["PROPAGATION_CHUNK", "nearest_indices", "propagate_labels"]
 
@@ -51,8 +51,8 @@ def nearest_indices(source: Tensor, target: Tensor, chunk_size: int = PROPAGATIO
     out = torch.empty(target.shape[0], dtype=torch.long, device=source.device)
     for start in range(0, target.shape[0], chunk_size):
         chunk = target[start : start + chunk_size]  # (Q, 3)
-        nearest = dense_knn(source.unsqueeze(0), chunk.unsqueeze(0), 1)  # (1, M, 3), (1, Q, 3) -> (1, Q, 1)
-        out[start : start + chunk.shape[0]] = nearest[0, :, 0]  # (1, Q, 1) -> (Q,)
+        nearest = knn(source, chunk, 1)  # (M, 3), (Q, 3) -> (Q, 1)
+        out[start : start + chunk.shape[0]] = nearest[:, 0]  # (Q, 1) -> (Q,)
     return out
 
 

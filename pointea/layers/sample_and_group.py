@@ -1,6 +1,6 @@
 """PCT's neighbour embedding stage: sample centres, group their neighbours, pool local features.
 
-Shape legend: P points in the batch, B clouds, M centres per cloud, K neighbours, C channels.
+Shape legend: B clouds, N points per cloud, M centres per cloud, K neighbours, C channels.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from pointea.layers.arguments import check_count
 from pointea.layers.lbr import LBR
-from pointea.layers.sampling import dense_farthest_point_sampling, dense_knn, farthest_point_sampling, knn
+from pointea.layers.sampling import fps, knn
 
 __all__ = ["SampleAndGroup"]
 
@@ -19,9 +19,9 @@ class SampleAndGroup(nn.Module):
     """Farthest-point-sample M centres per cloud, gather each one's K nearest points, and embed
     ``concat(neighbour - centre, centre)`` with two LBRs and a max over the neighbours.
 
-    ``forward`` works on PyG's flat layout, so clouds of different sizes batch together;
-    ``forward_dense`` on a dense batch of equal-size clouds (traceable, for exported models). Both
-    compute the same function.
+    Works on a dense batch; with ``mask`` its clouds may differ in size (padding is never a centre
+    nor a neighbour), and every cloud comes out with M centres, so the output has no padding.
+    Traceable (the path exported models take).
 
     Args:
         in_channels: feature channels C_in of the input points.
@@ -30,9 +30,8 @@ class SampleAndGroup(nn.Module):
         neighbours: neighbours K per centre (kNN in xyz; the centre is its own first neighbour).
 
     Shapes:
-        pos: (P, 3); features: (P, C_in); batch: (P,) sorted cloud index
-        returns: pos (B * M, 3), features (B * M, C_out), batch (B * M,)
-        forward_dense: pos (B, N, 3); features (B, N, C_in); returns pos (B, M, 3), features (B, M, C_out)
+        pos: (B, N, 3); features: (B, N, C_in); mask: (B, N) bool, True for real points
+        returns: pos (B, M, 3), features (B, M, C_out)
     """
 
     def __init__(self, in_channels: int, out_channels: int, num_samples: int = 512, neighbours: int = 32) -> None:
@@ -44,27 +43,16 @@ class SampleAndGroup(nn.Module):
         self.neighbours = neighbours
         self.embed = nn.Sequential(LBR(2 * in_channels, out_channels), LBR(out_channels, out_channels))
 
-    def forward(self, pos: Tensor, features: Tensor, batch: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        with torch.no_grad():
-            centres = farthest_point_sampling(pos, batch, self.num_samples)  # (B * M,)
-            centre_pos, centre_batch = pos[centres], batch[centres]
-            neighbours = knn(pos, centre_pos, self.neighbours, batch, centre_batch)  # (B * M, K)
-        centre_features = features[centres].unsqueeze(1)  # (B * M, C_in) -> (B * M, 1, C_in)
-        offsets = features[neighbours] - centre_features  # (B * M, K, C_in)
-        grouped = torch.cat([offsets, centre_features.expand_as(offsets)], dim=-1)  # (B * M, K, 2 C_in)
-        pooled = self.embed(grouped).amax(dim=1)  # (B * M, K, C_out) -> (B * M, C_out)
-        return centre_pos, pooled, centre_batch
-
-    def forward_dense(self, pos: Tensor, features: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, pos: Tensor, features: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
         num_clouds, num_points, channels = features.shape
         with torch.no_grad():
-            centres = dense_farthest_point_sampling(pos, self.num_samples)  # (B, M)
+            centres = fps(pos, self.num_samples, mask)  # (B, M)
             # Indices into the flattened batch, so every gather is one plain row lookup (no expanded
             # (B, M * K, C) index tensor in exported graphs).
             offsets = torch.arange(num_clouds, device=pos.device).unsqueeze(1) * num_points  # (B, 1)
             centre_rows = (centres + offsets).reshape(-1)  # (B * M,)
             centre_pos = pos.reshape(-1, 3)[centre_rows].view(num_clouds, -1, 3)  # (B * N, 3) -> (B, M, 3)
-            neighbours = dense_knn(pos, centre_pos, self.neighbours)  # (B, M, K)
+            neighbours = knn(pos, centre_pos, self.neighbours, mask)  # (B, M, K)
             neighbour_rows = (neighbours + offsets.unsqueeze(-1)).reshape(-1)  # (B * M * K,)
         flat = features.reshape(-1, channels)  # (B, N, C_in) -> (B * N, C_in)
         centre_features = flat[centre_rows].view(num_clouds, -1, 1, channels)  # (B * M, C_in) -> (B, M, 1, C_in)

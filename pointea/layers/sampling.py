@@ -1,27 +1,32 @@
-"""Farthest point sampling and k-nearest-neighbour search on batched point clouds.
+"""Farthest point sampling and k-nearest-neighbour search on dense batches of point clouds.
 
-Two layouts. ``farthest_point_sampling``/``knn`` work on PyG's flat layout: all points of a batch
-stacked in one ``(P, 3)`` tensor with a ``batch`` vector naming each point's cloud.
-``dense_farthest_point_sampling``/``dense_knn`` work on a dense ``(B, N, 3)`` batch of clouds of
-one size (what the data modules serve, and what exported models take). Both call ``torch_cluster``
-(CPU and CUDA) and fall back to pointea's pure-torch implementation, with one warning, when
-``torch_cluster`` cannot be imported. While a model is traced or exported (TorchScript, ONNX,
-``torch.export``) the dense functions always take the pure-torch path, which is plain traceable
-tensor code: the exported graph samples exactly as eager pointea does (the same points as
-torch_cluster). PyG 2.8's own ``torch_geometric.nn.fps``/``knn`` need ``pyg-lib``, so
-``torch_cluster`` is called directly.
+One function per algorithm, :func:`fps` and :func:`knn`, on a dense ``(B, N, 3)`` batch (or one
+``(N, 3)`` cloud), with an optional ``(B, N)`` mask for batches of clouds of different sizes (the
+padding is never sampled and never a neighbour). Two backends compute the same result:
 
-Shape legend: P points in the batch, B clouds, N points per cloud, M samples per cloud, Q query
-points, K neighbours.
+- ``"torch"``: pointea's pure-torch implementation, plain traceable tensor code (TorchScript
+  tracing, ``torch.export`` and ONNX export capture it with the number of points left dynamic);
+  always used while a model is traced or exported, so an exported graph samples as eager pointea
+  does.
+- ``"torch_cluster"``: ``torch_cluster``'s kernels (CPU and CUDA). PyG 2.8's own
+  ``torch_geometric.nn.fps``/``knn`` need ``pyg-lib``, so ``torch_cluster`` is called directly.
+
+``backend="auto"`` (the default) picks, in eager mode: FPS with torch_cluster on CUDA and with the
+pure-torch loop on the CPU (where it is 3-5x faster than torch_cluster's CPU kernel: docs/bench/sampling/notes.md);
+kNN with torch_cluster when it is installed (its CPU kernel is a KD-tree), else the pure-torch
+search, with one warning.
+
+Shape legend: B clouds, N points per cloud, M samples per cloud, Q query points per cloud,
+K neighbours, P real points of a masked batch.
 """
 
 from __future__ import annotations
 
 import warnings
+from typing import Literal
 
 import torch
 from torch import Tensor
-from torch_geometric.utils import to_dense_batch
 
 from pointea.layers.arguments import check_count
 
@@ -30,38 +35,12 @@ try:
 except ImportError:  # pragma: no cover - exercised only where torch_cluster is not installed
     torch_cluster = None
 
-__all__ = [
-    "farthest_point_sampling",
-    "knn",
-    "dense_farthest_point_sampling",
-    "dense_knn",
-    "fallback_farthest_point_sampling",
-    "fallback_knn",
-    "torch_farthest_point_sampling",
-    "torch_knn",
-    "is_tracing",
-    "HAS_TORCH_CLUSTER",
-]
+__all__ = ["fps", "knn", "Backend", "BACKENDS", "is_tracing", "HAS_TORCH_CLUSTER"]
 
+Backend = Literal["auto", "torch", "torch_cluster"]
+BACKENDS: tuple[str, ...] = ("auto", "torch", "torch_cluster")
 HAS_TORCH_CLUSTER = torch_cluster is not None
 _warned_fallback = False
-
-
-def _use_torch_cluster() -> bool:
-    global _warned_fallback
-    if HAS_TORCH_CLUSTER:
-        return True
-    if not _warned_fallback:
-        warnings.warn(
-            "torch_cluster is not installed, so pointea samples with its pure-torch FPS and kNN: "
-            "the same points, slower kNN on large clouds. `make demo` runs like this on purpose; "
-            "`make setup` (also run by `make test` and `make bench`) builds torch-cluster, about 11 "
-            "minutes on 2 cores, or: pip install --no-build-isolation torch-cluster",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-        _warned_fallback = True
-    return False
 
 
 def is_tracing() -> bool:
@@ -69,168 +48,139 @@ def is_tracing() -> bool:
     return torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export()
 
 
-def _cloud_sizes(batch: Tensor | None, num_points: int) -> Tensor:
-    """Points per cloud, ``(B,)`` long; ``batch`` must be sorted, as PyG's is."""
-    if batch is None:
-        return torch.tensor([num_points])
-    return torch.bincount(batch)  # on the points' device: only the checks' scalars cross to the host
-
-
-def farthest_point_sampling(pos: Tensor, batch: Tensor | None, num_samples: int) -> Tensor:
-    """Pick ``num_samples`` points of every cloud, each the farthest from those already picked.
-
-    The first point of each cloud is the start, so the result is deterministic.
-
-    Args:
-        pos: point coordinates.
-        batch: cloud index of every point, sorted; ``None`` for a single cloud.
-        num_samples: samples per cloud; every cloud must have at least this many points.
-
-    Returns:
-        Flat indices into ``pos``, cloud by cloud, in sampling order.
-
-    Shapes:
-        pos: (P, 3); batch: (P,); returns (B * M,)
-    """
-    check_count("farthest_point_sampling", "num_samples", num_samples)
-    sizes = _cloud_sizes(batch, pos.shape[0])
-    smallest = int(sizes.min())
-    if smallest < num_samples:
-        raise ValueError(
-            f"farthest_point_sampling: asked for {num_samples} samples per cloud, but a cloud has "
-            f"only {smallest} points; resample the clouds or lower the number of samples"
+def _warn_fallback() -> None:
+    global _warned_fallback
+    if not _warned_fallback:
+        warnings.warn(
+            "torch_cluster is not installed, so pointea searches neighbours with its pure-torch kNN: "
+            "the same neighbours, slower on large clouds. `make demo` runs like this on purpose; "
+            "`make setup` (also run by `make test` and `make bench`) builds torch-cluster, about 11 "
+            "minutes on 2 cores, or: pip install --no-build-isolation torch-cluster",
+            RuntimeWarning,
+            stacklevel=4,
         )
-    if not _use_torch_cluster():
-        return fallback_farthest_point_sampling(pos, batch, num_samples)
-    # torch_cluster samples ceil(ratio * size) points per cloud; (M - 0.5) / size makes that
-    # exactly M whatever the rounding of the float product.
-    ratio = ((num_samples - 0.5) / sizes.to(pos.dtype)).to(pos.device)
-    batch = batch if batch is not None else torch.zeros(pos.shape[0], dtype=torch.long, device=pos.device)
-    return _torch_cluster_fps(pos, batch, ratio)
+        _warned_fallback = True
+
+
+def _backend(name: str, backend: str, device: torch.device, cluster_on_cpu: bool) -> str:
+    """The backend that runs: ``"torch"`` or ``"torch_cluster"``."""
+    if backend not in BACKENDS:
+        raise ValueError(f"{name}: backend must be one of {BACKENDS}, got {backend!r}")
+    if is_tracing():
+        return "torch"
+    if backend == "torch_cluster" and not HAS_TORCH_CLUSTER:
+        raise ValueError(f"{name}: backend='torch_cluster' needs torch_cluster, which is not installed")
+    if backend != "auto":
+        return backend
+    if device.type != "cpu" or cluster_on_cpu:
+        if HAS_TORCH_CLUSTER:
+            return "torch_cluster"
+        if cluster_on_cpu:
+            _warn_fallback()
+    return "torch"
+
+
+def _batched(name: str, points: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor | None, bool]:
+    """``points`` as (B, N, 3) and ``mask`` as (B, N), and whether a single (N, 3) cloud was given."""
+    single = points.dim() == 2
+    if single:
+        points = points.unsqueeze(0)  # (N, 3) -> (1, N, 3)
+        mask = None if mask is None else mask.unsqueeze(0)  # (N,) -> (1, N)
+    if points.dim() != 3 or points.shape[-1] != 3:
+        raise ValueError(f"{name}: points must be (B, N, 3) or (N, 3), got {tuple(points.shape)}")
+    if mask is not None and (mask.dtype != torch.bool or tuple(mask.shape) != tuple(points.shape[:2])):
+        raise ValueError(
+            f"{name}: mask must be a bool tensor of shape {tuple(points.shape[:2])}, got {tuple(mask.shape)} {mask.dtype}"
+        )
+    return points, mask, single
+
+
+def _check_enough(name: str, what: str, wanted: int, points: Tensor, mask: Tensor | None) -> None:
+    """One-line error unless every cloud has at least ``wanted`` real points (skipped while tracing)."""
+    if is_tracing() or points.shape[0] == 0:
+        return
+    smallest = points.shape[1] if mask is None else int(mask.sum(dim=1).min())
+    if smallest < wanted:
+        raise ValueError(
+            f"{name}: asked for {what}, but a cloud has only {smallest} points; "
+            "resample the clouds, give them more points, or ask for fewer"
+        )
+
+
+def _flat(points: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """torch_cluster's flat layout of the real points.
+
+    Shapes: points (B, N, 3); mask (B, N); returns pos (P, 3), batch (P,), each flat point's index
+    into N (P,), the first flat index of each cloud (B,)
+    """
+    num_clouds, num_points, _ = points.shape
+    if mask is None:
+        mask = torch.ones(num_clouds, num_points, dtype=torch.bool, device=points.device)
+    cloud, local = mask.nonzero(as_tuple=True)  # (P,), (P,), cloud by cloud
+    sizes = mask.sum(dim=1)  # (B,)
+    starts = torch.cumsum(sizes, dim=0) - sizes  # (B,)
+    return points[cloud, local], cloud, local, starts
 
 
 # torch.compile cannot trace torch_cluster's operators (they have no fake-tensor implementation):
-# it runs them eagerly between compiled graphs. The pure-torch fallbacks trace as they are.
+# it runs them eagerly between compiled graphs. The pure-torch backend traces as it is.
 @torch.compiler.disable
-def _torch_cluster_fps(pos: Tensor, batch: Tensor, ratio: Tensor) -> Tensor:
-    return torch_cluster.fps(pos, batch, ratio=ratio, random_start=False)
+def _torch_cluster_fps(points: Tensor, mask: Tensor | None, num_samples: int) -> Tensor:
+    """Shapes: points (B, N, 3); mask (B, N); returns (B, M) indices into N."""
+    pos, batch, local, starts = _flat(points, mask)
+    sizes = torch.bincount(batch, minlength=points.shape[0])  # (B,)
+    # torch_cluster samples ceil(ratio * size) points per cloud; (M - 0.5) / size makes that
+    # exactly M whatever the rounding of the float product.
+    ratio = (num_samples - 0.5) / sizes.to(pos.dtype)  # (B,)
+    flat = torch_cluster.fps(pos, batch, ratio=ratio, random_start=False)  # (B * M,) into P
+    return local[flat].view(points.shape[0], num_samples)  # (B * M,) -> (B, M)
 
 
 @torch.compiler.disable
-def _torch_cluster_knn(pos: Tensor, query: Tensor, k: int, batch: Tensor | None, query_batch: Tensor | None) -> Tensor:
-    return torch_cluster.knn(pos, query, k, batch, query_batch)
+def _torch_cluster_knn(points: Tensor, queries: Tensor, k: int, mask: Tensor | None) -> Tensor:
+    """Shapes: points (B, N, 3); queries (B, Q, 3); mask (B, N); returns (B, Q, K) indices into N."""
+    num_clouds, num_queries, _ = queries.shape
+    pos, batch, local, _ = _flat(points, mask)
+    query_batch = torch.arange(num_clouds, device=queries.device).repeat_interleave(num_queries)  # (B * Q,)
+    edges = torch_cluster.knn(pos, queries.reshape(-1, 3), k, batch, query_batch)  # (2, B * Q * K): query, point
+    return local[edges[1]].view(num_clouds, num_queries, k)  # (B * Q * K,) -> (B, Q, K), grouped by query
 
 
-def knn(
-    pos: Tensor,
-    query: Tensor,
-    k: int,
-    batch: Tensor | None = None,
-    query_batch: Tensor | None = None,
-) -> Tensor:
-    """The ``k`` nearest points of ``pos`` to every query point, within the same cloud.
+def _torch_fps(points: Tensor, num_samples: int, mask: Tensor | None) -> Tensor:
+    """Pure-torch farthest point sampling; index for index what ``torch_cluster.fps`` picks.
 
-    Each query finds itself when it is one of the points. Neighbours of a query are ordered by
-    increasing distance.
-
-    Args:
-        pos: points searched.
-        query: query points.
-        k: neighbours per query; every cloud of ``pos`` must have at least ``k`` points.
-        batch, query_batch: cloud index of every point and every query, sorted; ``None`` for one cloud.
-
-    Returns:
-        Flat indices into ``pos``.
+    Plain tensor code with a loop of fixed length ``num_samples``. Same arithmetic as
+    ``torch_cluster.fps`` (squared distance ``(dx^2 + dy^2) + dz^2``, running minimum, first
+    argmax, start at each cloud's first real point), so ties resolve identically; masked points sit
+    at distance -1, below any real distance, and are never picked. One axis at a time: a strided
+    reduction over the last axis of 3 costs more than the three plain (B, N) ops.
 
     Shapes:
-        pos: (P, 3); query: (Q, 3); batch: (P,); query_batch: (Q,); returns (Q, K)
+        points: (B, N, 3); mask: (B, N); returns (B, M) indices into N
     """
-    check_count("knn", "k", k)
-    smallest = int(_cloud_sizes(batch, pos.shape[0]).min())
-    if smallest < k:
-        raise ValueError(
-            f"knn: asked for k={k} neighbours, but a cloud has only {smallest} points; "
-            f"lower k or give the cloud more points"
-        )
-    if not _use_torch_cluster():
-        return fallback_knn(pos, query, k, batch, query_batch)
-    edge_index = _torch_cluster_knn(pos, query, k, batch, query_batch)  # (2, Q * K): query, point
-    return edge_index[1].view(query.shape[0], k)  # (Q * K,) -> (Q, K), grouped by query
-
-
-def fallback_farthest_point_sampling(pos: Tensor, batch: Tensor | None, num_samples: int) -> Tensor:
-    """Pure-torch farthest point sampling, index for index the same as ``torch_cluster.fps``.
-
-    Runs all clouds at once on a padded ``(B, N_max, 3)`` tensor; padding is never picked.
-
-    Shapes:
-        pos: (P, 3); batch: (P,); returns (B * M,)
-    """
-    dense, mask = to_dense_batch(pos, batch)  # (B, N_max, 3), (B, N_max)
-    offsets = torch.cumsum(mask.sum(dim=1), dim=0) - mask.sum(dim=1)  # (B,) first flat index per cloud
-    picked = torch_farthest_point_sampling(dense, num_samples, mask)  # (B, M)
-    return (picked + offsets.unsqueeze(1)).reshape(-1)  # (B, M) -> (B * M,)
-
-
-def fallback_knn(
-    pos: Tensor,
-    query: Tensor,
-    k: int,
-    batch: Tensor | None = None,
-    query_batch: Tensor | None = None,
-) -> Tensor:
-    """Pure-torch kNN by dense pairwise distances within each cloud.
-
-    Shapes:
-        pos: (P, 3); query: (Q, 3); returns (Q, K) flat indices into ``pos``
-    """
-    points, point_mask = to_dense_batch(pos, batch)  # (B, N_max, 3), (B, N_max)
-    queries, query_mask = to_dense_batch(query, query_batch)  # (B, Q_max, 3), (B, Q_max)
-    local = torch_knn(points, queries, k, point_mask)  # (B, Q_max, K), nearest first
-    offsets = torch.cumsum(point_mask.sum(dim=1), dim=0) - point_mask.sum(dim=1)  # (B,)
-    flat = local + offsets.view(-1, 1, 1)  # (B, Q_max, K) indices into pos
-    return flat[query_mask]  # (Q, K)
-
-
-def torch_farthest_point_sampling(points: Tensor, num_samples: int, mask: Tensor | None = None) -> Tensor:
-    """Pointea's pure-torch farthest point sampling on a dense batch: the one implementation the
-    fallback, eager models without torch_cluster and exported models share.
-
-    Plain tensor code with a loop of fixed length ``num_samples``, so TorchScript tracing,
-    ``torch.export`` and ONNX export all capture it with the number of points left dynamic. Same
-    arithmetic as ``torch_cluster.fps`` (squared distance, running minimum, first argmax, start
-    at the first point), so ties resolve identically; masked points (padding) sit at distance -1,
-    below any real distance, and are never picked.
-
-    Shapes:
-        points: (B, N, 3); mask: (B, N) bool, True for real points; returns (B, M) indices into N
-    """
-    # d * d, not d ** 2: the same numbers in torch, and a cheap Mul instead of Pow in exported graphs
-    start = points - points[:, :1]  # (B, N, 3)
-    distance = (start * start).sum(dim=-1)  # (B, N)
-    if mask is not None:
+    x, y, z = points.unbind(dim=-1)  # 3 x (B, N)
+    x, y, z = x.contiguous(), y.contiguous(), z.contiguous()
+    distance = torch.full_like(x, float("inf"))  # (B, N) squared distance to the picked set
+    if mask is None:
+        last = torch.zeros_like(x[:, :1], dtype=torch.long)  # (B, 1): every cloud starts at point 0
+    else:
         distance = distance.masked_fill(~mask, -1.0)
-    picked = [torch.zeros_like(distance[:, 0], dtype=torch.long)]  # (B,): every cloud starts at point 0
+        last = mask.to(torch.int8).argmax(dim=1, keepdim=True)  # (B, 1): the first real point
+    picked = [last.squeeze(1)]
     for _ in range(1, num_samples):
-        farthest = distance.argmax(dim=1)  # (B,)
-        picked.append(farthest)
-        chosen = points.gather(1, farthest.view(-1, 1, 1).expand(-1, 1, 3))  # (B,) -> (B, 1, 3)
-        offset = points - chosen  # (B, N, 3)
-        to_new = (offset * offset).sum(dim=-1)  # (B, N)
-        if mask is not None:
-            to_new = to_new.masked_fill(~mask, -1.0)
-        distance = torch.minimum(distance, to_new)
+        dx, dy, dz = x - x.gather(1, last), y - y.gather(1, last), z - z.gather(1, last)  # (B, N) each
+        distance = torch.minimum(distance, dx * dx + dy * dy + dz * dz)  # (B, N)
+        last = distance.argmax(dim=1, keepdim=True)  # (B, 1)
+        picked.append(last.squeeze(1))
     return torch.stack(picked, dim=1)  # M x (B,) -> (B, M)
 
 
-def torch_knn(points: Tensor, queries: Tensor, k: int, mask: Tensor | None = None) -> Tensor:
-    """Pointea's pure-torch kNN on a dense batch (shared by the fallback, eager and export).
-
-    Exact squared differences, not the matrix-product shortcut, so near-ties order as
-    torch_cluster's do; neighbours nearest first; masked points (padding) are never neighbours.
+def _torch_knn(points: Tensor, queries: Tensor, k: int, mask: Tensor | None) -> Tensor:
+    """Pure-torch kNN by exact squared differences (not the matrix-product shortcut, so near-ties
+    order as torch_cluster's do); nearest first; masked points are never neighbours.
 
     Shapes:
-        points: (B, N, 3); queries: (B, Q, 3); mask: (B, N) bool; returns (B, Q, K) indices into N
+        points: (B, N, 3); queries: (B, Q, 3); mask: (B, N); returns (B, Q, K) indices into N
     """
     # Axis by axis, (dx^2 + dy^2) + dz^2: never a (B, Q, N, 3) tensor, and plain Sub/Mul/Add in
     # exported graphs (onnxruntime broadcasts a 4-d Sub and reduces a last axis of 3 slowly).
@@ -243,50 +193,59 @@ def torch_knn(points: Tensor, queries: Tensor, k: int, mask: Tensor | None = Non
     return distance.topk(k, dim=-1, largest=False).indices  # (B, Q, K), nearest first
 
 
-def dense_farthest_point_sampling(points: Tensor, num_samples: int) -> Tensor:
-    """Farthest point sampling on a dense batch of equal-size clouds: ``torch_cluster`` in eager
-    mode when installed, pointea's pure-torch implementation otherwise and whenever the model is
-    traced or exported. Both pick the same points.
+def fps(points: Tensor, num_samples: int, mask: Tensor | None = None, backend: Backend = "auto") -> Tensor:
+    """Pick ``num_samples`` points of every cloud, each the farthest from those already picked.
+
+    Each cloud's first real point is the start, so the result is deterministic.
+
+    Args:
+        points: a batch of clouds, or one cloud.
+        num_samples: samples M per cloud; every cloud must have at least M real points.
+        mask: True for real points (batches of clouds of different sizes); ``None``: all real.
+        backend: ``"auto"``, ``"torch"`` or ``"torch_cluster"`` (see the module docstring); all
+            pick the same points.
 
     Shapes:
-        points: (B, N, 3); returns (B, M) indices into N, in sampling order
+        points: (B, N, 3) or (N, 3); mask: (B, N) or (N,) bool; returns (B, M) or (M,) indices
+        into N, in sampling order
     """
-    num_clouds, num_points, _ = points.shape
-    if is_tracing():
-        return torch_farthest_point_sampling(points, num_samples)
-    if num_points < num_samples:
-        raise ValueError(
-            f"farthest_point_sampling: asked for {num_samples} samples per cloud, but the clouds have "
-            f"only {num_points} points; resample the clouds or lower the number of samples"
-        )
-    if not _use_torch_cluster():
-        return torch_farthest_point_sampling(points, num_samples)
-    batch = torch.arange(num_clouds, device=points.device).repeat_interleave(num_points)  # (B * N,)
-    flat = farthest_point_sampling(points.reshape(-1, 3), batch, num_samples)  # (B, N, 3) -> (B * N, 3); (B * M,)
-    offsets = torch.arange(num_clouds, device=points.device).unsqueeze(1) * num_points  # (B, 1)
-    return flat.view(num_clouds, num_samples) - offsets  # (B * M,) -> (B, M) local indices
+    check_count("fps", "num_samples", num_samples)
+    points, mask, single = _batched("fps", points, mask)
+    _check_enough("fps", f"{num_samples} samples per cloud", num_samples, points, mask)
+    if _backend("fps", backend, points.device, cluster_on_cpu=False) == "torch_cluster" and points.shape[0]:
+        picked = _torch_cluster_fps(points, mask, num_samples)
+    else:
+        picked = _torch_fps(points, num_samples, mask)
+    return picked[0] if single else picked
 
 
-def dense_knn(points: Tensor, queries: Tensor, k: int) -> Tensor:
-    """The ``k`` nearest points of each cloud to its queries, dense batch (see
-    :func:`dense_farthest_point_sampling` for which implementation runs).
+def knn(
+    points: Tensor, queries: Tensor, k: int, mask: Tensor | None = None, backend: Backend = "auto"
+) -> Tensor:
+    """The ``k`` nearest points of each cloud to that cloud's queries, nearest first.
+
+    A query finds itself when it is one of the points.
+
+    Args:
+        points: the points searched, a batch of clouds or one cloud.
+        queries: query points, as many clouds as ``points``.
+        k: neighbours K per query; every cloud must have at least K real points.
+        mask: True for real points of ``points``; ``None``: all real.
+        backend: ``"auto"``, ``"torch"`` or ``"torch_cluster"`` (see the module docstring); all
+            find the same neighbours (up to exact distance ties).
 
     Shapes:
-        points: (B, N, 3); queries: (B, Q, 3); returns (B, Q, K) indices into N, nearest first
+        points: (B, N, 3) or (N, 3); queries: (B, Q, 3) or (Q, 3); mask: (B, N) or (N,);
+        returns (B, Q, K) or (Q, K) indices into N
     """
-    num_clouds, num_points, _ = points.shape
-    if is_tracing():
-        return torch_knn(points, queries, k)
-    if num_points < k:
-        raise ValueError(
-            f"knn: asked for k={k} neighbours, but the clouds have only {num_points} points; "
-            f"lower k or give the clouds more points"
-        )
-    if not _use_torch_cluster():
-        return torch_knn(points, queries, k)
-    num_queries = queries.shape[1]
-    batch = torch.arange(num_clouds, device=points.device).repeat_interleave(num_points)  # (B * N,)
-    query_batch = torch.arange(num_clouds, device=points.device).repeat_interleave(num_queries)  # (B * Q,)
-    flat = knn(points.reshape(-1, 3), queries.reshape(-1, 3), k, batch, query_batch)  # (B * Q, K)
-    offsets = torch.arange(num_clouds, device=points.device).view(-1, 1, 1) * num_points  # (B, 1, 1)
-    return flat.view(num_clouds, num_queries, k) - offsets  # (B * Q, K) -> (B, Q, K) local indices
+    check_count("knn", "k", k)
+    points, mask, single = _batched("knn", points, mask)
+    queries = queries.unsqueeze(0) if single else queries  # (Q, 3) -> (1, Q, 3)
+    if queries.dim() != 3 or queries.shape[-1] != 3 or queries.shape[0] != points.shape[0]:
+        raise ValueError(f"knn: queries must be (B, Q, 3) with B={points.shape[0]}, got {tuple(queries.shape)}")
+    _check_enough("knn", f"k={k} neighbours", k, points, mask)
+    if _backend("knn", backend, points.device, cluster_on_cpu=True) == "torch_cluster" and queries.numel():
+        neighbours = _torch_cluster_knn(points, queries, k, mask)
+    else:
+        neighbours = _torch_knn(points, queries, k, mask)
+    return neighbours[0] if single else neighbours

@@ -1,4 +1,4 @@
-"""Exact evaluation of a full-resolution encoder in chunks of points, in memory independent of N.
+"""Exact evaluation of a full-resolution encoder in chunks of points.
 
 In eval mode every operation of a full-resolution :class:`~pointea.models.encoder.PointEncoder`
 (``sample_sizes=()``) with external attention is per point (LBRs: linear maps and BatchNorm with
@@ -7,20 +7,23 @@ running statistics), except two that see the whole cloud:
 - each attention layer's softmax over the points, per head and memory slot: all it needs of the
   points is the log of its denominator, a (B, H, 1, S) :func:`~pointea.layers.external_attention.column_logsumexp`
   that chunks combine with ``torch.logaddexp``;
-- the pooled global feature: max and mean over the points, both combine over chunks.
+- the pooled global feature: max and mean over the points, both combine over chunks
+  (:class:`~pointea.layers.pooling.GlobalPool`, the encoder's one pooling).
 
-So a cloud is evaluated in passes over chunks of ``chunk_size`` points: pass ``l`` recomputes
-layers ``0 .. l-1`` of each chunk with the statistics already known and accumulates layer ``l``'s
-statistics (L passes for L layers); a last pass computes the fused per-point features of each chunk
-with every statistic known. Nothing of size N is kept but the input (and the caller's output):
-memory is that of one chunk. The price is recomputation: the attention layers run L(L-1)/2 + L
-times instead of L (the segmenter, which pools before its per-point head, runs them and the fusion
-once more), for PCT's 4 layers 10 (14) layer evaluations instead of 4. Self-attention
-(``attention="offset"``) couples every pair of points and is refused, naming the memory its N x N
-maps would take.
+So a cloud is evaluated in L + 1 passes over chunks of ``chunk_size`` points
+(:class:`ChunkedPasses`): pass 0 embeds every chunk and accumulates the first layer's statistics;
+pass l runs layer l - 1 on every chunk with its statistics known and accumulates layer l's; the
+last pass runs the last layer and the fusion. Every block is the encoder's own and runs once per
+point (only the memory-key logits of each layer's input are computed twice: once for the
+statistics, once in the layer). The attention outputs of every point are kept in one (B, N, W)
+buffer, W = L C [+ C_embed] (the fusion's input width; 512 floats per point for PCT's segmenter,
+2 KiB), so no layer is recomputed; everything else is per chunk. A per-point network (the
+segmenter) reuses that buffer for its head's first linear map while it waits for the pooled
+feature. Self-attention (``attention="offset"``) couples every pair of points and is refused,
+naming the memory its N x N maps would take.
 
-Shape legend: B clouds, N points per cloud (padded), n points of a chunk, C channels, H heads,
-S memory slots, G global channels.
+Shape legend: B clouds, N points per cloud (padded), n points of a chunk, C channels, L layers,
+H heads, S memory slots, W buffer channels.
 """
 
 from __future__ import annotations
@@ -37,15 +40,14 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "check_chunked_evaluation",
-    "softmax_statistics",
-    "fused_chunks",
-    "RunningPool",
+    "ChunkedPasses",
     "self_attention_bytes",
 ]
 
 #: A chunk size for callers without a better one: the default part segmenter holds about 13 KB
-#: per point of a chunk in eval mode, so 8,192 points take about 100 MB whatever the cloud's size;
-#: on the CPU measured (docs/bench/chunked) they also ran faster than chunks of 65,536.
+#: per point of a chunk in eval mode, so 8,192 points take about 100 MB of temporaries whatever the
+#: cloud's size (besides the 2 KiB per point of the buffer); on the CPU measured (docs/bench/chunked)
+#: they also ran faster than chunks of 65,536.
 DEFAULT_CHUNK_SIZE = 8_192
 _FLOAT32_BYTES = 4
 
@@ -90,107 +92,87 @@ def _chunks(num_points: int, chunk_size: int) -> Iterator[slice]:
         yield slice(start, min(start + chunk_size, num_points))
 
 
-def _part(features: Tensor | None, part: slice) -> Tensor | None:
-    return None if features is None else features[:, part]
+def _combined(total: Tensor | None, chunk_statistic: Tensor) -> Tensor:
+    """Two chunks' :func:`~pointea.layers.external_attention.column_logsumexp` as one."""
+    return chunk_statistic if total is None else torch.logaddexp(total, chunk_statistic)
 
 
-def _attention_input(
-    encoder: PointEncoder, positions: Tensor, features: Tensor | None, mask: Tensor | None
-) -> tuple[Tensor, Tensor]:
-    """The input embedding and the first attention layer's input of a chunk.
+class ChunkedPasses:
+    """The passes over the chunks of a cloud that give every chunk's fused features exactly.
 
-    Shapes: positions (B, n, 3); features (B, n, C_in); mask (B, n); returns (B, n, C_embed), (B, n, C)
-    """
-    inputs = positions if features is None else torch.cat([positions, features], dim=-1)  # (B, n, 3 + C_in)
-    embedding = encoder.embedding(inputs)  # (B, n, C_embed), per point
-    if mask is not None:
-        embedding = embedding.masked_fill(~mask.unsqueeze(-1), 0.0)  # padding is zero, as to_dense_batch's
-    x = embedding
-    for lbr in encoder.pre_attention:
-        x = lbr(x, mask=mask)
-    return embedding, x
+    Iterating yields ``(part, fused, mask)`` for every chunk: its slice of N, its fused features
+    (B, n, C_out), zero where masked, and its mask (B, n) or ``None``. The encoder's own blocks do
+    all the work (:meth:`~pointea.models.encoder.PointEncoder.embed`, its attention layers, its
+    fusion LBR); each is evaluated once per point. The outputs of the attention layers are kept
+    for every point in one (B, N, W) buffer (W = L C [+ C_embed]: exactly the fusion's input), so
+    a layer never has to be recomputed to reach the next one's input.
 
-
-def softmax_statistics(
-    encoder: PointEncoder, positions: Tensor, features: Tensor | None, mask: Tensor | None, chunk_size: int
-) -> list[Tensor]:
-    """Every attention layer's :func:`~pointea.layers.external_attention.column_logsumexp` over the
-    whole of each cloud, in one pass over the chunks per layer.
-
-    Shapes:
-        positions: (B, N, 3); features: (B, N, C_in) or ``None``; mask: (B, N) bool or ``None``;
-        returns L tensors (B, H, 1, S) float32
-    """
-    statistics: list[Tensor] = []
-    for depth, target in enumerate(encoder.layers):
-        total: Tensor | None = None
-        for part in _chunks(positions.shape[1], chunk_size):
-            chunk_mask = None if mask is None else mask[:, part]
-            _, x = _attention_input(encoder, positions[:, part], _part(features, part), chunk_mask)
-            for layer, logsumexp in zip(encoder.layers[:depth], statistics):
-                x, _ = layer(x, mask=chunk_mask, logsumexp=logsumexp)
-            chunk_statistic = target.attention.softmax_statistics(x, chunk_mask)  # (B, H, 1, S)
-            total = chunk_statistic if total is None else torch.logaddexp(total, chunk_statistic)
-        assert total is not None  # at least one chunk: clouds have at least one point
-        statistics.append(total)
-    return statistics
-
-
-def fused_chunks(
-    encoder: PointEncoder,
-    positions: Tensor,
-    features: Tensor | None,
-    mask: Tensor | None,
-    statistics: list[Tensor],
-    chunk_size: int,
-) -> Iterator[tuple[slice, Tensor, Tensor | None]]:
-    """The fused per-point features chunk by chunk, given :func:`softmax_statistics`.
+    Args:
+        encoder: a full-resolution external-attention encoder, checked by
+            :func:`check_chunked_evaluation`.
+        positions, features, mask: the encoder's :meth:`~pointea.models.encoder.PointEncoder.dense_input`.
+        chunk_size: points per chunk.
 
     Shapes:
         positions: (B, N, 3); features: (B, N, C_in) or ``None``; mask: (B, N) bool or ``None``
-        yields (the chunk's slice of N, features (B, n, C_out) zero where masked, mask (B, n) or ``None``)
-    """
-    for part in _chunks(positions.shape[1], chunk_size):
-        chunk_mask = None if mask is None else mask[:, part]
-        embedding, x = _attention_input(encoder, positions[:, part], _part(features, part), chunk_mask)
-        outputs = []
-        for layer, logsumexp in zip(encoder.layers, statistics):
-            x, _ = layer(x, mask=chunk_mask, logsumexp=logsumexp)
-            outputs.append(x)
-        if encoder.fuse_embedding:
-            outputs.append(embedding)
-        yield part, encoder.fuse(torch.cat(outputs, dim=-1), mask=chunk_mask), chunk_mask  # (B, n, C_out)
-
-
-class RunningPool:
-    """The encoder's global pooling (max, mean or both) accumulated over chunks.
-
-    Args:
-        pooling: ``"max"``, ``"mean"`` or ``"max+mean"``, as :class:`PointEncoder`'s.
-        counts: (B,) real points per cloud, for the mean.
     """
 
-    def __init__(self, pooling: str, counts: Tensor) -> None:
-        self.pooling = pooling
-        self.counts = counts
-        self.maximum: Tensor | None = None
-        self.total: Tensor | None = None
+    def __init__(
+        self,
+        encoder: PointEncoder,
+        positions: Tensor,
+        features: Tensor | None,
+        mask: Tensor | None,
+        chunk_size: int,
+    ) -> None:
+        self.encoder = encoder
+        self.positions = positions
+        self.features = features
+        self.mask = mask
+        self.chunk_size = chunk_size
+        self.channels = encoder.channels
+        self.width = encoder.fuse.linear.in_features  # L C [+ C_embed]
+        self.buffer = positions.new_empty(*positions.shape[:2], self.width)  # (B, N, W)
 
-    def update(self, features: Tensor, mask: Tensor | None) -> None:
-        """Shapes: features (B, n, C), zero where masked; mask (B, n) or ``None``."""
-        if self.pooling in ("max", "max+mean"):
-            masked = features if mask is None else features.masked_fill(~mask.unsqueeze(-1), float("-inf"))
-            chunk_max = masked.amax(dim=1)  # (B, C)
-            self.maximum = chunk_max if self.maximum is None else torch.maximum(self.maximum, chunk_max)
-        if self.pooling in ("mean", "max+mean"):
-            chunk_sum = features.sum(dim=1)  # (B, C); padding is zero
-            self.total = chunk_sum if self.total is None else self.total + chunk_sum
+    def chunks(self) -> Iterator[tuple[slice, Tensor | None]]:
+        """Every chunk's slice of N and mask (B, n) or ``None``."""
+        for part in _chunks(self.positions.shape[1], self.chunk_size):
+            yield part, None if self.mask is None else self.mask[:, part]
 
-    def result(self) -> Tensor:
-        """Shapes: returns (B, G), as :class:`PointEncoder`'s ``global_feature``."""
-        pooled = []
-        if self.maximum is not None:
-            pooled.append(self.maximum)
-        if self.total is not None:
-            pooled.append(self.total / self.counts.clamp_min(1).unsqueeze(-1).to(self.total.dtype))  # (B, C)
-        return torch.cat(pooled, dim=-1)
+    def scratch(self, width: int) -> Tensor:
+        """A (B, N, width) tensor for the caller's per-point results: the buffer itself when it is
+        wide enough, whose rows of a chunk are free once that chunk has been yielded."""
+        if width <= self.width:
+            return self.buffer[..., :width]  # (B, N, W) -> (B, N, width)
+        return self.buffer.new_empty(*self.buffer.shape[:2], width)
+
+    def _slot(self, layer: int) -> slice:
+        """Layer ``layer``'s output channels in the buffer (layer 0's input before pass 1)."""
+        return slice(layer * self.channels, (layer + 1) * self.channels)
+
+    def __iter__(self) -> Iterator[tuple[slice, Tensor, Tensor | None]]:
+        encoder, buffer, layers = self.encoder, self.buffer, self.encoder.layers
+        # Pass 0: the input embedding (kept for the fusion when it takes feature_1), the first
+        # layer's input (in layer 0's slot until its output replaces it) and its softmax statistics.
+        total = None
+        for part, chunk_mask in self.chunks():
+            features = None if self.features is None else self.features[:, part]
+            embedding, x, _, _ = encoder.embed(self.positions[:, part], features, chunk_mask)
+            if encoder.fuse_embedding:
+                buffer[:, part, self.width - embedding.shape[-1] :] = embedding
+            buffer[:, part, self._slot(0)] = x
+            total = _combined(total, layers[0].attention.softmax_statistics(x, chunk_mask))  # (B, H, 1, S)
+        statistics = [total]
+        # Pass l = 1 .. L: layer l - 1 on its input with its statistics known, then layer l's
+        # statistics of that output; after the last layer the fusion, chunk by chunk.
+        for depth in range(1, len(layers) + 1):
+            source = self._slot(max(depth - 2, 0))  # layer depth - 1's input
+            total = None
+            for part, chunk_mask in self.chunks():
+                x, _ = layers[depth - 1](buffer[:, part, source], mask=chunk_mask, logsumexp=statistics[depth - 1])
+                buffer[:, part, self._slot(depth - 1)] = x  # (B, n, C)
+                if depth < len(layers):
+                    total = _combined(total, layers[depth].attention.softmax_statistics(x, chunk_mask))
+                else:
+                    yield part, encoder.fuse(buffer[:, part], mask=chunk_mask), chunk_mask  # (B, n, C_out)
+            statistics.append(total)

@@ -5,8 +5,9 @@ Shape legend: B clouds, N points, G global channels, K classes.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from torch import Tensor, nn
-from torch_geometric.data import Data
 
 from pointea.layers.arguments import check_count, check_counts, check_fraction
 from pointea.layers.lbr import LBR
@@ -14,6 +15,9 @@ from pointea.layers.offset_attention import AttentionKind
 from pointea.models.checkpoint import FromCheckpoint
 from pointea.models.encoder import EncoderOutput, PointEncoder
 from pointea.models.resolve_encoder import resolve_encoder
+
+if TYPE_CHECKING:
+    from torch_geometric.data import Data
 
 __all__ = ["PCTClassifier"]
 

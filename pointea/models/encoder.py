@@ -15,7 +15,7 @@ PCT's segmentation encoder (``sample_sizes=()``, ``pre_attention_layers=0``,
 ``fuse_embedding=False``, 128 channels) keeps every point: LBR 3->128 -> LBR 128->128 -> 4 x
 OffsetAttentionLayer(128), concatenated (512) -> LBR to 1024.
 
-Shape legend: B clouds, N input points per cloud, P points of a flat batch, M encoded points per
+Shape legend: B clouds, N input points per cloud, P points of a PyG batch, M encoded points per
 cloud, C channels, H heads, S memory slots, G global channels.
 """
 
@@ -24,12 +24,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.data import Data
-from torch_geometric.utils import to_dense_batch
 
 from pointea.layers.arguments import check_count, check_counts, check_fraction, check_optional_count
 from pointea.layers.checkpointing import checkpoint
@@ -38,11 +36,14 @@ from pointea.layers.offset_attention import AttentionKind, OffsetAttentionLayer,
 from pointea.layers.sample_and_group import SampleAndGroup
 from pointea.layers.sampling import is_tracing
 from pointea.models.checkpoint import FromCheckpoint
-from pointea.models.chunked import RunningPool, check_chunked_evaluation, fused_chunks, softmax_statistics
+from pointea.layers.pooling import POOLINGS, GlobalPool, Pooling, pooled_channels
+from pointea.models.chunked import ChunkedPasses, check_chunked_evaluation
+
+if TYPE_CHECKING:  # PyG is imported only when a PyG batch is encoded
+    from torch_geometric.data import Data
 
 __all__ = ["PointEncoder", "EncoderOutput", "Pooling", "max_coordinate"]
 
-Pooling = Literal["max", "mean", "max+mean"]
 _T = TypeVar("_T")
 
 
@@ -82,7 +83,7 @@ class PointEncoder(FromCheckpoint, nn.Module):
 
     Args:
         attention: ``"external"`` (linear in the number of points) or ``"offset"`` (PCT's
-            self-attention, quadratic).
+            self-attention, quadratic; ``"self"`` is accepted for it and stored as ``"offset"``).
         in_channels: extra per-point input channels (colour, intensity, normals, ...), concatenated
             with the coordinates before the input embedding, as PCT's semantic segmentation takes
             xyz and per-point features; 0 (default): coordinates only.
@@ -139,7 +140,7 @@ class PointEncoder(FromCheckpoint, nn.Module):
         activation_checkpointing: bool = False,
     ) -> None:
         super().__init__()
-        check_attention_kind(attention)
+        attention = check_attention_kind(attention)
         owner = "PointEncoder"
         sample_sizes = check_counts(owner, "sample_sizes", sample_sizes)
         stage_channels = check_counts(owner, "stage_channels", stage_channels)
@@ -164,7 +165,7 @@ class PointEncoder(FromCheckpoint, nn.Module):
             raise ValueError(
                 f"PointEncoder: neighbours={neighbours} exceeds the smallest sample size {sample_sizes[-1]}"
             )
-        if pooling not in ("max", "mean", "max+mean"):
+        if pooling not in POOLINGS:
             raise ValueError(f"PointEncoder: pooling must be 'max', 'mean' or 'max+mean', got {pooling!r}")
         widths = (embedding_channels, *stage_channels)
         if pre_attention_layers == 0 and widths[-1] != channels:
@@ -174,12 +175,13 @@ class PointEncoder(FromCheckpoint, nn.Module):
             )
         self.attention = attention
         self.in_channels = in_channels
+        self.channels = channels
         self.fuse_embedding = fuse_embedding
         self.activation_checkpointing = activation_checkpointing
         self.sample_sizes = sample_sizes
         self.pooling = pooling
         self.out_channels = out_channels
-        self.global_channels = 2 * out_channels if pooling == "max+mean" else out_channels
+        self.global_channels = pooled_channels(pooling, out_channels)
 
         self.embedding = nn.Sequential(LBR(3 + in_channels, embedding_channels), LBR(embedding_channels, embedding_channels))
         self.stages = nn.ModuleList(
@@ -215,12 +217,11 @@ class PointEncoder(FromCheckpoint, nn.Module):
         return_attention: bool = False,
         chunk_size: int | None = None,
     ) -> EncoderOutput:
-        """Encode a batch of clouds.
+        """Encode a batch of clouds: :meth:`embed`, :meth:`attend`, :meth:`fuse_outputs`, :meth:`pool`.
 
         With ``chunk_size``, a full-resolution external-attention encoder in eval mode under
         ``torch.no_grad()`` is evaluated exactly in chunks of that many points (see
-        :mod:`pointea.models.chunked`): the same output in memory independent of the number of
-        points beyond the input and the (B, N, C_out) features returned.
+        :mod:`pointea.models.chunked`), through the same steps.
 
         Coordinates (and features) are cast to the encoder's parameter dtype (exact for
         float16/bfloat16 input to a float32 encoder; for mixed-precision compute use
@@ -237,64 +238,80 @@ class PointEncoder(FromCheckpoint, nn.Module):
             if return_attention:
                 raise ValueError("PointEncoder: return_attention is not available with chunk_size")
             return self._forward_in_chunks(points, features, chunk_size)
+        points, features, mask = self.dense_input(points, features)
+        if points.shape[0] == 0:
+            return self._empty_output(points.shape[1], return_attention)
+        embedding, x, positions, mask = self.embed(points, features, mask)
+        outputs, maps = self.attend(x, mask, return_attention)
+        fused = self.fuse_outputs([*outputs, embedding] if self.fuse_embedding else outputs, mask)
+        return EncoderOutput(
+            features=fused,
+            positions=positions,
+            global_feature=self.pool(fused, mask),
+            mask=mask,
+            attention=maps if return_attention else None,
+        )
+
+    def dense_input(
+        self, points: Tensor | Data, features: Tensor | None = None
+    ) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        """The encoder's input boundary: check the input, cast it to the encoder's dtype, and bring a
+        PyG ``Data``/``Batch`` to a padded dense batch (once; everything after is dense + mask).
+
+        Shapes:
+            points: (B, N, 3), or Data/Batch with pos (P, 3), batch (P,) and, with ``in_channels``,
+            x (P, C_in); features: (B, N, C_in) or ``None``
+            returns points (B, N, 3), features (B, N, C_in) or ``None``, mask (B, N) bool, ``None``
+            when every cloud has N points
+        """
         dtype = self.embedding[0].linear.weight.dtype
         if isinstance(points, Tensor):  # dense (B, N, 3): traceable, the path exported models take
             points = _dense_input(points, dtype)
             features = _dense_features(features, points, self.in_channels, dtype)
-            if points.shape[0] == 0:
-                return self._empty_output(points.shape[1], return_attention)
-            if not is_tracing() and points.shape[1] < self.min_points:
-                self._too_few_points(points.shape[1])
-            inputs = points if features is None else torch.cat([points, features], dim=-1)  # (B, N, 3 + C_in)
-            mask, positions, x = None, points, self._block(self.embedding, self.embedding, inputs)  # (B, N, C_embed)
-            for stage in self.stages:
-                positions, x = stage.forward_dense(positions, x)  # (B, M, 3), (B, M, C)
+            mask = None
         else:
-            pos, extra, batch, num_clouds = _flatten(points, features, self.in_channels, dtype)
-            if num_clouds == 0:
-                return self._empty_output(0, return_attention)
-            mask, positions, x = self._embed_flat(pos, extra, batch, num_clouds)
-        return self._attend(x, positions, mask, return_attention)
+            points, features, mask = _pyg_input(points, features, self.in_channels, dtype)
+        if not is_tracing() and points.shape[0]:
+            smallest = points.shape[1] if mask is None else int(mask.sum(dim=1).min())
+            if smallest < self.min_points:
+                if smallest == 0:
+                    raise ValueError("PointEncoder: a cloud has 0 points; every cloud needs at least 1")
+                raise ValueError(
+                    f"PointEncoder samples {self.min_points} points per cloud (sample_sizes[0]), but a cloud "
+                    f"has {smallest}; resample clouds to at least {self.min_points} points "
+                    "(pointea.data transforms do) or lower sample_sizes"
+                )
+        return points, features, mask
 
-    def _too_few_points(self, smallest: int) -> None:
-        raise ValueError(
-            f"PointEncoder samples {self.min_points} points per cloud (sample_sizes[0]), but a cloud "
-            f"has {smallest}; resample clouds to at least {self.min_points} points "
-            "(pointea.data transforms do) or lower sample_sizes"
-        )
+    def embed(
+        self, points: Tensor, features: Tensor | None, mask: Tensor | None
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+        """Input embedding, sample-and-group stages and pre-attention LBRs.
 
-    def _embed_flat(
-        self, pos: Tensor, extra: Tensor | None, batch: Tensor, num_clouds: int
-    ) -> tuple[Tensor | None, Tensor, Tensor]:
-        """Input embedding and sample-and-group stages on PyG's flat layout; clouds may differ in size.
-
-        Shapes: pos (P, 3); extra (P, C_in); batch (P,); returns mask (B, M) or None, positions
-        (B, M, 3), features (B, M, C)
+        Shapes:
+            points: (B, N, 3); features: (B, N, C_in) or ``None``; mask: (B, N) or ``None``
+            returns the attention block's input before the pre-attention LBRs (B, M, C_embed)
+            (PCT's ``feature_1``), the first attention layer's input (B, M, C), positions (B, M, 3),
+            mask (B, M) or ``None`` (stages pick M real points of every cloud: no padding after them)
         """
-        sizes = torch.bincount(batch, minlength=num_clouds)  # (B,) points per cloud
-        if not self.sample_sizes and int(sizes.min()) == 0:
-            raise ValueError("PointEncoder: a cloud has 0 points; every cloud needs at least 1")
-        if int(sizes.min()) < self.min_points:
-            self._too_few_points(int(sizes.min()))
-        inputs = pos if extra is None else torch.cat([pos, extra], dim=-1)  # (P, 3 + C_in)
-        features = self._block(self.embedding, self.embedding, inputs)  # (P, C_embed)
+        inputs = points if features is None else torch.cat([points, features], dim=-1)  # (B, N, 3 + C_in)
+        x = inputs
+        for lbr in self.embedding:
+            x = self._block(lbr, lambda y, lbr=lbr: lbr(y, mask=mask), x)  # (B, N, C_embed)
+        positions = points
         for stage in self.stages:
-            pos, features, batch = stage(pos, features, batch)  # (B * M, 3), (B * M, C), (B * M,)
-
-        if self.stages or bool((sizes == sizes[0]).all()):
-            positions = pos.view(num_clouds, -1, 3)  # (B * M, 3) -> (B, M, 3)
-            return None, positions, features.view(num_clouds, positions.shape[1], -1)  # (B * M, C) -> (B, M, C)
-        x, mask = to_dense_batch(features, batch, batch_size=num_clouds)  # (B, M_max, C), (B, M_max)
-        positions, _ = to_dense_batch(pos, batch, batch_size=num_clouds)  # (B, M_max, 3)
-        return mask, positions, x
-
-    def _attend(
-        self, x: Tensor, positions: Tensor, mask: Tensor | None, return_attention: bool
-    ) -> EncoderOutput:
-        """Attention layers, fusion and pooling. Shapes: x (B, M, C); positions (B, M, 3); mask (B, M)."""
-        embedding = x  # (B, M, C_embed): PCT's feature_1
+            positions, x = stage(positions, x, mask)  # (B, M, 3), (B, M, C)
+            mask = None
+        embedding = x
         for lbr in self.pre_attention:
             x = self._block(lbr, lambda y, lbr=lbr: lbr(y, mask=mask), x)
+        return embedding, x, positions, mask
+
+    def attend(
+        self, x: Tensor, mask: Tensor | None, return_attention: bool = False
+    ) -> tuple[list[Tensor], list[Tensor | None]]:
+        """The stacked offset-attention layers. Shapes: x (B, M, C); mask (B, M); returns L outputs
+        (B, M, C) and L attention maps (``None`` without ``return_attention``)."""
         outputs, maps = [], []
         for layer in self.layers:
             x, attention = self._block(
@@ -302,18 +319,20 @@ class PointEncoder(FromCheckpoint, nn.Module):
             )
             outputs.append(x)
             maps.append(attention)
-        if self.fuse_embedding:
-            outputs.append(embedding)
-        features = self._block(
-            self.fuse, lambda *parts: self.fuse(torch.cat(parts, dim=-1), mask=mask), *outputs
-        )  # (B, M, C L [+ C_embed]) -> (B, M, C_out)
-        return EncoderOutput(
-            features=features,
-            positions=positions,
-            global_feature=self._pool(features, mask),
-            mask=mask,
-            attention=maps if return_attention else None,
-        )
+        return outputs, maps
+
+    def fuse_outputs(self, parts: list[Tensor], mask: Tensor | None) -> Tensor:
+        """The fusion LBR over the concatenated attention outputs (and ``feature_1``).
+
+        Shapes: parts L (+1) tensors (B, M, C) (and (B, M, C_embed)); returns (B, M, C_out)
+        """
+        return self._block(self.fuse, lambda *p: self.fuse(torch.cat(p, dim=-1), mask=mask), *parts)
+
+    def pool(self, features: Tensor, mask: Tensor | None) -> Tensor:
+        """The global feature. Shapes: features (B, M, C_out); mask (B, M); returns (B, G)."""
+        pool = GlobalPool(self.pooling)
+        pool.update(features, mask)
+        return pool.result()
 
     def _empty_output(self, num_points: int, return_attention: bool) -> EncoderOutput:
         """The output for a batch of 0 clouds of ``num_points`` points: every tensor has B = 0."""
@@ -347,52 +366,39 @@ class PointEncoder(FromCheckpoint, nn.Module):
 
     def chunked_input(
         self, points: Tensor | Data, features: Tensor | None, chunk_size: int, owner: str = "PointEncoder"
-    ) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor]:
-        """Check that chunked evaluation applies (a one-line error naming ``owner`` if not) and bring
-        ``points`` (and ``features``) to a padded dense batch.
+    ) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        """:meth:`dense_input`, after checking that chunked evaluation applies (a one-line error
+        naming ``owner`` if not; before anything of size N is allocated for a dense batch).
 
-        Shapes:
-            points: (B, N, 3) or a PyG Data/Batch; features: (B, N, C_in) or ``None``; returns
-            positions (B, N, 3), features (B, N, C_in) or ``None``, mask (B, N) bool or ``None``
-            when every cloud has N points, and the (B,) points per cloud
+        Shapes: as :meth:`dense_input`'s
         """
-        dtype = self.embedding[0].linear.weight.dtype
-        pos, extra, batch, num_clouds = _flatten(points, features, self.in_channels, dtype)
-        sizes = torch.bincount(batch, minlength=num_clouds)  # (B,) points per cloud
+        num_clouds, num_points = _batch_size(points)
         training = any(module.training for module in self.modules())
-        check_chunked_evaluation(owner, self, chunk_size, num_clouds, int(sizes.max()) if len(sizes) else 0, training)
-        if int(sizes.min()) < 1:
-            raise ValueError(f"{owner}: every cloud needs at least one point")
-        if bool((sizes == sizes[0]).all()):
-            dense_extra = None if extra is None else extra.view(num_clouds, -1, extra.shape[-1])  # (B * N, C_in) -> (B, N, C_in)
-            return pos.view(num_clouds, -1, 3), dense_extra, None, sizes  # (B * N, 3) -> (B, N, 3)
-        positions, mask = to_dense_batch(pos, batch, batch_size=num_clouds)  # (B, N_max, 3), (B, N_max)
-        dense_extra = None if extra is None else to_dense_batch(extra, batch, batch_size=num_clouds)[0]  # (B, N_max, C_in)
-        return positions, dense_extra, mask, sizes
+        check_chunked_evaluation(owner, self, chunk_size, num_clouds, num_points, training)
+        return self.dense_input(points, features)
 
-    def _forward_in_chunks(self, points: Tensor | Data, extra: Tensor | None, chunk_size: int) -> EncoderOutput:
-        positions, extra, mask, sizes = self.chunked_input(points, extra, chunk_size)
-        statistics = softmax_statistics(self, positions, extra, mask, chunk_size)
-        features = positions.new_zeros(*positions.shape[:2], self.out_channels)  # (B, N, C_out)
-        pool = RunningPool(self.pooling, sizes)
-        for part, chunk, chunk_mask in fused_chunks(self, positions, extra, mask, statistics, chunk_size):
-            features[:, part] = chunk
+    def _forward_in_chunks(self, points: Tensor | Data, features: Tensor | None, chunk_size: int) -> EncoderOutput:
+        positions, features, mask = self.chunked_input(points, features, chunk_size)
+        fused = positions.new_zeros(*positions.shape[:2], self.out_channels)  # (B, N, C_out)
+        pool = GlobalPool(self.pooling)
+        for part, chunk, chunk_mask in ChunkedPasses(self, positions, features, mask, chunk_size):
+            fused[:, part] = chunk
             pool.update(chunk, chunk_mask)
-        return EncoderOutput(features=features, positions=positions, global_feature=pool.result(), mask=mask)
+        return EncoderOutput(features=fused, positions=positions, global_feature=pool.result(), mask=mask)
 
-    def _pool(self, features: Tensor, mask: Tensor | None) -> Tensor:
-        """Shapes: features (B, M, C); mask (B, M); returns (B, G)."""
-        pooled = []
-        if self.pooling in ("max", "max+mean"):
-            masked = features if mask is None else features.masked_fill(~mask.unsqueeze(-1), float("-inf"))
-            pooled.append(masked.amax(dim=1))
-        if self.pooling in ("mean", "max+mean"):
-            if mask is None:
-                pooled.append(features.mean(dim=1))
-            else:
-                count = mask.sum(dim=1, keepdim=True).clamp_min(1)  # (B, 1)
-                pooled.append(features.masked_fill(~mask.unsqueeze(-1), 0.0).sum(dim=1) / count)
-        return torch.cat(pooled, dim=-1)
+
+def _batch_size(points: Tensor | Data) -> tuple[int, int]:
+    """(B, largest N) of the input, read without converting it."""
+    if isinstance(points, Tensor):
+        return (points.shape[0], points.shape[1]) if points.dim() == 3 else (0, 0)
+    batch = getattr(points, "batch", None)
+    pos = getattr(points, "pos", None)
+    if pos is None:
+        return 0, 0
+    if batch is None:
+        return 1, pos.shape[0]
+    sizes = torch.bincount(batch)
+    return int(points.num_graphs), int(sizes.max()) if sizes.numel() else 0
 
 
 def _check_dense(points: Tensor) -> None:
@@ -427,12 +433,12 @@ def _dense_features(features: Tensor | None, points: Tensor, in_channels: int, d
                 f"PointEncoder was built with in_channels={in_channels}: pass features of shape (B, N, {in_channels})"
             )
         return None
-    expected = (*points.shape[:2], in_channels)
     if not in_channels:
         raise ValueError(
-            "PointEncoder was built with in_channels=0 (coordinates only): got features; build it with "
-            f"in_channels={features.shape[-1] if features.dim() else 0} to use them"
+            "PointEncoder was built with in_channels=0 (coordinates only) but got features; build it with "
+            "in_channels=C to use C feature channels"
         )
+    expected = (*points.shape[:2], in_channels)
     if not isinstance(features, Tensor) or not features.is_floating_point() or tuple(features.shape) != expected:
         got = f"{tuple(features.shape)} {features.dtype}" if isinstance(features, Tensor) else type(features).__name__
         raise ValueError(f"PointEncoder expects features as a float tensor of shape {expected}, got {got}")
@@ -441,43 +447,46 @@ def _dense_features(features: Tensor | None, points: Tensor, in_channels: int, d
     return features.to(dtype)
 
 
-def _flatten(
-    points: Tensor | Data, features: Tensor | None, in_channels: int, dtype: torch.dtype
-) -> tuple[Tensor, Tensor | None, Tensor, int]:
-    """Check the input, cast it to ``dtype`` and bring it to PyG's flat layout.
+def _pyg_input(
+    data: Data, features: Tensor | None, in_channels: int, dtype: torch.dtype
+) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    """A PyG ``Data``/``Batch`` as a padded dense batch, checked and cast to ``dtype``.
 
     Shapes:
-        points: (B, N, 3), or Data/Batch with pos (P, 3) (and x (P, C_in)); features: (B, N, C_in);
-        returns pos (P, 3), features (P, C_in) or ``None``, batch (P,), B
+        data: pos (P, 3), batch (P,) sorted, x (P, C_in) with ``in_channels``; returns points
+        (B, N_max, 3), features (B, N_max, C_in) or ``None``, mask (B, N_max) or ``None`` when
+        every cloud has N_max points
     """
-    if isinstance(points, Tensor):
-        points = _dense_input(points, dtype)
-        features = _dense_features(features, points, in_channels, dtype)
-        num_clouds, num_points, _ = points.shape
-        batch = torch.arange(num_clouds, device=points.device).repeat_interleave(num_points)  # (B * N,)
-        flat = None if features is None else features.reshape(-1, in_channels)  # (B, N, C_in) -> (B * N, C_in)
-        return points.reshape(-1, 3), flat, batch, num_clouds  # (B, N, 3) -> (B * N, 3)
-    pos = getattr(points, "pos", None)
+    pos = getattr(data, "pos", None)
     if pos is None or pos.dim() != 2 or pos.shape[-1] != 3 or not pos.is_floating_point():
         raise ValueError(
             "PointEncoder expects a (B, N, 3) tensor or a PyG Data/Batch with float `pos` of shape (P, 3); "
-            f"got {type(points).__name__} with pos "
+            f"got {type(data).__name__} with pos "
             f"{None if pos is None else f'{tuple(pos.shape)} {pos.dtype}'}"
         )
     if features is not None:
         raise ValueError("PointEncoder: with a PyG Data/Batch, give the features as its `x`, not as `features`")
     _check_coordinates(pos, dtype)
-    extra = getattr(points, "x", None) if in_channels else None
+    extra = getattr(data, "x", None) if in_channels else None
     if in_channels and extra is None:
-        raise ValueError(f"PointEncoder was built with in_channels={in_channels}: the PyG batch needs `x` of shape (P, {in_channels})")
+        raise ValueError(
+            f"PointEncoder was built with in_channels={in_channels}: the PyG batch needs `x` of shape (P, {in_channels})"
+        )
     if extra is not None:
-        extra = _dense_features(extra.unsqueeze(0), pos.unsqueeze(0), in_channels, dtype).squeeze(0)  # (1, P, C_in) -> (P, C_in)
-    batch = getattr(points, "batch", None)
-    if batch is None:
-        return pos.to(dtype), extra, torch.zeros(pos.shape[0], dtype=torch.long, device=pos.device), 1
+        extra = _dense_features(extra.unsqueeze(0), pos.unsqueeze(0), in_channels, dtype)[0]  # (1, P, C_in) -> (P, C_in)
+    batch = getattr(data, "batch", None)
+    if batch is None:  # one cloud
+        return pos.to(dtype).unsqueeze(0), None if extra is None else extra.unsqueeze(0), None  # (P, .) -> (1, P, .)
     if batch.numel() > 1 and bool((batch[1:] < batch[:-1]).any()):
         raise ValueError("PointEncoder: the PyG `batch` vector must be sorted, as Batch.from_data_list makes it")
-    return pos.to(dtype), extra, batch, int(points.num_graphs)
+    from torch_geometric.utils import to_dense_batch  # here: PyG is needed only for PyG input
+
+    num_clouds = int(data.num_graphs)
+    points, mask = to_dense_batch(pos.to(dtype), batch, batch_size=num_clouds)  # (B, N_max, 3), (B, N_max)
+    dense_extra = None if extra is None else to_dense_batch(extra, batch, batch_size=num_clouds)[0]  # (B, N_max, C_in)
+    if num_clouds and bool(mask.all()):
+        mask = None
+    return points, dense_extra, mask
 
 
 def _check_coordinates(pos: Tensor, dtype: torch.dtype) -> None:

@@ -25,7 +25,8 @@ from pointea.layers.lbr import LBR
 from pointea.layers.offset_attention import AttentionKind
 from pointea.layers.sampling import is_tracing
 from pointea.models.checkpoint import FromCheckpoint, register_record_alias, rename_legacy_keys
-from pointea.models.chunked import RunningPool, fused_chunks, softmax_statistics
+from pointea.layers.pooling import GlobalPool
+from pointea.models.chunked import ChunkedPasses
 from pointea.models.encoder import EncoderOutput, PointEncoder
 from pointea.models.resolve_encoder import resolve_encoder
 
@@ -91,11 +92,27 @@ class PerPointHead(nn.Module):
         """Shapes: context (B, G [+ E]); returns (B, 1, H_0)."""
         return self.context_projection(context).unsqueeze(1)  # (B, H_0) -> (B, 1, H_0)
 
-    def forward(self, features: Tensor, context_term: Tensor, mask: Tensor | None = None) -> Tensor:
-        x = self.dropout(self.hidden[0](features, mask=mask, shift=context_term))  # (B, N, H_0)
+    @property
+    def hidden_width(self) -> int:
+        """H_0, the first hidden layer's width."""
+        return self.context_projection.out_features
+
+    def project(self, features: Tensor) -> Tensor:
+        """The point part of the first layer's linear map. Shapes: features (B, N, C); returns (B, N, H_0)."""
+        return self.hidden[0].linear(features)
+
+    def finish(self, projected: Tensor, context_term: Tensor, mask: Tensor | None = None) -> Tensor:
+        """The rest of the head after :meth:`project`.
+
+        Shapes: projected (B, N, H_0); context_term (B, 1, H_0); mask (B, N); returns (B, N, K)
+        """
+        x = self.dropout(self.hidden[0].normalize(projected + context_term, mask))  # (B, N, H_0)
         for lbr in self.hidden[1:]:
             x = lbr(x, mask=mask)
         return self.output(x)  # (B, N, K)
+
+    def forward(self, features: Tensor, context_term: Tensor, mask: Tensor | None = None) -> Tensor:
+        return self.finish(self.project(features), context_term, mask)
 
 
 class _PerPointNetwork(nn.Module):
@@ -189,20 +206,23 @@ class _PerPointNetwork(nn.Module):
         return (outputs, encoding) if return_encoding or return_attention else outputs
 
     def _forward_in_chunks(self, points: Tensor, features: Tensor | None, condition: Any, chunk_size: int) -> Tensor:
-        """Three kinds of pass over the chunks: the attention statistics (one per layer), the
-        pooled global feature, then the per-point head; see :mod:`pointea.models.chunked`."""
+        """The encoder's chunked passes (:class:`~pointea.models.chunked.ChunkedPasses`), pooling
+        every chunk's fused features and keeping the head's first linear map of them, then the rest
+        of the head once the pooled context is known. Every block runs once per point."""
         owner = type(self).__name__
         if self.training:
             raise ValueError(f"{owner}: chunked evaluation needs eval mode: call .eval() first")
-        positions, features, mask, sizes = self.encoder.chunked_input(points, features, chunk_size, owner=owner)
-        statistics = softmax_statistics(self.encoder, positions, features, mask, chunk_size)
-        pool = RunningPool(self.encoder.pooling, sizes)
-        for _part, fused, chunk_mask in fused_chunks(self.encoder, positions, features, mask, statistics, chunk_size):
+        positions, features, mask = self.encoder.chunked_input(points, features, chunk_size, owner=owner)
+        passes = ChunkedPasses(self.encoder, positions, features, mask, chunk_size)
+        pool = GlobalPool(self.encoder.pooling)
+        projected = passes.scratch(self.head.hidden_width)  # (B, N, H_0), in the passes' buffer when it fits
+        for part, fused, chunk_mask in passes:
             pool.update(fused, chunk_mask)
+            projected[:, part] = self.head.project(fused)  # this chunk's rows of the buffer are free now
         context_term = self.head.context_term(self._context(pool.result(), condition))  # (B, 1, H_0)
         outputs = positions.new_zeros(*positions.shape[:2], self.out_channels)  # (B, N, K)
-        for part, fused, chunk_mask in fused_chunks(self.encoder, positions, features, mask, statistics, chunk_size):
-            outputs[:, part] = self._finish(self.head(fused, context_term, chunk_mask))
+        for part, chunk_mask in passes.chunks():
+            outputs[:, part] = self._finish(self.head.finish(projected[:, part], context_term, chunk_mask))
         return outputs
 
 
@@ -234,7 +254,8 @@ class PCTPartSegmenter(FromCheckpoint, _PerPointNetwork):
 
     With ``chunk_size`` (eval mode, no gradients, external attention), :meth:`forward` evaluates
     the network exactly in chunks of that many points (:mod:`pointea.models.chunked`): the same
-    logits, in memory independent of N beyond the input and the (B, N, K) logits.
+    logits, holding one chunk's activations and W floats per point (the attention outputs: 512, 2 KiB,
+    for the default encoder) besides the input and the (B, N, K) logits.
     """
 
     #: State-dict keys of checkpoints written before the head became :class:`PerPointHead`.

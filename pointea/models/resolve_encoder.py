@@ -16,7 +16,7 @@ def resolve_encoder(
     """Return ``encoder`` if given (its attention must agree with ``attention`` when both are set),
     else ``default(attention=attention or "external", **defaults)``."""
     if attention is not None:
-        check_attention_kind(attention)
+        attention = check_attention_kind(attention)
     if encoder is None:
         return default(attention=attention or "external", **defaults)
     if attention is not None and attention != encoder.attention:

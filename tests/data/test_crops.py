@@ -79,12 +79,16 @@ def test_grid_thinning_keeps_one_point_per_voxel() -> None:
     crop = BlockCrop(size=2.0, num_points=64, min_points=1)
     thinned = crop(points, np.random.default_rng(0), grid=0.5)
     kept = np.unique(thinned)
-    assert np.unique(np.floor((points[kept] - points[kept].min(axis=0)) / 0.5), axis=0).shape[0] <= kept.size
+    assert (
+        np.unique(np.floor((points[kept] - points[kept].min(axis=0)) / 0.5), axis=0).shape[0]
+        <= kept.size
+    )
 
 
 def test_presets_and_overrides() -> None:
     assert (CROP_PRESETS["pointnet"].size, CROP_PRESETS["pointnet"].num_points) == (1.0, 4096)
     assert (CROP_PRESETS["large"].size, CROP_PRESETS["large"].num_points) == (4.0, 32768)
+    assert (CROP_PRESETS["lidar"].size, CROP_PRESETS["lidar"].num_points) == (20.0, 4096)
     sphere = build_crop("large", "sphere", 3.0, 1000)
     assert isinstance(sphere, SphereCrop) and sphere.radius == 3.0 and sphere.num_points == 1000
     with pytest.raises(ConfigError, match="crop preset"):
@@ -97,11 +101,16 @@ def test_presets_and_overrides() -> None:
 
 def test_colour_transforms() -> None:
     rng = np.random.default_rng(0)
-    sample = {"points": np.zeros((100, 3), np.float32), "colors": rng.random((100, 3)).astype(np.float32)}
+    sample = {
+        "points": np.zeros((100, 3), np.float32),
+        "colors": rng.random((100, 3)).astype(np.float32),
+    }
     dropped = ColorDrop(p=1.0)(sample, rng)
     assert (dropped["colors"] == 0).all() and (sample["colors"] > 0).any()  # input untouched
     jittered = ColorJitter(std=0.5)(sample, rng)["colors"]
-    assert jittered.min() >= 0 and jittered.max() <= 1 and not np.allclose(jittered, sample["colors"])
+    assert (
+        jittered.min() >= 0 and jittered.max() <= 1 and not np.allclose(jittered, sample["colors"])
+    )
     assert ColorDrop(p=0.0)(sample, rng) is sample
 
 

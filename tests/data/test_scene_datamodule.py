@@ -29,7 +29,12 @@ def test_training_batches_follow_the_contract(rooms: Path) -> None:
     assert batch["labels"].dtype == torch.int64 and batch["index"].shape == (3,)
     assert 0 <= int(batch["labels"].min()) and int(batch["labels"].max()) < 13
     colours, normalized = batch["features"][..., :3], batch["features"][..., 3:]
-    assert colours.min() >= 0 and colours.max() <= 1 and normalized.min() >= 0 and normalized.max() <= 1
+    assert (
+        colours.min() >= 0
+        and colours.max() <= 1
+        and normalized.min() >= 0
+        and normalized.max() <= 1
+    )
     # a 1.5 m block, rotated and scaled by at most 10 %: within 1.5 * 1.1 * sqrt(2) of its centre
     assert float(batch["points"][..., :2].abs().max()) <= 1.5 * 1.1 * 2**0.5 / 2 + 0.05
 
@@ -48,19 +53,27 @@ def test_whole_scenes_are_served_one_per_batch_in_file_order(rooms: Path) -> Non
     # served coordinates are the file's, shifted: differences between points are kept exactly
     np.testing.assert_allclose(batch["points"][0].numpy() - batch["points"][0, :1].numpy(),
                                coord - coord[:1], atol=1e-5)  # fmt: skip
-    np.testing.assert_allclose(batch["features"][0, :, 3].numpy(), coord[:, 2] - coord[:, 2].min(), atol=1e-5)
+    np.testing.assert_allclose(
+        batch["features"][0, :, 3].numpy(), coord[:, 2] - coord[:, 2].min(), atol=1e-5
+    )
     assert len(scene) == coord.shape[0]
 
 
 def test_no_features_and_class_weights(rooms: Path) -> None:
-    data = S3DISDataModule(str(rooms), features=(), class_weighting="log", num_points=256, batch_size=2)
+    data = S3DISDataModule(
+        str(rooms), features=(), class_weighting="log", num_points=256, batch_size=2
+    )
     assert data.in_channels == 0
     data.setup("fit")
     assert "features" not in next(iter(data.train_dataloader()))
     weights = data.class_weights
     assert weights.shape == (13,)
-    counts = sum(np.bincount(np.load(p), minlength=13) for p in (rooms / "Area_1").rglob("segment.npy"))
-    counts = counts + sum(np.bincount(np.load(p), minlength=13) for p in (rooms / "Area_2").rglob("segment.npy"))
+    counts = sum(
+        np.bincount(np.load(p), minlength=13) for p in (rooms / "Area_1").rglob("segment.npy")
+    )
+    counts = counts + sum(
+        np.bincount(np.load(p), minlength=13) for p in (rooms / "Area_2").rglob("segment.npy")
+    )
     rarest, commonest = counts[counts > 0].argmin(), counts[counts > 0].argmax()
     present = weights[torch.from_numpy(counts > 0)]
     assert present[rarest] > present[commonest]
@@ -93,9 +106,14 @@ def test_splits_empty_rooms_and_bad_options(rooms: Path, tmp_path: Path, caplog)
 
 def test_a_mismatched_room_is_one_line_naming_its_file(rooms: Path) -> None:
     np.save(rooms / "Area_5" / "room_1" / "segment.npy", np.zeros(7, np.int16))
-    with pytest.raises(DataError, match=r"room_1: coord.npy has \d+ points, color.npy \d+, segment.npy 7"):
+    with pytest.raises(
+        DataError, match=r"room_1: coord.npy has \d+ points, color.npy \d+, segment.npy 7"
+    ):
         S3DISDataModule(str(rooms)).setup("test")
-    np.save(rooms / "Area_5" / "room_1" / "segment.npy", np.full(len(np.load(rooms / "Area_5/room_1/coord.npy")), 40, np.int16))
+    np.save(
+        rooms / "Area_5" / "room_1" / "segment.npy",
+        np.full(len(np.load(rooms / "Area_5/room_1/coord.npy")), 40, np.int16),
+    )
     with pytest.raises(DataError, match=r"segment.npy: labels 40..40, expected -1..12"):
         S3DISDataModule(str(rooms)).setup("test")
 
@@ -108,3 +126,32 @@ def test_synthetic_rooms_are_written_on_first_use(tmp_path: Path) -> None:
     assert len(data.scenes["train"]) == 5 and len(data.test_scenes()) == 1
     assert data.class_names == list(S3DIS_CLASSES)
     assert next(iter(data.val_dataloader()))["points"].shape[0] == 1
+
+
+def test_crops_repeat_under_a_seed_and_differ_between_epochs_and_workers(rooms: Path) -> None:
+    data = S3DISDataModule(str(rooms), num_points=128, batch_size=2, crops_per_epoch=4, num_workers=2)
+    data.setup("fit")
+
+    def epoch() -> list[torch.Tensor]:
+        return [batch["points"] for batch in data.train_dataloader()]
+
+    torch.manual_seed(7)
+    first, second = epoch(), epoch()
+    torch.manual_seed(7)
+    again = epoch()
+    assert all(torch.equal(a, b) for a, b in zip(first, again))  # the seed decides every crop
+    assert not torch.equal(first[0], second[0])  # a new epoch, new crops
+    assert not torch.equal(first[0][0], first[1][0])  # the two workers draw differently
+
+
+def test_six_fold_and_chosen_train_areas(rooms: Path) -> None:
+    from pointea.data.s3dis import six_fold
+
+    folds = six_fold()
+    assert [test for _, test in folds] == [1, 2, 3, 4, 5, 6]
+    assert all(test not in train and len(train) == 5 for train, test in folds)
+    data = S3DISDataModule(str(rooms), test_area=2, train_areas=(1,), num_points=128, batch_size=2)
+    data.setup()
+    assert [s.name for s in data.scenes["train"]] == ["Area_1/room_1"]
+    assert [s.name for s in data.test_scenes()] == ["Area_2/room_1"]
+    assert [s.name for s in data.scenes["val"]] == ["Area_2/room_1"]  # S3DIS has no val split

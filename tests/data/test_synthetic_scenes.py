@@ -34,7 +34,10 @@ def test_rooms_hold_every_s3dis_class_where_it_belongs() -> None:
         assert coord.shape[0] == color.shape[0] == segment.shape[0]
         seen += np.bincount(segment, minlength=len(S3DIS_CLASSES))
         z = coord[:, 2]
-        floor, ceiling = segment == S3DIS_CLASSES.index("floor"), segment == S3DIS_CLASSES.index("ceiling")
+        floor, ceiling = (
+            segment == S3DIS_CLASSES.index("floor"),
+            segment == S3DIS_CLASSES.index("ceiling"),
+        )
         assert abs(float(z[floor].mean())) < 0.02 and float(z[ceiling].mean()) > 2.6
         table = segment == S3DIS_CLASSES.index("table")
         assert -0.03 <= z[table].min() and z[table].max() < 0.8  # 5 mm scanner noise
@@ -74,3 +77,13 @@ def test_tiles_are_las_files_with_asprs_codes(tmp_path: Path) -> None:
     assert cloud.points.shape[0] == len(las.points)
     tile = generate_tile(np.random.SeedSequence(0).spawn(2)[1], 30.0, 4.0)
     np.testing.assert_array_equal(np.asarray(las.classification), tile["classification"])
+
+
+def test_pointea_data_writes_the_procedural_scenes(tmp_path: Path) -> None:
+    from pointea.data.cli import main
+
+    assert main(["synth-scenes", "--rooms", str(tmp_path / "r"), "--tiles", str(tmp_path / "t"),
+                 "--rooms-per-area", "1", "--num-tiles", "1"]) == 0  # fmt: skip
+    assert (tmp_path / "r" / "Area_6" / "room_1" / "segment.npy").is_file()
+    assert (tmp_path / "t" / "tile_1.las").is_file()
+    assert main(["synth-scenes"]) == 1  # nothing asked for: one error line

@@ -18,7 +18,7 @@ from pointea.data.transforms import (
     ScaleTranslate,
     Shuffle,
 )
-from pointea.layers.sampling import farthest_point_sampling
+from pointea.layers.sampling import fps as farthest_point_sampling
 
 
 def make_sample(count: int = 100, seed: int = 0) -> dict[str, np.ndarray]:
@@ -70,7 +70,7 @@ def test_first_and_fps_resampling_are_deterministic() -> None:
     a = fps(sample, np.random.default_rng(0))["parts"]
     b = fps(sample, np.random.default_rng(99))["parts"]
     np.testing.assert_array_equal(a, b)
-    expected = farthest_point_sampling(torch.from_numpy(sample["points"]), None, 50).numpy()
+    expected = farthest_point_sampling(torch.from_numpy(sample["points"]), 50).numpy()
     np.testing.assert_array_equal(a, expected)
     assert a[0] == 0
 

@@ -56,3 +56,9 @@ CUBE_OFF = """OFF
 4 2 3 7 6
 4 3 0 4 7
 """
+
+
+@pytest.fixture(scope="session")
+def lidar_tiles() -> Path:
+    """The real LAS/LAZ tiles sample folder (PDAL's and the R lidar packages' test files)."""
+    return _real("lidar_tiles_real_sample")

@@ -70,10 +70,11 @@ CASES = [
         r"not a readable NumPy \.npy file",
     ),
     ("ragged.npy", np.zeros((4, 2)).tobytes(), {}, r"not a NumPy \.npy array"),
-    ("garbage.las", GARBAGE, {}, r"not a readable \.las file"),
+    ("garbage.las", GARBAGE, {}, r"not a LAS file"),
     ("garbage.obj", GARBAGE, {}, r"open3d read no vertices from this \.obj mesh"),
-    ("garbage.stl", GARBAGE, {}, r"open3d read no vertices from this \.stl mesh"),
-    ("scan.e57", b"ASTM-E57", {}, r"unknown extension '\.e57'; supported: \.csv \.las \.laz \.npy"),
+    ("garbage.stl", GARBAGE, {}, r"declares [0-9,]+ triangles, more than the 20,000,000 allowed"),
+    ("scan.rcp", b"ReCap", {}, r"unknown extension '\.rcp'; supported: \.csv \.e57 \.las \.laz \.npy"),
+    ("scan.e57", b"ASTM-E57", {}, r"not a readable \.e57 file"),  # pointea.io.e57
 ]
 
 
@@ -103,7 +104,7 @@ def test_a_directory_and_a_missing_file(tmp_path: Path) -> None:
 
 def test_the_unknown_extension_message_lists_every_reader() -> None:
     assert set(SUPPORTED_EXTENSIONS) == {
-        ".csv", ".las", ".laz", ".npy", ".npz", ".obj", ".off", ".pcd", ".ply", ".pts", ".stl",
+        ".csv", ".e57", ".las", ".laz", ".npy", ".npz", ".obj", ".off", ".pcd", ".ply", ".pts", ".stl",
         ".txt", ".xyz", ".xyzn", ".xyzrgb",
     }  # fmt: skip
 

@@ -153,13 +153,55 @@ def test_zero_area_mesh_is_refused(tmp_path: Path) -> None:
         read_points(path, 10)
 
 
-def test_mesh_fps_picks_what_the_layers_fps_picks() -> None:
-    """pointea.io's NumPy FPS is a faster route to the very samples of the network's FPS."""
-    import torch
+@pytest.mark.parametrize("ascii", [True, False])
+def test_ply_meshes_read_as_open3d_writes_and_reads_them(tmp_path: Path, ascii: bool) -> None:
+    """pointea parses PLY meshes itself (open3d's reader believes the header); on a mesh open3d
+    writes (double vertices, normals, colours, uint indices) both read the same vertices and
+    triangles, and a quad face splits into the same fan as OFF's."""
+    import open3d as o3d
 
-    from pointea.io.mesh_sampling import farthest_points
-    from pointea.layers.sampling import farthest_point_sampling
+    from pointea.io.ply import read_ply_header, read_ply_mesh
 
-    points = np.random.default_rng(0).normal(size=(4096, 3)).astype(np.float32)
-    expected = farthest_point_sampling(torch.from_numpy(points), None, 512).numpy()
-    assert np.array_equal(farthest_points(points, 512), expected)
+    rng = np.random.default_rng(0)
+    mesh = o3d.geometry.TriangleMesh.create_sphere(radius=0.7, resolution=8)
+    mesh.vertex_colors = o3d.utility.Vector3dVector(rng.uniform(0, 1, (len(mesh.vertices), 3)))
+    mesh.compute_vertex_normals()
+    path = tmp_path / "sphere.ply"
+    assert o3d.io.write_triangle_mesh(str(path), mesh, write_ascii=ascii)
+    vertices, triangles = read_ply_mesh(path, read_ply_header(path))
+    again = o3d.io.read_triangle_mesh(str(path))
+    assert np.allclose(vertices, np.asarray(again.vertices), atol=1e-6 if ascii else 0)
+    assert np.array_equal(triangles, np.asarray(again.triangles))
+    quads = tmp_path / "quads.ply"
+    header = "ply\nformat binary_big_endian 1.0\nelement vertex 8\nproperty double x\nproperty double y\n"
+    header += "property double z\nelement face 6\nproperty list uchar uint vertex_indices\nend_header\n"
+    faces = [(0, 1, 2, 3), (4, 5, 6, 7), (0, 1, 5, 4), (1, 2, 6, 5), (2, 3, 7, 6), (3, 0, 4, 7)]
+    body = CUBE_VERTICES.astype(">f8").tobytes() + b"".join(
+        b"\x04" + np.array(face, ">u4").tobytes() for face in faces
+    )
+    quads.write_bytes(header.encode() + body)
+    off = tmp_path / "cube.off"
+    off.write_text(CUBE_OFF)
+    assert np.array_equal(read_points(quads, 300).points, read_points(off, 300).points)
+
+
+def test_binary_ply_mesh_of_mixed_polygons(tmp_path: Path) -> None:
+    """A triangle and a quad (row by row, not one NumPy view) split into fans, in face order."""
+    from pointea.io.ply import read_ply_header, read_ply_mesh
+
+    header = (
+        "ply\nformat binary_little_endian 1.0\nelement vertex 5\nproperty float x\nproperty float y\n"
+        "property float z\nelement face 2\nproperty list uchar int vertex_indices\nproperty uchar flag\n"
+        "end_header\n"
+    )
+    vertices = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1]], "<f4")
+    faces = b"\x03" + np.array([0, 1, 4], "<i4").tobytes() + b"\x07"
+    faces += b"\x04" + np.array([0, 1, 2, 3], "<i4").tobytes() + b"\x07"
+    path = tmp_path / "mixed.ply"
+    path.write_bytes(header.encode() + vertices.tobytes() + faces)
+    read, triangles = read_ply_mesh(path, read_ply_header(path))
+    assert np.array_equal(read, vertices)
+    assert triangles.tolist() == [[0, 1, 4], [0, 1, 2], [0, 2, 3]]
+    path.write_bytes(header.encode() + vertices.tobytes() + faces[:-3])
+    with pytest.raises(DataError, match=r"mixed\.ply: truncated: the header declares 2 'face' rows"):
+        read_ply_mesh(path, read_ply_header(path))

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from pointea.layers import LBR, ExternalAttention, OffsetAttentionLayer, SampleAndGroup, SelfAttention
-from pointea.layers.sampling import farthest_point_sampling, knn
+from pointea.layers.sampling import fps, knn
 from tests.training.conftest import REPO
 
 CASES = [
@@ -69,8 +69,8 @@ def test_knn_k_below_one_is_an_error_not_a_crash(k):
 
 @pytest.mark.parametrize("samples", [0, -3])
 def test_fps_num_samples_below_one_is_an_error(samples):
-    with pytest.raises(ValueError, match=rf"farthest_point_sampling: num_samples must be an integer >= 1, got {samples}"):
-        farthest_point_sampling(torch.rand(20, 3), None, samples)
+    with pytest.raises(ValueError, match=rf"fps: num_samples must be an integer >= 1, got {samples}"):
+        fps(torch.rand(20, 3), samples)
 
 
 def test_neighbours_zero_no_longer_kills_the_process():

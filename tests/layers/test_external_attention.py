@@ -51,9 +51,43 @@ def test_module_matches_naive_per_head_formula_and_rows_sum_to_one():
     assert attention.shape == (2, 3, 9, 5)
     assert torch.allclose(out, naive_external_attention(layer, x), atol=1e-5)
     assert torch.allclose(attention.sum(dim=-1), torch.ones(2, 3, 9), atol=1e-5)
-    # softmax over points: before the l1 step every slot's column summed to 1 over N, so
-    # the map is not simply uniform and no row is degenerate
-    assert attention.min() >= 0
+
+
+def test_double_normalization_is_a_softmax_over_points_then_l1_over_slots():
+    """Properties that pin the two axes down without restating the formula: a shift of one
+    slot's logits at every point changes nothing (the softmax over the points absorbs it), a shift
+    of one point's logits in every slot does (a softmax over the slots would absorb that); no
+    point's row is degenerate: every weight is strictly positive and every row sums to 1."""
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 3, 40, 6, generator=generator, dtype=torch.float64) * 4
+    attention = double_normalize(logits)
+    per_slot = torch.randn(2, 3, 1, 6, generator=generator, dtype=torch.float64) * 10  # same for all N
+    per_point = torch.randn(2, 3, 40, 1, generator=generator, dtype=torch.float64) * 10  # same for all S
+    assert torch.allclose(double_normalize(logits + per_slot), attention, atol=1e-12)
+    assert (double_normalize(logits + per_point) - attention).abs().max() > 1e-3
+    assert attention.min() > 0
+    assert torch.allclose(attention.sum(dim=-1), torch.ones(2, 3, 40, dtype=torch.float64))
+    # before the l1 step each slot's weights summed to 1 over the points: undoing the row sums
+    # (the softmax column sums are then recovered up to one factor per point) must give columns
+    # of equal mass, checked through ratios that the unknown factor cancels out of
+    a, b = attention[..., 0], attention[..., 1]  # (B, H, N) two slots
+    ratio = (a / b) / (a / b).mean(dim=-1, keepdim=True)  # exp(l_n0 - l_n1) up to a per-(B, H) constant
+    direct = (logits[..., 0] - logits[..., 1]).exp()
+    assert torch.allclose(ratio, direct / direct.mean(dim=-1, keepdim=True), rtol=1e-9)
+
+
+def test_one_dominant_point_does_not_empty_the_other_rows():
+    """A point with large logits takes almost all of every slot's softmax mass (the others keep
+    about 5e-5 each), yet every other point's row still sums to 1: the l1 step rescues rows the
+    softmax made tiny (no degenerate row) as long as their mass stays well above eps = 1e-9 (for
+    logits ~30 apart it does not: docs/pct.md)."""
+    logits = torch.zeros(1, 1, 10, 4)
+    logits[0, 0, 3] = 10.0
+    soft = logits.softmax(dim=2)
+    assert soft[0, 0, 0].max() < 1e-4  # the softmax alone leaves the other points almost nothing
+    attention = double_normalize(logits)
+    assert torch.allclose(attention.sum(dim=-1), torch.ones(1, 1, 10), atol=1e-4)
+    assert torch.allclose(attention[0, 0, 0], torch.full((4,), 0.25), atol=1e-4)  # uniform over the slots
 
 
 def test_no_attention_map_unless_asked():

@@ -5,101 +5,113 @@ import torch
 import torch_cluster
 
 from pointea.layers import sampling
-from pointea.layers.sampling import fallback_farthest_point_sampling, fallback_knn, farthest_point_sampling, knn
+from pointea.layers.sampling import fps, knn
 
 
-def random_batch(sizes: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-    pos = torch.rand(sum(sizes), 3)
-    batch = torch.cat([torch.full((n,), i) for i, n in enumerate(sizes)])
-    return pos, batch
+def padded_batch(sizes: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Clouds of these sizes padded to the largest (padding far away, where a bug would pick it)."""
+    points = torch.full((len(sizes), max(sizes), 3), 100.0)
+    mask = torch.zeros(len(sizes), max(sizes), dtype=torch.bool)
+    for i, n in enumerate(sizes):
+        points[i, :n] = torch.rand(n, 3)
+        mask[i, :n] = True
+    return points, mask
+
+
+def _torch_cluster_fps(points: torch.Tensor, mask: torch.Tensor, samples: int) -> torch.Tensor:
+    """torch_cluster.fps called by hand on the flat layout, as indices into each cloud."""
+    sizes = mask.sum(dim=1)
+    flat = torch_cluster.fps(points[mask], torch.arange(len(sizes)).repeat_interleave(sizes),
+                             ratio=(samples - 0.5) / sizes.double(), random_start=False)  # fmt: skip
+    starts = torch.cumsum(sizes, 0) - sizes
+    return flat.view(len(sizes), samples) - starts.unsqueeze(1)
 
 
 @pytest.mark.parametrize("sizes, samples", [([300], 40), ([200, 257, 120], 64), ([64, 64], 64)])
-def test_fallback_fps_equals_torch_cluster(sizes, samples):
-    pos, batch = random_batch(sizes)
-    ratio = torch.tensor([(samples - 0.5) / n for n in sizes])
-    expected = torch_cluster.fps(pos, batch, ratio=ratio, random_start=False)
-    assert torch.equal(fallback_farthest_point_sampling(pos, batch, samples), expected)
-    assert torch.equal(farthest_point_sampling(pos, batch, samples), expected)
+@pytest.mark.parametrize("backend", ["torch", "torch_cluster", "auto"])
+def test_every_backend_picks_torch_clusters_points(sizes, samples, backend):
+    points, mask = padded_batch(sizes)
+    assert torch.equal(fps(points, samples, mask, backend=backend), _torch_cluster_fps(points, mask, samples))
 
 
-def test_fps_samples_exactly_m_distinct_points_per_cloud():
-    pos, batch = random_batch([1000, 999, 513])
-    index = farthest_point_sampling(pos, batch, 512)
-    assert index.shape == (3 * 512,)
-    per_cloud = batch[index].view(3, 512)
-    assert torch.equal(per_cloud, torch.arange(3).unsqueeze(1).expand(3, 512))
-    assert len(set(index.tolist())) == 3 * 512
+def test_fps_samples_m_distinct_real_points_per_cloud():
+    points, mask = padded_batch([1000, 999, 513])
+    index = fps(points, 512, mask)
+    assert index.shape == (3, 512)
+    assert all(len(set(row.tolist())) == 512 for row in index)
+    assert mask.gather(1, index).all()  # padding is never picked
 
 
-def test_fps_spreads_points_out():
-    pos = torch.cat([torch.zeros(100, 3), torch.tensor([[5.0, 0, 0], [0, 5.0, 0]])])
-    picked = set(farthest_point_sampling(pos, None, 3).tolist())
-    assert {100, 101} <= picked  # the two outliers are the farthest points
+def test_fps_spreads_points_out_and_takes_one_cloud():
+    cloud = torch.cat([torch.zeros(100, 3), torch.tensor([[5.0, 0, 0], [0, 5.0, 0]])])
+    picked = fps(cloud, 3)
+    assert picked.shape == (3,) and picked[0] == 0
+    assert {100, 101} <= set(picked.tolist())  # the two outliers are the farthest points
+
+
+def test_fps_starts_at_the_first_real_point_of_a_mask_with_holes():
+    points, mask = padded_batch([50])
+    mask[0, :5] = False
+    picked = fps(points, 10, mask)[0]
+    assert picked[0] == 5 and mask[0, picked].all()
+    assert torch.equal(fps(points, 10, mask, backend="torch_cluster")[0], picked)
 
 
 @pytest.mark.parametrize("sizes", [[150], [90, 130, 70]])
-def test_fallback_knn_equals_torch_cluster(sizes):
-    pos, batch = random_batch(sizes)
-    query_index = torch.cat([torch.randperm(n)[:20] + sum(sizes[:i]) for i, n in enumerate(sizes)])
-    query, query_batch = pos[query_index] + 0.01, batch[query_index]
-    fast = knn(pos, query, 16, batch, query_batch)
-    slow = fallback_knn(pos, query, 16, batch, query_batch)
-    assert fast.shape == slow.shape == (len(query_index), 16)
-    assert torch.equal(fast.sort(dim=1).values, slow.sort(dim=1).values)
-    assert torch.equal(batch[fast], query_batch.unsqueeze(1).expand(-1, 16))  # never crosses clouds
+@pytest.mark.parametrize("backend", ["torch", "torch_cluster"])
+def test_knn_finds_the_nearest_real_points_of_the_same_cloud(sizes, backend):
+    points, mask = padded_batch(sizes)
+    queries = points[:, :20] + 0.01  # (B, 20, 3)
+    neighbours = knn(points, queries, 16, mask, backend=backend)
+    assert neighbours.shape == (len(sizes), 20, 16)
+    assert mask.gather(1, neighbours.flatten(1)).all()  # never padding
+    # an independent check: the 16 smallest exact distances, padding excluded
+    distance = torch.cdist(queries.double(), points.double()).masked_fill(~mask.unsqueeze(1), float("inf"))
+    expected = distance.sort(dim=-1).values[..., :16]
+    found = distance.gather(2, neighbours)
+    assert torch.allclose(found, expected, atol=1e-6)
+    assert torch.all(found[..., 1:] >= found[..., :-1])  # nearest first
 
 
-def test_knn_nearest_first_and_includes_self():
-    pos, _ = random_batch([100])
-    neighbours = knn(pos, pos[:10], 5)
+def test_knn_includes_the_query_itself_on_one_cloud():
+    cloud = torch.rand(100, 3)
+    neighbours = knn(cloud, cloud[:10], 5)
+    assert neighbours.shape == (10, 5)
     assert torch.equal(neighbours[:, 0], torch.arange(10))
-    distance = (pos[neighbours] - pos[:10, None]).norm(dim=-1)
-    assert torch.all(distance[:, 1:] >= distance[:, :-1])
 
 
 def test_too_few_points_is_a_clear_error():
-    pos, batch = random_batch([100, 30])
-    with pytest.raises(ValueError, match="a cloud has only 30 points"):
-        farthest_point_sampling(pos, batch, 64)
-    with pytest.raises(ValueError, match="k=32 neighbours, but a cloud has only 30 points"):
-        knn(pos, pos, 32, batch, batch)
+    points, mask = padded_batch([100, 30])
+    with pytest.raises(ValueError, match="fps: asked for 64 samples per cloud, but a cloud has only 30 points"):
+        fps(points, 64, mask)
+    with pytest.raises(ValueError, match="knn: asked for k=32 neighbours, but a cloud has only 30 points"):
+        knn(points, points, 32, mask)
+    with pytest.raises(ValueError, match="backend must be one of"):
+        fps(points, 4, mask, backend="numpy")
 
 
-def test_fallback_is_used_with_one_warning_without_torch_cluster(monkeypatch):
+def test_without_torch_cluster_the_pure_torch_backend_runs_with_one_warning(monkeypatch):
     monkeypatch.setattr(sampling, "HAS_TORCH_CLUSTER", False)
     monkeypatch.setattr(sampling, "_warned_fallback", False)
     monkeypatch.setattr(sampling, "torch_cluster", None)  # any call into it would fail
-    pos, batch = random_batch([80, 90])
+    points, mask = padded_batch([80, 90])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        index = farthest_point_sampling(pos, batch, 16)
-        knn(pos, pos[index], 4, batch, batch[index])
-    assert index.shape == (32,)
+        index = fps(points, 16, mask)
+        centres = points.gather(1, index.unsqueeze(-1).expand(-1, -1, 3))
+        knn(points, centres, 4, mask)
+        knn(points, centres, 4, mask)
+    assert index.shape == (2, 16)
     assert [str(w.message).startswith("torch_cluster is not installed") for w in caught] == [True]
+    with pytest.raises(ValueError, match="backend='torch_cluster' needs torch_cluster"):
+        fps(points, 16, mask, backend="torch_cluster")
 
 
-def test_dense_sampling_is_torch_cluster_and_the_pure_torch_path_alike(monkeypatch):
-    points = torch.rand(3, 300, 3)  # (B, N, 3)
-    fps = sampling.dense_farthest_point_sampling(points, 40)  # torch_cluster here
-    pure_fps = sampling.torch_farthest_point_sampling(points, 40)
-    flat, batch = points.reshape(-1, 3), torch.arange(3).repeat_interleave(300)
-    expected = torch_cluster.fps(flat, batch, ratio=torch.full((3,), 39.5 / 300), random_start=False)
-    assert torch.equal(fps, pure_fps) and torch.equal((pure_fps + torch.arange(3)[:, None] * 300).flatten(), expected)
-    centres = points.gather(1, fps[..., None].expand(-1, -1, 3))  # (B, M, 3)
-    neighbours = sampling.dense_knn(points, centres, 8)  # (B, M, K)
-    pure = sampling.torch_knn(points, centres, 8)
-    assert torch.equal(neighbours.sort(-1).values, pure.sort(-1).values)
-    assert torch.equal(pure[..., 0], fps)  # every centre is its own nearest point
-    # while tracing or exporting, the dense functions never call torch_cluster
+def test_while_tracing_only_the_pure_torch_backend_runs(monkeypatch):
+    points = torch.rand(3, 300, 3)
+    expected_fps, centres = fps(points, 40), points[:, :40]
+    expected_knn = knn(points, centres, 8, backend="torch_cluster")
     monkeypatch.setattr(sampling, "torch_cluster", None)
     monkeypatch.setattr(sampling, "is_tracing", lambda: True)
-    assert torch.equal(sampling.dense_farthest_point_sampling(points, 40), fps)
-    assert torch.equal(sampling.dense_knn(points, centres, 8), pure)
-
-
-def test_dense_sampling_refuses_too_few_points():
-    with pytest.raises(ValueError, match="asked for 64 samples per cloud, but the clouds have only 30 points"):
-        sampling.dense_farthest_point_sampling(torch.rand(2, 30, 3), 64)
-    with pytest.raises(ValueError, match="k=32 neighbours, but the clouds have only 30 points"):
-        sampling.dense_knn(torch.rand(2, 30, 3), torch.rand(2, 5, 3), 32)
+    assert torch.equal(fps(points, 40, backend="torch_cluster"), expected_fps)
+    assert torch.equal(knn(points, centres, 8, backend="torch_cluster").sort(-1).values, expected_knn.sort(-1).values)

@@ -107,32 +107,42 @@ def test_self_attention_is_refused_with_the_memory_its_maps_need_before_allocati
         model(points, torch.tensor([0]), chunk_size=4096)
 
 
-class _LargestAllocation(torch.utils._python_dispatch.TorchDispatchMode):
-    """Records the storage sizes of every tensor an operation returns, except views of the given
-    tensors (inputs, parameters)."""
+class _Allocations(torch.utils._python_dispatch.TorchDispatchMode):
+    """Records the storage (address, bytes) of every tensor an operation returns, except the given
+    tensors' (inputs, parameters); a view is its storage's, counted once."""
 
     def __init__(self, inputs: tuple[torch.Tensor, ...]) -> None:
         super().__init__()
         self.skip = {t.untyped_storage().data_ptr() for t in inputs}
-        self.sizes: list[int] = []
+        self.storages: set[tuple[int, int]] = set()
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         for t in out if isinstance(out, (tuple, list)) else (out,):
             if isinstance(t, torch.Tensor) and t.untyped_storage().data_ptr() not in self.skip:
-                self.sizes.append(t.untyped_storage().nbytes())
+                self.storages.add((t.untyped_storage().data_ptr(), t.untyped_storage().nbytes()))
         return out
 
 
-def test_no_tensor_but_the_output_grows_with_the_number_of_points():
+@pytest.mark.parametrize("hidden", [(512, 256), (48, 16)])
+def test_memory_beyond_one_chunk_is_the_output_and_one_buffer(hidden):
+    """Chunked evaluation keeps W floats per point (the attention outputs, the fusion's input width;
+    the head's first linear map reuses them when it is no wider) besides the (B, N, K) output;
+    every other tensor is one chunk's."""
     model = _trained_statistics(
-        PCTPartSegmenter(num_parts=6, num_categories=3, encoder=PointEncoder(**TINY_SEGMENTATION))
+        PCTPartSegmenter(num_parts=6, num_categories=3, encoder=PointEncoder(**TINY_SEGMENTATION), hidden_channels=hidden)
     )
-    largest = {}
-    for n in (2000, 8000):
+    width = model.encoder.fuse.linear.in_features  # W = 2 layers x 32 + the 16-channel feature_1
+    assert width == 80
+    largest_chunk = {}
+    for n in (4000, 16000):
         points, category = torch.rand(1, n, 3), torch.tensor([1])
-        with torch.no_grad(), _LargestAllocation((points, category, *model.parameters())) as mode:
-            model(points, category, chunk_size=250)
-        output_bytes = n * 6 * 4  # the (1, N, K) float32 logits
-        largest[n] = max(size for size in mode.sizes if size != output_bytes)
-    assert largest[8000] == largest[2000] == 250 * 512 * 4  # one chunk of the widest layer (the head's 512)
+        with torch.no_grad(), _Allocations((points, category, *model.parameters())) as mode:
+            model(points, category, chunk_size=1000)
+        per_point = [4 * n * 6, 4 * n * width] + ([4 * n * hidden[0]] if hidden[0] > width else [])
+        sizes = sorted(size for _, size in mode.storages if size > points.nbytes)  # the input's checks aside
+        for size in per_point:
+            sizes.remove(size)  # each N-sized tensor once
+        largest_chunk[n] = max(sizes)
+    widest = max(hidden[0], model.encoder.out_channels, width)
+    assert largest_chunk[16000] == largest_chunk[4000] <= 1000 * widest * 4  # one chunk of the widest layer

@@ -16,7 +16,7 @@ from torch_geometric.data import Batch, Data
 from pointea import PCTPartSegmenter
 from pointea.convert import from_pct_pytorch
 from pointea.layers.lbr import LBR
-from pointea.layers.sampling import farthest_point_sampling, knn
+from pointea.layers.sampling import fps, knn
 from tests.models.pct_reference import (
     Pct,
     PctPartSeg,
@@ -85,7 +85,7 @@ def test_pct_sampling_is_pointeas_away_from_the_origin(points):
     """PCT's FPS (start 0, squared distances) picks pointea's indices, and its kNN (matrix-product
     distances, unsorted topk) pointea's neighbour sets, on clouds with no point near the origin."""
     cloud = points[0]
-    ours = farthest_point_sampling(cloud, None, 512)
+    ours = fps(cloud, 512)
     assert torch.equal(furthest_point_sample(cloud.unsqueeze(0), 512)[0], ours)
     centres = cloud[ours]
     theirs = torch.topk(square_distance(centres.unsqueeze(0), cloud.unsqueeze(0))[0], 32, largest=False).indices
@@ -99,9 +99,9 @@ def test_pct_fps_never_picks_points_near_the_origin_but_pointea_may():
     cloud[10] = torch.tensor([0.01, 0.0, 0.02], dtype=cloud.dtype)  # squared norm 5e-4
     pct = furthest_point_sample(cloud.unsqueeze(0), 64)[0]
     assert 10 not in pct.tolist() and len(set(pct.tolist())) == 63  # all 63 others, then repeats
-    assert sorted(farthest_point_sampling(cloud, None, 64).tolist()) == list(range(64))
+    assert sorted(fps(cloud, 64).tolist()) == list(range(64))
     without_skip = furthest_point_sample(cloud.unsqueeze(0), 64, skip_sq_norm=-1.0)[0]
-    assert torch.equal(without_skip, farthest_point_sampling(cloud, None, 64))
+    assert torch.equal(without_skip, fps(cloud, 64))
 
 
 # Part segmentation ------------------------------------------------------------------------------

@@ -1,0 +1,206 @@
+"""Lidar tiles: the 16 real LAS/LAZ tiles read exactly, class maps, chunked conversion, splits, bad files."""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import laspy
+import numpy as np
+import pytest
+
+from pointea.data.lidar import ClassMap, LidarDataModule, convert_tile, read_tile
+from pointea.data.synthetic_scenes import write_synthetic_tiles
+from pointea.errors import ConfigError, DataError
+from tests.data.conftest import shared_sample
+
+REPO = Path(__file__).resolve().parents[2]
+GROUND = str(REPO / "configs" / "class_maps" / "asprs_ground.yaml")
+
+
+def _scene_arrays(data: LidarDataModule, path: Path):
+    scene = data._tile(path)
+    return scene, np.asarray(scene.points, dtype=np.float64) + scene.origin
+
+
+def test_every_real_tile_is_read_exactly_through_the_cache(tmp_path: Path) -> None:
+    sample = shared_sample("lidar_tiles_real_sample")
+    data = LidarDataModule(str(sample), class_map=GROUND, cache_root=str(tmp_path))
+    paths = data.tile_paths()
+    assert len(paths) == 16 and {p.suffix for p in paths} == {".las", ".laz"}
+    formats = set()
+    for path in paths:
+        las = laspy.read(path)
+        formats.add(las.header.point_format.id)
+        scene, xyz = _scene_arrays(data, path)
+        expected = np.stack([las.x, las.y, las.z], axis=1)
+        scale = np.asarray(las.header.scales)
+        assert np.abs(xyz - expected).max(axis=0).tolist() <= (scale / 2 + 1e-3).tolist(), path.name
+        np.testing.assert_array_equal(np.asarray(scene.labels), np.asarray(las.classification))
+        np.testing.assert_array_equal(np.asarray(scene.intensity), np.asarray(las.intensity))
+        if "red" in las.point_format.dimension_names:
+            np.testing.assert_array_equal(np.asarray(scene.colors)[:, 0], np.asarray(las.red))
+        order = np.asarray(scene.candidates.order)
+        np.testing.assert_array_equal(np.sort(order), np.arange(len(las.points)))  # each point once
+    assert formats == {1, 3, 6, 8}
+    for plot in ("Megaplot", "MixedConifer", "Topography"):  # the same points as .las and .laz
+        las, laz = (_scene_arrays(data, sample / f"{plot}{s}")[0] for s in (".las", ".laz"))
+        np.testing.assert_array_equal(np.asarray(las.points), np.asarray(laz.points))
+        np.testing.assert_array_equal(np.asarray(las.labels), np.asarray(laz.labels))
+
+
+def test_ground_class_map_on_real_tiles_and_whole_tile_batches(tmp_path: Path) -> None:
+    sample = shared_sample("lidar_tiles_real_sample")
+    data = LidarDataModule(str(sample), class_map=GROUND, cache_root=str(tmp_path), test_files=["sample_c.las"],
+                           train_files=["warsaw_small.las", "mvk-thin.las"], num_points=512, batch_size=2)  # fmt: skip
+    assert data.class_names == ["ground", "other"] and data.in_channels == 2
+    data.setup()
+    batch = next(iter(data.test_dataloader()))
+    codes = np.asarray(laspy.read(sample / "sample_c.las").classification)
+    expected = np.where(codes == 2, 0, 1)  # sample_c has no 0/7/18: every point ground or other
+    np.testing.assert_array_equal(batch["labels"][0].numpy(), expected)
+    warsaw = data._tile(sample / "warsaw_small.las").class_labels(slice(None), -1)
+    raw = np.asarray(laspy.read(sample / "warsaw_small.las").classification)
+    assert (
+        (warsaw[raw == 0] == -1).all()
+        and (warsaw[raw == 2] == 0).all()
+        and (warsaw[raw == 5] == 1).all()
+    )
+    train = next(iter(data.train_dataloader()))
+    assert train["points"].shape == (2, 512, 3) and set(train["labels"].unique().tolist()) <= {
+        -1,
+        0,
+        1,
+    }
+
+
+def test_chunked_conversion_matches_and_stays_within_a_chunk(tmp_path: Path) -> None:
+    write_synthetic_tiles(tmp_path / "tiles", seed=2, tiles=1, size=120.0, density=20.0)
+    tile = tmp_path / "tiles" / "tile_1.las"
+    whole, chunked = tmp_path / "whole", tmp_path / "chunked"
+    whole.mkdir(), chunked.mkdir()
+    peaks = []
+    for folder, chunk in ((whole, 10_000_000), (chunked, 20_000)):
+        tracemalloc.start()
+        record = convert_tile(tile, folder, cell=10.0, chunk_points=chunk)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    for name in ("coord", "classification", "intensity", "order", "start"):
+        np.testing.assert_array_equal(
+            np.load(whole / f"{name}.npy"), np.load(chunked / f"{name}.npy")
+        )
+    # memory follows the chunk, not the tile: 15 chunks of 20,000 points peak far below one of 300,000
+    assert record["points"] > 250_000 and peaks[1] < peaks[0] / 4, peaks
+    order, start = np.load(chunked / "order.npy"), np.load(chunked / "start.npy")
+    coord = np.load(chunked / "coord.npy")
+    k = int(np.argmax(np.diff(start)))  # the fullest cell holds only points inside it
+    members = coord[order[start[k] : start[k + 1]]]
+    ix, iy = divmod(k, record["shape"][1])
+    assert record["cell"] == 10.0 and not (chunked / "keys.npy").exists()
+    assert (
+        np.floor(members[:, 0] / 10.0) == ix
+    ).all()  # cells start at the origin, the lower corner
+    assert (np.floor(members[:, 1] / 10.0) == iy).all()
+
+
+def test_class_maps_merge_rename_ignore_and_refuse_nonsense(tmp_path: Path) -> None:
+    cmap = ClassMap({"terrain": 2, "green": [3, 4, 5]}, ignore=[0, 7])
+    lookup = cmap.lookup(-1)
+    assert cmap.names == ["terrain", "green"]
+    assert (
+        lookup[2] == 0 and lookup[3] == lookup[5] == 1 and lookup[0] == lookup[7] == lookup[6] == -1
+    )
+    (tmp_path / "empty.yaml").write_text("classes: {}\n")
+    with pytest.raises(ConfigError, match="empty.yaml: maps no class"):
+        ClassMap.from_yaml(tmp_path / "empty.yaml")
+    (tmp_path / "twice.yaml").write_text("classes: {a: [2], b: [2]}\n")
+    with pytest.raises(ConfigError, match="code 2 is mapped to both 'a' and 'b'"):
+        ClassMap.from_yaml(tmp_path / "twice.yaml")
+    (tmp_path / "typo.yaml").write_text("clases: {a: [2]}\n")
+    with pytest.raises(ConfigError, match="unknown key"):
+        ClassMap.from_yaml(tmp_path / "typo.yaml")
+    (tmp_path / "range.yaml").write_text("classes: {a: [300]}\n")
+    with pytest.raises(ConfigError, match="code 300 is not an ASPRS code"):
+        ClassMap.from_yaml(tmp_path / "range.yaml")
+
+
+def test_a_map_that_maps_none_of_the_codes_found(tmp_path: Path) -> None:
+    sample = shared_sample("lidar_tiles_real_sample")
+    (tmp_path / "water.yaml").write_text("classes: {water: [9]}\n")
+    data = LidarDataModule(str(sample), class_map=str(tmp_path / "water.yaml"), cache_root=str(tmp_path),
+                           train_files=["autzen-thin.las"], test_files=["Topography.las"])  # fmt: skip
+    with pytest.raises(DataError, match=r"maps none of the codes found: \[1, 2\]"):
+        data.setup("fit")
+    assert data.skipped == [
+        ("train", "autzen-thin.las", "no point of a class in the map (every point ignored)")
+    ]
+
+
+def test_never_classified_tiles_are_skipped_and_counted(tmp_path: Path) -> None:
+    write_synthetic_tiles(tmp_path, seed=0, tiles=3, size=30.0, density=4.0)
+    las = laspy.read(tmp_path / "tile_1.las")
+    las.classification = np.zeros(len(las.points), np.uint8)  # written, never classified
+    las.write(tmp_path / "tile_1.las")
+    data = LidarDataModule(
+        str(tmp_path),
+        cache_root=str(tmp_path / "c"),
+        test_files=["tile_3.las"],
+        num_points=256,
+        batch_size=2,
+    )
+    data.setup("fit")
+    assert [s.name for s in data.scenes["train"]] == ["tile_2.las"]
+    assert data.skipped[0][:2] == ("train", "tile_1.las")
+
+
+def test_bad_files_are_one_line_naming_them(tmp_path: Path) -> None:
+    write_synthetic_tiles(tmp_path / "tiles", seed=0, tiles=2, size=30.0, density=4.0)
+    good = tmp_path / "tiles" / "tile_1.las"
+    truncated = tmp_path / "bad" / "truncated.las"
+    truncated.parent.mkdir()
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(DataError, match=r"truncated.las: (truncated|not a readable)"):
+        convert_tile(truncated, tmp_path / "bad")
+    alien = tmp_path / "bad" / "alien.las"
+    raw = bytearray(good.read_bytes())
+    raw[104] = 42  # the header's point data format id: no such format
+    alien.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match=r"alien.las: not a readable .las file"):
+        read_tile(alien)
+    (tmp_path / "bad" / "text.laz").write_text("x y z\n")
+    with pytest.raises(DataError, match=r"text.laz: not a readable .laz file"):
+        read_tile(tmp_path / "bad" / "text.laz")
+    data = LidarDataModule(str(tmp_path / "tiles"), cache_root=str(tmp_path / "c"), test_files=["tile_2.las"],
+                           max_scene_points=100)  # fmt: skip
+    with pytest.raises(DataError, match=r"tile_2.las: \d+ points, more than max_scene_points=100"):
+        data.setup("test")
+    with pytest.raises(DataError, match="missing.las: listed in test_files but not found"):
+        LidarDataModule(str(tmp_path / "tiles"), test_files=["missing.las"]).setup("test")
+    with pytest.raises(DataError, match="no .las or .laz file found"):
+        LidarDataModule(str(tmp_path / "nothing")).setup("fit")
+
+
+def test_seeded_hold_out_is_disjoint_and_repeatable(tmp_path: Path) -> None:
+    write_synthetic_tiles(tmp_path, seed=0, tiles=8, size=20.0, density=2.0)
+    splits = LidarDataModule(
+        str(tmp_path), val_fraction=0.25, test_fraction=0.25, seed=3
+    ).split_paths()
+    again = LidarDataModule(
+        str(tmp_path), val_fraction=0.25, test_fraction=0.25, seed=3
+    ).split_paths()
+    other = LidarDataModule(
+        str(tmp_path), val_fraction=0.25, test_fraction=0.25, seed=4
+    ).split_paths()
+    assert splits == again and splits != other
+    assert [len(splits[s]) for s in ("train", "val", "test")] == [4, 2, 2]
+    assert len(set().union(*splits.values())) == 8
+
+
+def test_synthetic_tiles_are_written_on_first_use(tmp_path: Path) -> None:
+    data = LidarDataModule(str(tmp_path / "demo"), synthetic=True, synthetic_tiles=3, synthetic_size=30.0,
+                           num_points=256, batch_size=2)  # fmt: skip
+    data.prepare_data()
+    data.setup()
+    assert data.class_names == ["ground", "vegetation", "building", "car"]
+    batch = next(iter(data.test_dataloader()))
+    assert batch["points"].shape[0] == 1 and batch["features"].shape[-1] == 2

@@ -1,0 +1,83 @@
+"""SemanticKITTI: the two real scans with the release's label map, and broken copies of them."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pointea.data.semantickitti import (
+    CLASS_NAMES,
+    LEARNING_MAP,
+    SemanticKITTIDataModule,
+    read_label_config,
+)
+from pointea.errors import DataError
+from tests.data.conftest import shared_sample
+
+SEQUENCE = Path("dataset") / "sequences" / "00"
+
+
+def test_the_module_map_is_the_releases() -> None:
+    learning, names, split = read_label_config(
+        shared_sample("semantickitti_real_sample") / "semantic-kitti.yaml"
+    )
+    assert learning == LEARNING_MAP and names == CLASS_NAMES and len(names) == 19
+    assert split["valid"] == (8,) and 8 not in split["train"]
+
+
+def test_real_scans_are_read_and_mapped(tmp_path: Path) -> None:
+    sample = shared_sample("semantickitti_real_sample")
+    data = SemanticKITTIDataModule(str(sample), train_sequences=[0], val_sequences=[0], test_sequences=[0],
+                                   num_points=1024, batch_size=2)  # fmt: skip
+    assert data.label_config == str(sample / "semantic-kitti.yaml")
+    assert (data.num_classes, data.in_channels) == (19, 2)
+    data.setup()
+    scenes = data.test_scenes()
+    assert [s.name for s in scenes] == ["00/000000", "00/000001"]
+    scan = np.fromfile(sample / SEQUENCE / "velodyne" / "000000.bin", dtype=np.float32).reshape(
+        -1, 4
+    )
+    raw = np.fromfile(sample / SEQUENCE / "labels" / "000000.label", dtype=np.uint32) & 0xFFFF
+    assert len(np.unique(raw)) >= 15  # README: 17 raw ids over the two scans
+    expected = np.array([LEARNING_MAP[int(r)] - 1 if LEARNING_MAP[int(r)] else -1 for r in raw])
+    batch = next(iter(data.test_dataloader()))
+    assert batch["points"].shape == (1, scan.shape[0], 3)
+    np.testing.assert_array_equal(batch["labels"][0].numpy(), expected)
+    np.testing.assert_allclose(batch["features"][0, :, 0].numpy(), scan[:, 3])  # remission
+    np.testing.assert_allclose(
+        np.diff(batch["points"][0].numpy(), axis=0), np.diff(scan[:, :3], axis=0), atol=1e-4
+    )
+    cars = expected == CLASS_NAMES.index("car")
+    assert cars.any() and (expected == -1).any()  # real labels: cars, and unlabelled points
+    train = next(iter(data.train_dataloader()))
+    assert train["points"].shape == (2, 1024, 3) and int(train["labels"].max()) < 19
+
+
+@pytest.fixture
+def copy(tmp_path: Path) -> Path:
+    sample = shared_sample("semantickitti_real_sample")
+    shutil.copytree(sample / "dataset", tmp_path / "dataset")
+    return tmp_path
+
+
+def test_broken_scans_are_one_line_naming_the_file(copy: Path) -> None:
+    labels = copy / SEQUENCE / "labels" / "000001.label"
+    labels.write_bytes(labels.read_bytes()[:-8])
+    with pytest.raises(
+        DataError, match=r"000001.label: \d+ labels for the \d+ points of 000001.bin"
+    ):
+        SemanticKITTIDataModule(str(copy), train_sequences=[0]).setup("fit")
+    scan = copy / SEQUENCE / "velodyne" / "000001.bin"
+    scan.write_bytes(scan.read_bytes()[:-6])
+    with pytest.raises(DataError, match=r"000001.bin: \d+ bytes, not a multiple of 16"):
+        SemanticKITTIDataModule(str(copy), train_sequences=[0]).setup("fit")
+    with pytest.raises(DataError, match="sequence 08 of the test split not found"):
+        SemanticKITTIDataModule(str(copy)).setup("test")
+    shutil.rmtree(copy / SEQUENCE / "labels")
+    with pytest.raises(DataError, match="training sequence 00 has no labels"):
+        SemanticKITTIDataModule(str(copy), train_sequences=[0]).setup("fit")
+    with pytest.raises(DataError, match="no SemanticKITTI sequences found"):
+        SemanticKITTIDataModule(str(copy / "nothing")).setup("fit")
