@@ -14,11 +14,13 @@ from pointea.training import PointeaCLI, cli_main
 from pointea.training.semantic import SemanticSegmentation
 from tests.training.conftest import REPO
 
-#: config -> (attention, classes, input channels, training crop points)
+#: config -> (attention, first class, classes, input channels, training crop points)
 SCENE_CONFIGS = {
-    "demo_scene.yaml": ("external", 13, 6, 4096),
-    "s3dis.yaml": ("external", 13, 6, 32_768),
-    "s3dis_pct.yaml": ("offset", 13, 6, 4096),
+    "demo_scene.yaml": ("external", "ceiling", 13, 6, 4096),
+    "s3dis.yaml": ("external", "ceiling", 13, 6, 32_768),
+    "s3dis_pct.yaml": ("offset", "ceiling", 13, 6, 4096),
+    "demo_lidar.yaml": ("external", "ground", 4, 2, 4096),
+    "lidar_tiles.yaml": ("external", "ground", 4, 2, 4096),
 }
 #: The demo made small enough for a test: fewer, sparser rooms, fewer and smaller crops.
 TINY_ROOMS = [
@@ -31,14 +33,16 @@ TINY_ROOMS = [
 @pytest.mark.parametrize("name", sorted(SCENE_CONFIGS))
 def test_scene_config_builds_with_the_linked_label_space(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    args = ["--config", str(REPO / "configs" / name), "--data.init_args.root", str(tmp_path / "rooms")]
-    if name != "demo_scene.yaml":
-        args += ["--data.init_args.synthetic", "true"]  # the real configs' data is not here: procedural rooms stand in
+    args = ["--config", str(REPO / "configs" / name), "--data.init_args.root", str(tmp_path / "scenes")]
+    if not name.startswith("demo"):
+        args += ["--data.init_args.synthetic", "true"]  # the real configs' data is not here: procedural scenes stand in
+    if name == "lidar_tiles.yaml":  # the config names its class map relative to the repository
+        args += ["--data.init_args.class_map", str(REPO / "configs" / "class_maps" / "asprs_default.yaml")]
     cli = PointeaCLI(args=args, run=False)
-    attention, classes, channels, crop_points = SCENE_CONFIGS[name]
+    attention, first, classes, channels, crop_points = SCENE_CONFIGS[name]
     module, data = cli.model, cli.datamodule
     assert type(module) is SemanticSegmentation and module.network.encoder.attention == attention
-    assert module.network.num_classes == classes == len(module.class_names) and module.class_names[0] == "ceiling"
+    assert module.network.num_classes == classes == len(module.class_names) and module.class_names[0] == first
     assert module.network.in_channels == data.in_channels == channels
     assert module.ignore_index == data.ignore_index
     assert data.crop.num_points == crop_points
