@@ -166,39 +166,56 @@ def run_scene_case(
 def build_cases(
     scene_points: tuple[int, ...], presets: tuple[str, ...], batch_size: int, window_points: int, chunk_size: int
 ) -> list[SceneCase]:
-    """External whole scenes, then training at each preset, then self-attention's windows (slowest last)."""
-    cases = [SceneCase("scene", "external", n, chunk_size=chunk_size) for n in scene_points]
+    """The smallest external whole scene, training at each preset, the larger external scenes, then
+    self-attention's windows (slowest last): on a loaded machine the quick figures come first."""
+    external = [SceneCase("scene", "external", n, chunk_size=chunk_size) for n in sorted(scene_points)]
+    cases = external[:1]
     if presets:
         from pointea.data.crops import CROP_PRESETS
     for preset in presets:
         for attention in ("external", "offset"):
             num_points = CROP_PRESETS[preset].num_points
             cases.append(SceneCase("train", attention, num_points, batch_size=batch_size, preset=preset))
-    cases += [SceneCase("scene", "offset", n, window_points=window_points) for n in scene_points]
+    cases += external[1:]
+    cases += [SceneCase("scene", "offset", n, window_points=window_points) for n in sorted(scene_points)]
     return cases
 
 
-def run_scene_benchmark(args: argparse.Namespace, command: str) -> dict[str, Any]:
+def run_scene_benchmark(args: argparse.Namespace, command: str, out: Path | None = None) -> dict[str, Any]:
+    """Measure every case; with ``out``, the report so far is written after each case (a run cut
+    short keeps what it measured, and says which cases it did not reach)."""
     cases = build_cases(tuple(args.points), tuple(args.presets), args.batch_size, args.window_points, args.chunk_size)
-    results = []
+    results: list[dict[str, Any]] = []
     start = time.perf_counter()
-    for index, case in enumerate(cases, 1):
-        if case.kind == "scene" and case.attention == "offset" and case.num_points != min(args.points):
-            # windows at the smallest N show the cost per point; larger N only need the estimate
-            results.append(_estimate_only(case, args.memory_limit))
-            continue
-        print(f"[{index}/{len(cases)}] {case.label} ...", file=sys.stderr, flush=True)
-        began = time.perf_counter()
-        result = run_scene_case(case, args.repeats, args.memory_limit, args.threads, args.case_timeout)
-        results.append(result)
-        print(f"    {result['status']} in {time.perf_counter() - began:.0f} s", file=sys.stderr, flush=True)
-    return {
+    report: dict[str, Any] = {
         "schema": "pointea-bench-scenes/1",
         "command": command,
         "machine": describe_machine("cpu") | {"python_build": platform.python_implementation()},
         "results": results,
-        "wall_seconds": time.perf_counter() - start,
+        "not_reached": [asdict(case) for case in cases],
+        "wall_seconds": 0.0,
     }
+    for index, case in enumerate(cases, 1):
+        if case.kind == "scene" and case.attention == "offset" and case.num_points != min(args.points):
+            # windows at the smallest N show the cost per point; larger N only need the estimate
+            results.append(_estimate_only(case, args.memory_limit))
+        else:
+            print(f"[{index}/{len(cases)}] {case.label} ...", file=sys.stderr, flush=True)
+            began = time.perf_counter()
+            results.append(run_scene_case(case, args.repeats, args.memory_limit, args.threads, args.case_timeout))
+            print(f"    {results[-1]['status']} in {time.perf_counter() - began:.0f} s", file=sys.stderr, flush=True)
+        report["not_reached"] = [asdict(case) for case in cases[index:]]
+        report["wall_seconds"] = time.perf_counter() - start
+        if out is not None:
+            write_scene_report(report, out)
+    return report
+
+
+def write_scene_report(report: dict[str, Any], out: Path) -> None:
+    """``scenes.json`` and ``scenes.md`` in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "scenes.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "scenes.md").write_text(render_scene_report(report))
 
 
 def _estimate_only(case: SceneCase, memory_limit_gb: float | None) -> dict[str, Any]:
@@ -255,6 +272,8 @@ def render_scene_report(report: dict[str, Any]) -> str:
         else:
             row = f" | | {needs} | {result['status']}: {result.get('reason', '')[:110]} |"
         lines.append(f"| {case['preset']} | {case['num_points']:,} | {case['batch_size']} | {case['attention']} | {row}")
+    for case in report.get("not_reached", []):
+        lines.append(f"Not measured (the run was stopped before it): {case['kind']} {case['attention']} N={case['num_points']:,}.")
     lines.append("")
     lines.append(
         "Each case runs in a fresh subprocess; peak memory is max RSS above the loaded network and inputs; "
@@ -291,12 +310,8 @@ def main(argv: list[str] | None = None) -> None:
         measure_scene_case(SceneCase(**json.loads(args.case)), args.result, args.repeats, args.memory_limit)
         return
     words = sys.argv[1:] if argv is None else argv
-    report = run_scene_benchmark(args, " ".join(["pointea-bench scenes", *map(shlex.quote, words)]))
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "scenes.json").write_text(json.dumps(report, indent=2) + "\n")
-    text = render_scene_report(report)
-    (args.out / "scenes.md").write_text(text)
-    print(text)
+    report = run_scene_benchmark(args, " ".join(["pointea-bench scenes", *map(shlex.quote, words)]), args.out)
+    print(render_scene_report(report))
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from torch import Tensor
 from torchmetrics.classification import MulticlassConfusionMatrix
 
 from pointea.errors import ConfigError, DataError
+from pointea.io.predictions import CloudPrediction
 from pointea.models.chunked import DEFAULT_CHUNK_SIZE
 from pointea.models.per_point import PCTSemanticSegmenter
 from pointea.models.scene_evaluation import (
@@ -288,6 +289,11 @@ class SemanticSegmentation(PointCloudModule):
         if "labels" in batch:
             output["true_labels"] = batch["labels"]
         return output
+
+    def cloud_prediction(self, row: dict[str, Any]) -> CloudPrediction:
+        """One scene of :meth:`predict_step`'s output for the predictions writer (class counts in the CSV)."""
+        outputs = {"labels": row["labels"], "cloud": row["points"], "true_labels": row.get("true_labels")}
+        return CloudPrediction(int(row["index"]), points=int(row["points"].shape[0]), outputs=outputs)
 
     # Checkpoints ----------------------------------------------------------------------------------
 

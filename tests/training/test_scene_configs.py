@@ -74,3 +74,9 @@ def test_demo_scene_fits_one_epoch_and_tests_whole_rooms(tmp_path: Path, monkeyp
     labelled = sum(int((np.load(room / "segment.npy") >= 0).sum()) for room in rooms)
     assert scored == labelled  # every labelled point of every whole test room, not a crop of it
     assert (logs[-1] / "confusion_matrix.png").stat().st_size > 5000
+    cli_main(["predict", "--config", config, "--ckpt_path", "last", *TINY_ROOMS])  # whole rooms of different sizes
+    with open(tmp_path / "runs" / "demo_scene" / "predictions" / "predictions.csv") as handle:
+        table = list(csv.DictReader(handle))
+    sizes = [np.load(room / "segment.npy").shape[0] for room in rooms]
+    assert [int(row["points"]) for row in table] == sizes
+    assert [sum(int(row[f"class_{i}"]) for i in range(13)) for row in table] == sizes  # every point has a class
