@@ -213,3 +213,20 @@ def test_height_is_recomputed_above_each_windows_floor() -> None:
     for group, group_features in seen:
         z = group[0, :, 2]
         assert torch.allclose(group_features[0, :, 1], z - z.min())  # height above the window's floor
+
+
+def test_predict_writes_one_row_per_whole_scene_of_any_size(tmp_path: Path) -> None:
+    from pointea.training.predictions import PredictionWriter
+
+    scenes = _Scenes(1, 300)
+    scenes.items += _Scenes(1, 450).items
+    scenes.items[1]["index"] = torch.tensor(1)
+    trainer = pl.Trainer(
+        default_root_dir=tmp_path, accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False,
+        callbacks=[PredictionWriter(output_dir=str(tmp_path / "out"))],
+    )  # fmt: skip
+    trainer.predict(_module(chunk_size=128), DataLoader(scenes, batch_size=1), return_predictions=False)
+    with open(tmp_path / "out" / "predictions.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(row["points"]) for row in rows] == [300, 450]
+    assert [sum(int(row[f"class_{i}"]) for i in range(CLASSES)) for row in rows] == [300, 450]
