@@ -28,7 +28,7 @@ dict of another architecture).
 from __future__ import annotations
 
 import argparse
-import os
+import io
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +37,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from pointea.io.atomic import atomic_write
 from pointea.models.checkpoint import CheckpointError, check_finite_weights, load_torch_file
 from pointea.models.classifier import PCTClassifier
 
@@ -203,13 +204,14 @@ def write_checkpoint(network: PCTClassifier, path: str | Path) -> Path:
     }
     module.on_save_checkpoint(checkpoint)  # pointea's network record, exactly as in training
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
     try:
-        torch.save(checkpoint, partial)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path) as handle:
+            handle.write(buffer.getbuffer())
+    except OSError as error:
+        raise CheckpointError(f"cannot write {path}: {error.strerror or error} (an earlier file there is intact)") from None
     return path
 
 
@@ -227,7 +229,16 @@ def convert_pct_pytorch(source: str | Path, destination: str | Path) -> PCTClass
     if destination.exists() and source.exists() and destination.resolve() == source.resolve():
         raise CheckpointError(f"{destination} is the file being converted: write the pointea checkpoint elsewhere")
     # PCT_Pytorch's files from torch < 1.6 are in the legacy format: loaded with a warning (no checksums).
-    network = from_pct_pytorch(load_torch_file(source, legacy_ok=True), source=str(source))
+    try:
+        state = load_torch_file(source, legacy_ok=True)
+    except CheckpointError:
+        raise
+    except Exception as error:  # noqa: BLE001 - torch's legacy unpickler fails in many ways on a cut file
+        raise CheckpointError(
+            f"cannot read checkpoint {source}: the file is truncated, corrupt or not a PyTorch checkpoint "
+            f"({type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else 'no message'})"
+        ) from None
+    network = from_pct_pytorch(state, source=str(source))
     write_checkpoint(network, destination)
     return network
 

@@ -24,6 +24,7 @@ Shape legend: B clouds, N points, C classes, P part labels.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import statistics
 import sys
@@ -39,6 +40,7 @@ import torch
 from torch import Tensor, nn
 
 from pointea.errors import ExportError
+from pointea.io.atomic import atomic_write
 from pointea.models.checkpoint import CheckpointError
 from pointea.predict.dataset import Preprocessing
 from pointea.predict.files import expand_paths, read_cloud
@@ -50,6 +52,77 @@ FORMATS = ("onnx", "torchscript", "exported")
 #: Parity tolerance on logits (max abs difference).
 TOLERANCE = 1e-4
 PROGRAM = "pointea-export"
+
+
+def _too_few_points(min_points: int) -> str:
+    return f"pointea: this network samples {min_points} points per cloud (sample_sizes[0]); resample clouds to at least {min_points} points"
+
+
+@torch.jit.script
+def _check_points(points: Tensor, min_points: int) -> Tensor:
+    """The clouds, or an error when they have fewer points than the network samples: scripted, so a
+    traced graph keeps the check as real control flow. Shapes: points (B, N, 3)."""
+    if points.shape[1] < min_points:
+        raise ValueError(
+            "pointea: this network samples {} points per cloud (sample_sizes[0]), got clouds of {} points; "
+            "resample clouds to at least {} points".format(min_points, points.shape[1], min_points)
+        )
+    return points
+
+
+class _Checked(nn.Module):
+    """A graph whose every call checks first that the clouds have the points the network samples
+    (TorchScript: the scripted :func:`_check_points`)."""
+
+    def __init__(self, graph: nn.Module, min_points: int) -> None:
+        super().__init__()
+        self.graph = graph
+        self.min_points = min_points
+
+    def forward(self, points: Tensor, *rest: Tensor) -> Tensor:
+        return self.graph(_check_points(points, self.min_points), *rest)
+
+
+def _add_onnx_points_check(proto: Any, min_points: int) -> None:
+    """Make the ONNX graph refuse clouds of fewer than ``min_points`` points, in onnxruntime's own
+    error: ONNX has no assert operator, so the check is a Reshape to one element of
+    ``Range(0, N - min_points + 1)``, empty exactly when N < min_points, and the node is named
+    with the message (onnxruntime names the failing node). Its zero is added to the points every
+    other node reads, so it runs first and no runtime can prune it."""
+    from onnx import TensorProto, helper
+
+    name = f"{_too_few_points(min_points)} (this Reshape fails on clouds of fewer points)"
+
+    def constant(key: str, value: float | list[int], kind: int = TensorProto.INT64) -> Any:
+        """A Constant node: a list is 1-D, a number 0-D."""
+        values, dims = (value, [len(value)]) if isinstance(value, list) else ([value], [])
+        return helper.make_node("Constant", [], [key], value=helper.make_tensor(key, kind, dims, values))
+
+    checked = "pointea_checked_points"
+    nodes = [
+        constant("pointea_check_fzero", 0.0, TensorProto.FLOAT),
+        constant("pointea_check_zero_1d", [0]),
+        constant("pointea_check_axis", [1]),
+        constant("pointea_check_offset", 1 - min_points),
+        constant("pointea_check_zero", 0),
+        constant("pointea_check_one", 1),
+        constant("pointea_check_single", [1]),
+        helper.make_node("Shape", ["points"], ["pointea_check_shape"]),
+        helper.make_node("Gather", ["pointea_check_shape", "pointea_check_axis"], ["pointea_check_n1"]),
+        helper.make_node("Squeeze", ["pointea_check_n1"], ["pointea_check_n"]),  # (1,) -> ()
+        helper.make_node("Add", ["pointea_check_n", "pointea_check_offset"], ["pointea_check_limit"]),
+        helper.make_node("Range", ["pointea_check_zero", "pointea_check_limit", "pointea_check_one"], ["pointea_check_range"]),
+        helper.make_node("Slice", ["pointea_check_range", "pointea_check_zero_1d", "pointea_check_single"], ["pointea_check_first"]),
+        helper.make_node("Reshape", ["pointea_check_first", "pointea_check_single"], ["pointea_check_flag"], name=name),
+        helper.make_node("Cast", ["pointea_check_flag"], ["pointea_check_float"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["pointea_check_float", "pointea_check_fzero"], ["pointea_check_nought"]),
+        helper.make_node("Add", ["points", "pointea_check_nought"], [checked]),  # (B, N, 3) + (1,)
+    ]
+    old = list(proto.graph.node)
+    for node in old:  # the network reads the checked points
+        node.input[:] = [checked if name == "points" else name for name in node.input]
+    del proto.graph.node[:]
+    proto.graph.node.extend(nodes + old)
 
 
 class _ClassifierGraph(nn.Module):
@@ -76,8 +149,12 @@ class _SegmenterGraph(nn.Module):
 
 def metadata(model: TrainedModel) -> dict[str, str]:
     """What the exported file records besides the graph (string values, as ONNX metadata wants)."""
-    labels = {"class_names": model.class_names} if model.task == "classification" else {
-        "categories": model.categories, "parts_per_category": model.parts_per_category}  # fmt: skip
+    if model.task == "classification":
+        labels: dict[str, Any] = {"class_names": model.class_names}
+    elif model.task == "normal_estimation":
+        labels = {"oriented": model.oriented}
+    else:
+        labels = {"categories": model.categories, "parts_per_category": model.parts_per_category}
     return {
         "pointea_task": model.task,
         "num_points": str(model.num_points),
@@ -91,7 +168,7 @@ def metadata(model: TrainedModel) -> dict[str, str]:
 def _example(model: TrainedModel, batch: int = 2) -> tuple[Tensor, ...]:
     """Inputs to trace with: ``batch`` random clouds of the trained size."""
     points = torch.rand(batch, max(model.num_points, model.min_points), 3) * 2 - 1  # (B, N, 3)
-    if model.task == "classification":
+    if model.task != "part_segmentation":
         return (points,)
     return points, torch.arange(batch) % model.network.num_categories  # (B,)
 
@@ -110,37 +187,58 @@ def export_model(model: TrainedModel, fmt: str, out: Path) -> None:
     points = torch.export.Dim("points", min=model.min_points)
     shapes = {"points": {0: batch, 1: points}, **({"category": {0: batch}} if segmentation else {})}
     extra = json.dumps(metadata(model))
-    out.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()  # the whole file in memory first: then one atomic write (see _write)
     if fmt == "torchscript":
         with torch.no_grad(), warnings.catch_warnings():
-            # the input checks read Python values; tracing records none of them (is_tracing skips them)
+            # the input checks read Python values; tracing records none of them (is_tracing skips
+            # them), so the scripted points check stands in for them
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
-            traced = torch.jit.trace(graph, example, check_trace=False)
-        torch.jit.save(traced, str(out), _extra_files={"pointea.json": extra})
+            traced = torch.jit.trace(_Checked(graph, model.min_points), example, check_trace=False)
+        torch.jit.save(traced, buffer, _extra_files={"pointea.json": extra})
     elif fmt == "exported":
+        # Dim("points", min=min_points) makes the program check every call's N itself
         program = torch.export.export(graph, example, dynamic_shapes=shapes)
-        torch.export.save(program, str(out), extra_files={"pointea.json": extra})
+        torch.export.save(program, buffer, extra_files={"pointea.json": extra})
     else:
         import onnx
 
         # The TorchScript-based exporter: it traces in about a second where the dynamo exporter
         # (dynamo=True) spends a minute on the unrolled sampling loops of even a tiny network, and
         # gives the same graph (both checked against eager PyTorch).
-        axes = {"points": {0: "batch", 1: "points"}, "category": {0: "batch"}, "logits": {0: "batch"}}
-        if segmentation:
-            axes["logits"][1] = "points"
+        output = "normals" if model.task == "normal_estimation" else "logits"
+        axes = {"points": {0: "batch", 1: "points"}, "category": {0: "batch"}, output: {0: "batch"}}
+        if model.task in ("part_segmentation", "normal_estimation"):  # one output per point
+            axes[output][1] = "points"
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             warnings.filterwarnings("ignore", category=DeprecationWarning)
             torch.onnx.export(
-                graph, example, str(out), dynamo=False, input_names=names, output_names=["logits"],
-                dynamic_axes={name: axes[name] for name in [*names, "logits"]},
+                graph, example, buffer, dynamo=False, input_names=names, output_names=[output],
+                dynamic_axes={name: axes[name] for name in [*names, output]},
             )  # fmt: skip
-        proto = onnx.load(str(out))
+        proto = onnx.load_from_string(buffer.getvalue())
+        _add_onnx_points_check(proto, model.min_points)
         for key, value in metadata(model).items():
             entry = proto.metadata_props.add()
             entry.key, entry.value = key, value
-        onnx.save(proto, str(out))
+        buffer = io.BytesIO(proto.SerializeToString())
+    _write(out, buffer.getbuffer())
+
+
+def _write(out: Path, content: memoryview) -> None:
+    """``content`` to ``out`` atomically: a full disk or a file-size limit leaves any earlier file
+    at ``out`` intact and is one :class:`ExportError` (the runtimes' own writers, given a path,
+    truncate it first, and TorchScript's and torch.export's abort the process on a failed write).
+
+    Raises:
+        ExportError: the file cannot be written.
+    """
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(out) as handle:
+            handle.write(content)
+    except OSError as error:
+        raise ExportError(f"--out {out}: cannot write it ({error.strerror or error}); any earlier file there is intact") from None
 
 
 def load_runtime(fmt: str, path: Path) -> Callable[..., np.ndarray]:
@@ -182,7 +280,12 @@ class ParityReport:
 
 
 def check_clouds(model: TrainedModel, sources: Sequence[str], count: int) -> tuple[list[np.ndarray], str]:
-    """Up to ``count`` clouds to check on, normalised (N, 3) each, and where they came from."""
+    """Up to ``count`` clouds to check on, (N, 3) finite each, and where they came from.
+
+    Raises:
+        ExportError: a source that cannot be read as clouds (one line naming it), whatever the
+            reader's failure (a damaged file, a header declaring more than memory holds).
+    """
     clouds: list[np.ndarray] = []
     for source in sources:
         path = Path(source)
@@ -191,18 +294,21 @@ def check_clouds(model: TrainedModel, sources: Sequence[str], count: int) -> tup
 
             try:
                 with h5py.File(path, "r") as archive:
-                    clouds += [np.asarray(c, dtype=np.float32) for c in archive["data"][: count - len(clouds)]]
-            except (OSError, KeyError) as error:
-                raise ExportError(f"--check {path}: not an HDF5 archive with a 'data' array ({error})") from error
+                    read = [np.asarray(c, dtype=np.float32) for c in archive["data"][: count - len(clouds)]]
+            except Exception as error:  # noqa: BLE001 - any failure of h5py on a damaged file
+                raise ExportError(f"--check {path}: not an HDF5 archive with a 'data' array of clouds ({_first_line(error)})") from None
+            clouds += [_checked_cloud(cloud, f"{path}: data[{i}]") for i, cloud in enumerate(read)]
         else:
             found = expand_paths([source])
             if found.missing:
                 raise ExportError(f"--check {source}: {found.missing[0][1]}")
             for file in found.files[: count - len(clouds)]:
                 try:
-                    clouds.append(read_cloud(file))
-                except (OSError, ValueError) as error:
-                    raise ExportError(f"--check {file}: {error}") from error
+                    cloud = read_cloud(file)
+                except Exception as error:  # noqa: BLE001 - any reader failure, MemoryError included
+                    message = _first_line(error).removeprefix(f"{file}: ")
+                    raise ExportError(f"--check {file}: {message}") from None
+                clouds.append(_checked_cloud(cloud, str(file)))
         if len(clouds) >= count:
             break
     where = ", ".join(sources)
@@ -216,10 +322,28 @@ def check_clouds(model: TrainedModel, sources: Sequence[str], count: int) -> tup
     return clouds, where
 
 
+def _checked_cloud(cloud: np.ndarray, where: str) -> np.ndarray:
+    """``cloud`` if it is (N, 3) with finite coordinates that normalise; else an ExportError."""
+    if cloud.ndim != 2 or cloud.shape[1] != 3:
+        raise ExportError(f"--check {where}: a cloud of shape {tuple(cloud.shape)}, expected (N, 3) points")
+    if not np.isfinite(cloud).all():
+        raise ExportError(f"--check {where}: the cloud has NaN or infinite coordinates")
+    try:
+        Preprocessing(None, resample_small=True)(cloud, "check")
+    except Exception as error:  # noqa: BLE001 - coordinates the preprocessing cannot scale
+        raise ExportError(f"--check {where}: {_first_line(error)}") from None
+    return cloud
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
 def check_parity(model: TrainedModel, run: Callable[..., np.ndarray], clouds: list[np.ndarray], repeats: int = 5) -> ParityReport:
     """Compare ``run`` with eager PyTorch on ``clouds``: a batch at the trained number of points,
     then the first cloud with every point; then time one cloud in both."""
-    preprocessing = Preprocessing(model.num_points, model.sampling, model.min_points)
+    preprocessing = Preprocessing(model.num_points, model.sampling, model.min_points, resample_small=True)
     batch = np.stack([preprocessing(c, f"check{i}")[1] for i, c in enumerate(clouds)])  # (B, K, 3)
     whole = preprocessing(clouds[0], "check0")[0][None]  # (1, N, 3)
     segmentation = model.task == "part_segmentation"

@@ -1,11 +1,22 @@
-"""Shared test set-up: deterministic seeds and a small, fast encoder configuration."""
+"""Shared test set-up: torch threads per xdist worker, deterministic seeds and a small, fast
+encoder configuration."""
 
 from __future__ import annotations
 
 import os
 
-import pytest
-import torch
+# Under pytest-xdist (`make test` runs one worker per core) each worker, and every command a test
+# starts in a subprocess, gets its share of the cores for torch's threads instead of all of them:
+# two workers of two threads each on two cores oversubscribe them, and waiting torch threads spin.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1 and "OMP_NUM_THREADS" not in os.environ:
+    os.environ["OMP_NUM_THREADS"] = str(max(1, len(os.sched_getaffinity(0)) // _WORKERS))
+
+import pytest  # noqa: E402 - after the thread count, which torch reads when it is imported
+import torch  # noqa: E402
+
+if _WORKERS > 1:
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 # Small sizes keep the whole suite fast on 2 CPU cores; the defaults get their own shape tests.
 TINY_ENCODER = dict(

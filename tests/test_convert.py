@@ -146,3 +146,45 @@ def test_legacy_format_files_convert_with_a_warning_but_pointea_checkpoints_must
     torch.save(checkpoint, tmp_path / "legacy.ckpt", _use_new_zipfile_serialization=False)
     with pytest.raises(CheckpointError, match="not in torch's zip format"):
         read_checkpoint(tmp_path / "legacy.ckpt")
+
+
+def test_every_truncation_of_a_legacy_t7_is_one_line(tmp_path, reference, capsys):
+    """PCT_Pytorch's files are in torch's legacy format, which has no checksums: a cut file fails in
+    the unpickler in several ways (``struct.error`` among them), each one line."""
+    whole = tmp_path / "model.t7"
+    torch.save(nn.DataParallel(reference).state_dict(), whole, _use_new_zipfile_serialization=False)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.t7"
+    lengths = sorted({*range(0, 2048, 5), *range(2048, len(data), len(data) // 60), len(data) - 1})
+    for length in lengths:
+        cut.write_bytes(data[:length])
+        with pytest.warns(UserWarning, match="legacy"):
+            status = main(["pct-pytorch", str(cut), str(tmp_path / "out.ckpt")])
+        err = capsys.readouterr().err
+        assert status == 2 and err.count("\n") == 1 and err.startswith(f"pointea-convert: error: cannot read checkpoint {cut}"), (length, err)
+    assert not (tmp_path / "out.ckpt").exists()
+
+
+def test_a_file_size_limit_while_writing_is_one_line_and_keeps_the_earlier_file(tmp_path, reference):
+    import resource
+    import subprocess
+    import sys
+
+    from tests.training.conftest import REPO
+
+    source = tmp_path / "model.t7"
+    torch.save(nn.DataParallel(reference).state_dict(), source)
+    out = tmp_path / "pct.ckpt"
+    out.write_bytes(b"an earlier checkpoint")
+
+    def small_disk() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))  # PCT's weights take 11 MB
+
+    done = subprocess.run([sys.executable, "-m", "pointea.convert", "pct-pytorch", str(source), str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600, preexec_fn=small_disk)  # fmt: skip
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"pointea-convert: error: cannot write {out}: File too large (an earlier file there is intact)"
+    )
+    assert out.read_bytes() == b"an earlier checkpoint"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.t7", "pct.ckpt"]

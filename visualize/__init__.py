@@ -6,11 +6,13 @@ Run from the repository root::
 
     python -m visualize.attention --config CONFIG [--ckpt CKPT] --split test --index I [--save out.png]
     python -m visualize.parts --config CONFIG [--ckpt CKPT] --index I [--save out.png]
+    python -m visualize.normals --config CONFIG [--ckpt CKPT] --index I [--save out.png]
+    python -m visualize.normals --predictions NAME.normals.npz [--save out.png]
     python -m visualize.dataset --config CONFIG --index I [--count K] [--save out.png]
     python -m visualize.curves RUN_DIR --save curves.png
 
 One module per concept: a command each (:mod:`~visualize.attention`, the whole attention viewer
-from the model's output to the picture and the window; :mod:`~visualize.parts`;
+from the model's output to the picture and the window; :mod:`~visualize.parts`; :mod:`~visualize.normals`;
 :mod:`~visualize.dataset`; :mod:`~visualize.curves`), and what they share: the options
 (:mod:`~visualize.arguments`), the data and model to show (:mod:`~visualize.loading`), colours
 (:mod:`~visualize.colors`), clouds and cameras (:mod:`~visualize.cloud`), headless pictures

@@ -6,7 +6,7 @@ back, alternating, ``--repeat`` times each:
 
 - **laspy**: ``laspy.open(...).chunk_iterator(chunk)``, materialising x, y, z (scaled, float64),
   classification and intensity of every chunk: the floor any reader built on laspy pays;
-- **pointea tile**: :func:`pointea.data.lidar.convert_tile`, what the lidar data module does once
+- **pointea tile**: :func:`pointea.data.lidar_tiles.convert_tile`, what the lidar data module does once
   per tile: the same chunked read, written into memory-mapped arrays plus the cell index (a
   two-pass counting sort over the points);
 - **pointea read_points**: :func:`pointea.io.read_points`, the reader behind ``pointea-predict``.
@@ -72,7 +72,7 @@ def _laspy_chunks(path: Path, chunk: int) -> int:
 
 
 def _pointea_tile(path: Path, chunk: int) -> int:
-    from pointea.data.lidar import convert_tile
+    from pointea.data.lidar_tiles import convert_tile
 
     with tempfile.TemporaryDirectory(dir=path.parent) as out:
         return int(convert_tile(path, Path(out), chunk_points=chunk)["points"])

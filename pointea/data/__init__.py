@@ -5,11 +5,15 @@ Data sets:
     :mod:`~pointea.data.modelnet40` (HDF5 archive, ``modelnet40_normal_resampled`` text release,
     Princeton's ``.off`` meshes), :mod:`~pointea.data.shapenetpart` (HDF5 archive, ``v0_normal`` and
     ``v0`` text releases), :mod:`~pointea.data.scanobjectnn`, :mod:`~pointea.data.class_folder` (your
-    own files, one folder per class), :mod:`~pointea.data.synthetic` (the embedded default).
+    own files, one folder per class), :mod:`~pointea.data.normals` (clouds with true normals from
+    every source that has them, for normal estimation), :mod:`~pointea.data.synthetic` (the
+    embedded default).
 Scenes (rooms, lidar tiles, scans; docs/scenes-data.md):
     :mod:`~pointea.data.s3dis`, :mod:`~pointea.data.lidar`, :mod:`~pointea.data.semantickitti`,
     :mod:`~pointea.data.synthetic_scenes` (procedural rooms and tiles), on
-    :mod:`~pointea.data.scenes` (scenes and their data module), :mod:`~pointea.data.crops` and
+    :mod:`~pointea.data.scene` (a scene and its served points; no Lightning),
+    :mod:`~pointea.data.scenes` (their data module), :mod:`~pointea.data.lidar_tiles` (LAS/LAZ
+    tiles and class maps; no Lightning), :mod:`~pointea.data.crops` and
     :mod:`~pointea.data.scene_transforms`.
 Shared:
     :mod:`~pointea.data.storage` (HDF5 files, archive folders and their file lists),
@@ -38,6 +42,7 @@ _EXPORTS = {
     "DataError": "pointea.errors",
     "ModelNet40": "pointea.data.modelnet40",
     "ModelNet40DataModule": "pointea.data.modelnet40",
+    "NormalsDataModule": "pointea.data.normals",
     "ScanObjectNN": "pointea.data.scanobjectnn",
     "ScanObjectNNDataModule": "pointea.data.scanobjectnn",
     "ShapeNetPart": "pointea.data.shapenetpart",

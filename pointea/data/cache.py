@@ -44,6 +44,7 @@ __all__ = [
     "MANIFEST",
     "MISSING_POLICIES",
     "MissingPolicy",
+    "cache_folder",
     "cached_points",
     "default_workers",
     "ensure_cache",
@@ -133,12 +134,21 @@ def ensure_cache(
     return folder
 
 
+def cache_folder(source: Path, cache_root: str | Path | None, name: str) -> Path:
+    """Where the conversion ``name`` of the release folder ``source`` lives:
+    ``<cache_root>/pointea_cache/<name>``, beside the release when ``cache_root`` is ``None``."""
+    root = Path(cache_root).expanduser() if cache_root is not None else source.parent
+    return root / CACHE_FOLDER / name
+
+
 def cached_points(num_points: int) -> int:
     """Points per shape in a conversion: 2048 as in the HDF5 archives, more when asked for."""
     return max(2048, num_points)
 
 
-def find_layout(root: str | Path, layout: str, finders: Mapping[str, Callable], dataset: str) -> str | None:
+def find_layout(
+    root: str | Path, layout: str, finders: Mapping[str, Callable], dataset: str
+) -> str | None:
     """The first layout of ``finders`` found under ``root`` (``layout`` itself unless ``"auto"``).
 
     Args:

@@ -57,14 +57,14 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 
 from pointea.data.arguments import check_choice
 from pointea.data.cache import (
-    CACHE_FOLDER,
     MissingPolicy,
+    cache_folder,
     cached_points,
     ensure_cache,
     find_layout,
@@ -92,11 +92,14 @@ from pointea.data.verify import (
     Verifier,
     VerifyReport,
     check_split,
-    guarded,
     id_list_length,
     present_listed,
+    read_checked,
 )
 from pointea.errors import DataError
+
+if TYPE_CHECKING:
+    from pointea.io import PointCloud
 
 __all__ = [
     "MODELNET40_LAYOUTS",
@@ -235,6 +238,13 @@ class ModelNet40(PointCloudDataset):
         """The ``.h5`` files of a split, from ``{split}_files.txt``."""
         return read_file_list(archive_dir / f"{split}_files.txt")
 
+    @classmethod
+    def write_split_list(cls, archive_dir: Path, split: str, names: list[str]) -> None:
+        """Write ``{split}_files.txt`` naming the split's ``.h5`` files, with the authors' relative
+        prefix as the published lists carry it (:meth:`split_files` resolves it by base name)."""
+        listed = [f"data/{cls.ARCHIVE_DIR}/{name}" for name in names]
+        write_lines(archive_dir / f"{split}_files.txt", listed)
+
     @staticmethod
     def read_file(path: Path, num_classes: int, normals: bool = False) -> ClassificationFile:
         """Read and validate one classification file (keys, shapes, dtypes, ranges, NaN/Inf).
@@ -287,9 +297,7 @@ def write_modelnet40_archive(
                 "label": np.asarray(labels).astype(np.uint8).reshape(-1, 1),  # (M,) -> (M, 1)
             }
             names = write_split(folder, split, arrays, shapes_per_file)
-            # The published lists carry the authors' relative prefix; keep it.
-            listed = [f"data/{ModelNet40.ARCHIVE_DIR}/{name}" for name in names]
-            write_lines(folder / f"{split}_files.txt", listed)
+            ModelNet40.write_split_list(folder, split, names)
         for name, content in (extra_files or {}).items():
             (folder / name).write_text(content)
     return dest
@@ -308,6 +316,18 @@ class NormalResampledShape:
     path: Path
 
 
+def _read_with_normals(path: Path) -> PointCloud:
+    """One file of the release, which must hold x,y,z,nx,ny,nz."""
+    from pointea.io import read_points  # lazy: pointea.io imports open3d/laspy lazily too
+
+    cloud = read_points(path)
+    if cloud.normals is None:
+        raise DataError(
+            f"{path}: expected 6 columns x,y,z,nx,ny,nz, read {', '.join(cloud.columns)}"
+        )
+    return cloud
+
+
 def read_shape(path: Path, num_points: int) -> tuple[np.ndarray, np.ndarray, int]:
     """The first ``num_points`` points and normals of one file, and the file's point count.
 
@@ -316,13 +336,7 @@ def read_shape(path: Path, num_points: int) -> tuple[np.ndarray, np.ndarray, int
     Shapes:
         returns points (K, 3) float32, normals (K, 3) float32, K = num_points
     """
-    from pointea.io import read_points  # lazy: pointea.io imports open3d/laspy lazily too
-
-    cloud = read_points(path)
-    if cloud.normals is None:
-        raise DataError(
-            f"{path}: expected 6 columns x,y,z,nx,ny,nz, read {', '.join(cloud.columns)}"
-        )
+    cloud = _read_with_normals(path)
     count = len(cloud)
     keep = np.resize(np.arange(count), num_points) if count < num_points else slice(num_points)
     return cloud.points[keep], cloud.normals[keep], count
@@ -416,8 +430,7 @@ class NormalResampled:
         manifest = source_manifest(
             self.folder, files, {"layout": "normal_resampled", "points": num_points}
         )
-        root = Path(cache_root).expanduser() if cache_root is not None else self.folder.parent
-        target = root / CACHE_FOLDER / f"modelnet40_normal_resampled_{num_points}"
+        target = cache_folder(self.folder, cache_root, f"modelnet40_normal_resampled_{num_points}")
         build = functools.partial(
             self._write, splits=splits, num_points=num_points, workers=workers
         )
@@ -430,7 +443,7 @@ class NormalResampled:
         num_points: int,
         workers: int | None,
     ) -> None:
-        (folder / ModelNet40.NAMES_FILE).write_text("".join(f"{n}\n" for n in self.class_names()))
+        write_lines(folder / ModelNet40.NAMES_FILE, self.class_names())
         reader = functools.partial(read_shape, num_points=num_points)
         for split, shapes in splits.items():
             writer = SplitWriter(folder, split)
@@ -449,9 +462,7 @@ class NormalResampled:
                     "ModelNet40 %s: %d shape(s) have fewer than %d points (first %s); their points "
                     "are repeated to fill", split, len(short), num_points, short[0],
                 )  # fmt: skip
-            names = writer.close()
-            listed = [f"data/{ModelNet40.ARCHIVE_DIR}/{name}" for name in names]
-            (folder / f"{split}_files.txt").write_text("".join(f"{line}\n" for line in listed))
+            ModelNet40.write_split_list(folder, split, writer.close())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -562,8 +573,7 @@ class PrincetonOFF:
         files = [shape.path for shapes in splits.values() for shape in shapes]
         parameters = {"layout": "off", "points": num_points, "seed": seed}
         manifest = source_manifest(self.folder, files, parameters)
-        root = Path(cache_root).expanduser() if cache_root is not None else self.folder.parent
-        target = root / CACHE_FOLDER / f"modelnet40_off_{num_points}_seed{seed}"
+        target = cache_folder(self.folder, cache_root, f"modelnet40_off_{num_points}_seed{seed}")
         build = functools.partial(
             self._write, splits=splits, num_points=num_points, seed=seed, workers=workers
         )
@@ -577,7 +587,7 @@ class PrincetonOFF:
         seed: int,
         workers: int | None,
     ) -> None:
-        (folder / ModelNet40.NAMES_FILE).write_text("".join(f"{n}\n" for n in self.class_names()))
+        write_lines(folder / ModelNet40.NAMES_FILE, self.class_names())
         for split, shapes in splits.items():
             relative = [shape.path.relative_to(self.folder).as_posix() for shape in shapes]
             jobs = [(shape.path, _file_seed(rel, seed)) for shape, rel in zip(shapes, relative)]
@@ -598,9 +608,7 @@ class PrincetonOFF:
                         )
                     arrays["normal"] = normals
                 writer.add(rel, arrays)
-            names = writer.close()
-            listed = [f"data/{ModelNet40.ARCHIVE_DIR}/{name}" for name in names]
-            (folder / f"{split}_files.txt").write_text("".join(f"{line}\n" for line in listed))
+            ModelNet40.write_split_list(folder, split, writer.close())
 
 
 def _sample_job(job: tuple[Path, int], num_points: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -798,7 +806,7 @@ def _verify_hdf5(report: VerifyReport, folder: Path, missing: str) -> None:
         extras = ""
         if content.normals is not None:
             # Informational: the published normals include a handful of non-unit vectors.
-            off = int((np.abs(np.linalg.norm(content.normals, axis=-1) - 1) > 1e-2).sum())
+            off = _not_unit(content.normals)
             extras = f", normals ({off} of {content.normals.shape[0] * points} not unit length)"
         labels = content.labels
         extras += f", {ids[0].name} consistent" if ids is not None else ""
@@ -812,16 +820,14 @@ def _verify_hdf5(report: VerifyReport, folder: Path, missing: str) -> None:
         check_split(report, ModelNet40.FULL_SIZES[split], split, files, read)
 
 
-def _check_normal_resampled(path: Path) -> tuple[int, int]:
-    from pointea.io import read_points
+def _not_unit(normals: np.ndarray) -> int:
+    """How many of (..., 3) normals are off unit length by more than 1 %."""
+    return int((np.abs(np.linalg.norm(normals, axis=-1) - 1) > 1e-2).sum())
 
-    cloud = read_points(path)
-    if cloud.normals is None:
-        raise DataError(
-            f"{path}: expected 6 columns x,y,z,nx,ny,nz, read {', '.join(cloud.columns)}"
-        )
-    off_unit = int((np.abs(np.linalg.norm(cloud.normals, axis=-1) - 1) > 1e-2).sum())
-    return len(cloud), off_unit
+
+def _check_normal_resampled(path: Path) -> tuple[int, int]:
+    cloud = _read_with_normals(path)
+    return len(cloud), _not_unit(cloud.normals)
 
 
 def _verify_normal_resampled(report: VerifyReport, release: NormalResampled, missing: str) -> None:
@@ -843,15 +849,9 @@ def _verify_normal_resampled(report: VerifyReport, release: NormalResampled, mis
         )
         if shapes is None:
             continue
-        counts, off_unit = [], 0
-        check = functools.partial(guarded, _check_normal_resampled)
-        results = read_all(check, [s.path for s in shapes], description=f"verify {split}")
-        for result in results:
-            if isinstance(result, str):
-                report.problem(result)
-                continue
-            counts.append(result[0])
-            off_unit += result[1]
+        results = read_checked(report, _check_normal_resampled, [s.path for s in shapes], split)
+        counts = [count for count, _ in results]
+        off_unit = sum(off for _, off in results)
         labels = sorted({s.label for s in shapes})
         span = f"{min(counts)}..{max(counts)}" if counts else "-"
         report.lines.append(
@@ -883,13 +883,7 @@ def _verify_off(report: VerifyReport, release: PrincetonOFF, missing: str) -> No
         except DataError as exc:
             report.problem(str(exc))
             continue
-        read = 0
-        for result in read_all(functools.partial(guarded, _check_mesh), [s.path for s in shapes],
-                               description=f"verify {split}"):  # fmt: skip
-            if isinstance(result, str):
-                report.problem(result)
-            else:
-                read += 1
+        read = len(read_checked(report, _check_mesh, [s.path for s in shapes], split))
         classes = len({s.label for s in shapes})
         report.lines.append(
             f"  {split}: {read} of {len(shapes)} meshes read and sampled ({classes} classes) "

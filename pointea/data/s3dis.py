@@ -47,7 +47,8 @@ import numpy as np
 
 from pointea.data.crops import CropPreset
 from pointea.data.cache import CACHE_FOLDER, ensure_cache, source_manifest
-from pointea.data.scenes import Scene, SceneDataModule, Split
+from pointea.data.scene import Scene
+from pointea.data.scenes import SceneDataModule, Split
 from pointea.errors import ConfigError, DataError
 
 __all__ = [

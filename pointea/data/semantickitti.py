@@ -32,7 +32,8 @@ from typing import Any, Literal
 import numpy as np
 
 from pointea.data.crops import CropPreset
-from pointea.data.scenes import Scene, SceneDataModule, Split
+from pointea.data.scene import Scene
+from pointea.data.scenes import SceneDataModule, Split
 from pointea.errors import ConfigError, DataError
 
 __all__ = [

@@ -62,8 +62,8 @@ from torch.utils.data import ConcatDataset
 
 from pointea.data.arguments import check_choice
 from pointea.data.cache import (
-    CACHE_FOLDER,
     MissingPolicy,
+    cache_folder,
     cached_points,
     ensure_cache,
     find_layout,
@@ -87,7 +87,7 @@ from pointea.data.storage import (
 )
 from pointea.data.transforms import Augmentation, Sampling, Transform
 from pointea.data.validation import check_point_labels, check_points, check_shape_labels
-from pointea.data.verify import Verifier, VerifyReport, check_split, guarded, present_listed
+from pointea.data.verify import Verifier, VerifyReport, check_split, present_listed, read_checked
 from pointea.errors import DataError
 
 __all__ = [
@@ -223,6 +223,11 @@ class ShapeNetPart(PointCloudDataset):
         return read_file_list(archive_dir / f"{split}_hdf5_file_list.txt")
 
     @classmethod
+    def write_split_list(cls, archive_dir: Path, split: str, names: list[str]) -> None:
+        """Write ``{split}_hdf5_file_list.txt`` naming the split's ``.h5`` files (bare names)."""
+        write_lines(archive_dir / f"{split}_hdf5_file_list.txt", names)
+
+    @classmethod
     def read_file(cls, path: Path) -> SegmentationFile:
         """Read and validate one file: keys, shapes, dtypes, ranges, part ids vs category, NaN/Inf."""
         arrays = read_h5(path, required=("data", "label", "pid"))
@@ -295,7 +300,7 @@ def write_shapenetpart_archive(
                 "pid": np.asarray(parts).astype(np.uint8),
             }
             names = write_split(folder, split, arrays, shapes_per_file)
-            write_lines(folder / f"{split}_hdf5_file_list.txt", names)
+            ShapeNetPart.write_split_list(folder, split, names)
         for name, content in (extra_files or {}).items():
             (folder / name).write_text(content)
     return dest
@@ -504,8 +509,7 @@ class ShapeNetPartRelease:
         files += [path for shapes in splits.values() for shape in shapes for path in shape.files]
         parameters = {"layout": self.LAYOUT, "points": num_points, "seed": seed}
         manifest = source_manifest(self.folder, files, parameters)
-        root = Path(cache_root).expanduser() if cache_root is not None else self.folder.parent
-        target = root / CACHE_FOLDER / f"shapenetpart_{self.LAYOUT}_{num_points}_seed{seed}"
+        target = cache_folder(self.folder, cache_root, f"shapenetpart_{self.LAYOUT}_{num_points}_seed{seed}")
         build = functools.partial(
             self._write, splits=splits, num_points=num_points, seed=seed, workers=workers
         )
@@ -540,7 +544,7 @@ class ShapeNetPartRelease:
                     "points are kept and some repeated", split, len(short), num_points, short[0],
                 )  # fmt: skip
             names = writer.close()
-            (folder / f"{split}_hdf5_file_list.txt").write_text("".join(f"{n}\n" for n in names))
+            ShapeNetPart.write_split_list(folder, split, names)
 
 
 class V0Normal(ShapeNetPartRelease):
@@ -762,9 +766,7 @@ def _check_text_shape(release: ShapeNetPartRelease, shape: TextShape) -> tuple[i
     return points.shape[0], np.unique(parts)
 
 
-def _verify_text(
-    report: VerifyReport, release: ShapeNetPartRelease, missing: str
-) -> None:
+def _verify_text(report: VerifyReport, release: ShapeNetPartRelease, missing: str) -> None:
     report.lines.append(f"ShapeNetPart {release.LAYOUT} layout: {release.folder}")
     try:
         release.synsets()
@@ -784,14 +786,10 @@ def _verify_text(
         )
         if shapes is None:
             continue
-        counts, parts = [], set()
-        check = functools.partial(guarded, functools.partial(_check_text_shape, release))
-        for result in read_all(check, shapes, description=f"verify {split}"):
-            if isinstance(result, str):
-                report.problem(result)
-                continue
-            counts.append(result[0])
-            parts.update(result[1].tolist())
+        check = functools.partial(_check_text_shape, release)
+        results = read_checked(report, check, shapes, split)
+        counts = [count for count, _ in results]
+        parts = {int(part) for _, used in results for part in used}
         categories = sorted({ShapeNetPart.CATEGORIES[s.category] for s in shapes})
         if not counts:
             report.lines.append(f"  {split}: none of the {len(listed)} listed shapes present")

@@ -301,7 +301,8 @@ class SplitWriter:
     def _flush(self) -> None:
         index = len(self.names)
         name = f"ply_data_{self.split}{index}.h5"
-        write_h5(self.folder / name, {key: np.stack(rows) for key, rows in self._rows.items()})
+        stacked = {key: np.stack(rows) for key, rows in self._rows.items()}  # M rows -> (M, ...)
+        write_h5(self.folder / name, stacked)
         ids_file = self.folder / f"ply_data_{self.split}_{index}_id2file.json"
         ids_file.write_text(json.dumps(self._ids))
         self.names.append(name)

@@ -1,11 +1,17 @@
 """Point-cloud transforms: small composable callables applied per shape on numpy arrays.
 
 A *sample* maps names to per-point arrays: ``"points"`` (N, 3) float32 always, plus any per-point
-labels (``"parts"`` (N,) int64 for segmentation). Every entry has N rows, and every transform that
+labels (``"parts"`` (N,) int64 for segmentation) or unit normals (``"normals"`` (N, 3) float32, for
+normal estimation). Every entry has N rows, and every transform that
 reorders, drops or duplicates points does it through one index applied to all entries
 (:func:`take_points`), so per-point labels follow every permutation and resampling. Transforms never
 write into their input arrays (the dataset's arrays are shared with DataLoader workers); each
 ``__call__`` takes the random generator explicitly, which keeps them deterministic under test.
+
+Normals follow every map of the points: a linear map ``p -> A p + t`` (rotations, per-axis
+scaling) takes a normal to ``A^-T n``, renormalised (the inverse-transpose rule; for a rotation it
+is the rotation itself, for a per-axis scale ``D`` it divides by ``D``); translations, the
+isotropic scaling of :class:`NormalizeUnitSphere` and :class:`Jitter`'s noise leave them as they are.
 
 Named pipelines, the ``augment`` choice of the data modules (:func:`build_transform`).
 Training pipeline: [normalise] -> resample to ``num_points`` -> the named augmentation.
@@ -78,6 +84,19 @@ def take_points(sample: Sample, index: np.ndarray) -> Sample:
 def _with_points(sample: Sample, points: np.ndarray) -> Sample:
     """``sample`` with new coordinates (other entries shared, not copied)."""
     return {**sample, "points": points}
+
+
+def _linear(sample: Sample, matrix: np.ndarray, shift: np.ndarray | None = None) -> Sample:
+    """Map row-vector points ``p' = p A^T + t`` and any normals by the inverse transpose,
+    ``n' = n A^-1``, renormalised.  Shapes: matrix (3, 3); shift (3,)."""
+    points = sample["points"] @ matrix.T.astype(np.float32)  # (N, 3)
+    if shift is not None:
+        points = points + shift.astype(np.float32)
+    mapped = _with_points(sample, points)
+    if "normals" in sample:
+        normals = sample["normals"] @ np.linalg.inv(matrix).astype(np.float32)  # (N, 3)
+        mapped["normals"] = normals / np.linalg.norm(normals, axis=1, keepdims=True)
+    return mapped
 
 
 class Compose:
@@ -165,8 +184,7 @@ class ScaleTranslate:
     def __call__(self, sample: Sample, rng: np.random.Generator) -> Sample:
         scale = rng.uniform(self.low, self.high, size=3 if self.anisotropic else 1)
         shift = rng.uniform(-self.shift, self.shift, size=3)
-        points = sample["points"] * scale.astype(np.float32) + shift.astype(np.float32)
-        return _with_points(sample, points)
+        return _linear(sample, np.diag(np.broadcast_to(scale, 3)), shift)
 
     def __repr__(self) -> str:
         return (
@@ -191,8 +209,8 @@ class Jitter:
 
 
 def _rotate(sample: Sample, rotation: np.ndarray) -> Sample:
-    """Rotate row-vector points: p' = p R^T.  Shapes: rotation (3, 3)."""
-    return _with_points(sample, sample["points"] @ rotation.T.astype(np.float32))
+    """Rotate row-vector points (p' = p R^T) and normals alike.  Shapes: rotation (3, 3)."""
+    return _linear(sample, rotation)
 
 
 class RotateUp:

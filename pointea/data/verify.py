@@ -16,6 +16,7 @@ consistency checks.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pointea.data.cache import split_missing
+from pointea.data.cache import read_all, split_missing
 from pointea.errors import DataError
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "id_list_length",
     "known_layouts",
     "present_listed",
+    "read_checked",
     "sha256",
     "verify_folder",
 ]
@@ -66,6 +68,7 @@ class VerifyReport:
 
 
 def sha256(path: Path) -> str:
+    """The file's SHA-256 digest, read in 1 MiB chunks."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 20):
@@ -94,7 +97,8 @@ def check_split(
     list_files: Callable[[], list[Path]],
     read: Callable[[Path], tuple[int, str]],
 ) -> None:
-    """Check every file of one split, adding one line per file; totals at the end."""
+    """Check every file of one split, adding one line per file; totals at the end, beside ``full``,
+    the split's size in the full published archive."""
     try:
         files = list_files()
     except DataError as exc:
@@ -118,6 +122,22 @@ def guarded(check: Callable[[Any], Any], item: Any) -> Any:
         return check(item)
     except DataError as exc:
         return str(exc)
+
+
+def read_checked(report: VerifyReport, check: Callable[[Any], Any], items: list, split: str) -> list:
+    """``check(item)`` for every item (in worker processes when there are many), each failure one
+    problem line; the results of the items that passed, in order.
+
+    ``check`` must be a module-level function (workers receive it pickled).
+    """
+    results = []
+    checked = functools.partial(guarded, check)
+    for result in read_all(checked, items, description=f"verify {split}"):
+        if isinstance(result, str):
+            report.problem(result)
+        else:
+            results.append(result)
+    return results
 
 
 def present_listed(

@@ -65,9 +65,7 @@ ORIGIN_RATIO = 128
 def check_count(path: Path, what: str, count: int, cap: int, hint: str = "") -> None:
     """A declared count must be at most ``cap`` (``hint`` says how to raise it)."""
     if count > cap:
-        raise DataError(
-            f"{path}: declares {count:,} {what}, more than the {cap:,} allowed{hint}"
-        )
+        raise DataError(f"{path}: declares {count:,} {what}, more than the {cap:,} allowed{hint}")
 
 
 def check_declared(path: Path, what: str, needed: int, available: int) -> None:

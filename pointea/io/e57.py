@@ -55,7 +55,7 @@ def read_e57_rows(
     """Kept rows of every scan of an ``.e57`` file, their column names and the origin.
 
     Shapes:
-        returns rows (K, C) float32 (x y z, then r g b when every scan has colour), origin (3,) float64
+        returns rows (K, C) float64 (x y z, then r g b when every scan has colour), origin (3,) float64
     """
     pye57 = _import_pye57(path)
     from pye57.utils import convert_spherical_to_cartesian
@@ -71,6 +71,9 @@ def read_e57_rows(
         if not headers:
             raise DataError(f"{path}: the file holds no scan")
         colour = all(all(c in h.point_fields for c in _COLOURS) for h in headers)
+        keeper.expect(
+            sum(max(0, int(h.point_count)) for h in headers)
+        )  # max_points, before reading
         for number, header in enumerate(headers):
             fields = header.point_fields
             if all(f in fields for f in _CARTESIAN):
@@ -109,7 +112,7 @@ def read_e57_rows(
                     if colour:
                         rgb = np.stack([data[c][:rows] for c in _COLOURS], axis=1)[valid]  # (R, 3)
                         columns.append(rgb / np.float64(255.0))
-                    keeper.add(np.concatenate(columns, axis=1).astype(np.float32))  # (R, C)
+                    keeper.add(np.concatenate(columns, axis=1))  # (R, C) float64, as every reader
             finally:
                 reader.close()
     except DataError:

@@ -91,7 +91,9 @@ def check_pcd_header(
     while mode is None:
         end = data.find(b"\n", offset)
         if end < 0:
-            raise DataError(f"{path}: no 'DATA' line in the first {_PCD_MAX_HEADER} bytes of the PCD header")
+            raise DataError(
+                f"{path}: no 'DATA' line in the first {_PCD_MAX_HEADER} bytes of the PCD header"
+            )
         words = data[offset:end].decode("ascii", errors="replace").split()
         offset = end + 1
         if not words or words[0].startswith("#"):
@@ -150,14 +152,14 @@ def check_pcd_header(
                 f"{path}: PCD compressed block holds {uncompressed:,} bytes, the header's "
                 f"{points:,} points of {row_bytes} bytes need {points * row_bytes:,}"
             )
-        check_declared(path, f"a compressed block of {compressed:,} bytes", compressed, available - 8)
+        check_declared(
+            path, f"a compressed block of {compressed:,} bytes", compressed, available - 8
+        )
         check_declared(
             path, f"{uncompressed:,} bytes from LZF", uncompressed // PCD_LZF_MAX_RATIO, compressed
         )
     else:
-        raise DataError(
-            f"{path}: PCD DATA {mode!r}, expected ascii, binary or binary_compressed"
-        )
+        raise DataError(f"{path}: PCD DATA {mode!r}, expected ascii, binary or binary_compressed")
     return points
 
 

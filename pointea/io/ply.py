@@ -216,7 +216,9 @@ def _split_list_element(
     """(index, count type, item type) of an element's one list property."""
     lists = [i for i, (_, kind) in enumerate(properties) if kind.startswith("list")]
     if len(lists) != 1:
-        raise DataError(f"{path}: PLY element {name!r} has {len(lists)} list properties, expected one")
+        raise DataError(
+            f"{path}: PLY element {name!r} has {len(lists)} list properties, expected one"
+        )
     _, count_type, item_type = properties[lists[0]][1].split()
     return lists[0], count_type, item_type
 
@@ -266,7 +268,11 @@ def _binary_lists(
 
 
 def _ascii_rows(
-    path: Path, lines: list[bytes], first_line: int, properties: tuple[tuple[str, str], ...], name: str
+    path: Path,
+    lines: list[bytes],
+    first_line: int,
+    properties: tuple[tuple[str, str], ...],
+    name: str,
 ) -> tuple[np.ndarray | None, list[np.ndarray]]:
     """Scalar rows (R, P) of an ASCII element, or, for a list element, its lists."""
     lists = [kind.startswith("list") for _, kind in properties]
@@ -402,5 +408,7 @@ def _fans(path: Path, polygons: list[np.ndarray], num_vertices: int) -> np.ndarr
                 "vertices)"
             )
         fan = [[0, k, k + 1] for k in range(1, block.shape[1] - 1)]  # (n - 2, 3) corner picks
-        triangles.append(block.astype(np.int64)[:, fan].reshape(-1, 3))  # (F, n - 2, 3) -> (F (n - 2), 3)
+        triangles.append(
+            block.astype(np.int64)[:, fan].reshape(-1, 3)
+        )  # (F, n - 2, 3) -> (F (n - 2), 3)
     return np.concatenate(triangles) if triangles else np.empty((0, 3), np.int64)

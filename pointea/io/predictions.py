@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from pointea.io.atomic import atomic_write
+from pointea.io.cloud import PointCloud
 from pointea.io.write import write_points
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "PerPointLabelOutputs",
     "PartSegmentationOutputs",
     "SemanticSegmentationOutputs",
+    "NormalOutputs",
     "TASK_OUTPUTS",
     "task_outputs",
     "PredictionsWriter",
@@ -298,11 +300,69 @@ class SemanticSegmentationOutputs(PerPointLabelOutputs):
         return names
 
 
+class NormalOutputs(TaskOutputs):
+    """A unit normal for every point: per-cloud ``<stem>.normals.ply`` (points with ``nx ny nz``)
+    and ``<stem>.normals.npz`` (``points``, ``normals`` (N, 3) in the input's point order, and
+    ``true_normals`` when the file has its own); in the CSV, the angular error against the file's
+    own normals where it has them.
+
+    Args:
+        labels: the checkpoint's label record (``{"oriented": bool}``: what the loss was).
+
+    Prediction outputs: ``normals`` (N, 3), ``cloud`` (N, 3) the points they belong to,
+    ``orientation`` (how the normals were oriented, e.g. ``"none"``), optionally ``true_normals``
+    (N, 3) and ``error``: metric name -> value (``mean_angle``, ``median_angle`` in degrees,
+    ``under_10``, ``under_30`` shares, sign-free; see :mod:`pointea.training.normal_error`). CSV
+    columns: ``orientation`` and, when any cloud has an error, ``mean_angle, median_angle,
+    under_10, under_30`` (empty for clouds without normals of their own).
+    """
+
+    task = "normal_estimation"
+    shown = "normals (error against the file's normals)"
+    ERROR_COLUMNS: ClassVar[tuple[str, ...]] = ("mean_angle", "median_angle", "under_10", "under_30")
+
+    def __init__(self, labels: Mapping[str, Any]) -> None:
+        self.trained_oriented = bool(labels.get("oriented", False))
+
+    def summarise(self, prediction: CloudPrediction) -> dict[str, Any]:
+        record: dict[str, Any] = {"orientation": str(prediction.outputs.get("orientation", "none"))}
+        error = prediction.outputs.get("error")
+        if error:
+            record.update({name: round(float(error[name]), 4) for name in self.ERROR_COLUMNS})
+        return record
+
+    def columns(self, records: Sequence[dict[str, Any]]) -> list[str]:
+        scored = any(self.ERROR_COLUMNS[0] in record for record in records)
+        return ["orientation", *(self.ERROR_COLUMNS if scored else ())]
+
+    def show(self, record: dict[str, Any]) -> str:
+        if "mean_angle" not in record:
+            return "written (the file has no normals to compare)"
+        return (
+            f"mean {record['mean_angle']:.1f} deg, median {record['median_angle']:.1f} deg, "
+            f"{100 * record['under_10']:.0f} % under 10 deg"
+        )
+
+    def write_files(self, folder: Path, stem: str, prediction: CloudPrediction) -> list[str]:
+        names = [f"{stem}.normals.ply", f"{stem}.normals.npz"]
+        outputs = prediction.outputs
+        cloud = np.asarray(outputs["cloud"], dtype=np.float32)  # (N, 3)
+        normals = np.asarray(outputs["normals"], dtype=np.float32)  # (N, 3)
+        write_points(folder / names[0], PointCloud(points=cloud, normals=normals))
+        arrays = {"points": cloud, "normals": normals}
+        if outputs.get("true_normals") is not None:
+            arrays["true_normals"] = np.asarray(outputs["true_normals"], dtype=np.float32)
+        with atomic_write(folder / names[1]) as handle:
+            np.savez_compressed(handle, **arrays)
+        return names
+
+
 #: Task string of the checkpoint record -> what it writes. A new task adds its class here.
 TASK_OUTPUTS: dict[str, type[TaskOutputs]] = {
     ClassificationOutputs.task: ClassificationOutputs,
     PartSegmentationOutputs.task: PartSegmentationOutputs,
     SemanticSegmentationOutputs.task: SemanticSegmentationOutputs,
+    NormalOutputs.task: NormalOutputs,
 }
 
 

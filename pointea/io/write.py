@@ -1,14 +1,15 @@
 """``write_points``: a point cloud to ``.ply`` (coloured for any viewer) or ``.npz``.
 
-``.ply`` is binary little-endian with ``x y z``, ``nx ny nz`` (when there are normals),
+``.ply`` is binary little-endian with ``x y z`` (float32; float64 at the true coordinates when the
+cloud has an :attr:`~pointea.io.PointCloud.origin`), ``nx ny nz`` (when there are normals),
 ``red green blue`` and, when given, ``label`` (int) and ``scalar`` (float) properties. The colour
 is, in order of preference: labels through a fixed palette, scalars through viridis, the cloud's
 own colours. ``.npz`` holds ``points`` and whichever of ``normals``, ``colours``, ``labels``,
 ``scalars`` there are. Both read back with :func:`pointea.io.read_points`.
 
 Files are written to a temporary name next to the target and renamed into place
-(:func:`pointea.io.atomic.atomic_write`), so a failure never leaves a half-written file nor harms an earlier one,
-and they get ordinary permissions (``0o666`` less the umask).
+(:func:`pointea.io.atomic.atomic_write`), so a failure never leaves a half-written file nor harms
+an earlier one, and they get ordinary permissions (``0o666`` less the umask).
 
 Shape legend: N points.
 """
@@ -88,7 +89,9 @@ def write_points(
     if labels is not None and not np.issubdtype(labels.dtype, np.integer):
         raise DataError(f"{path}: labels have dtype {labels.dtype}, expected integers")
     arrays = {
-        "points": points.astype(np.float32),
+        # a cloud with an origin (survey coordinates) is written at its true coordinates, in
+        # float64, so that it reads back where it was (and is centred again on reading)
+        "points": points.astype(np.float32) if cloud.origin is None else cloud.true_points(),
         "normals": normals,
         "colours": colours,
         "labels": labels,
@@ -122,7 +125,8 @@ def _write_ply(
         rgb = np.round(np.clip(colours / (255.0 if colours.max() > 1 else 1.0), 0, 1) * 255)
     else:
         rgb = np.full((count, 3), 200)  # light grey
-    fields = [("x", "<f4"), ("y", "<f4"), ("z", "<f4")]
+    axis = "<f8" if arrays["points"].dtype == np.float64 else "<f4"
+    fields = [("x", axis), ("y", axis), ("z", axis)]
     if "normals" in arrays:
         fields += [("nx", "<f4"), ("ny", "<f4"), ("nz", "<f4")]
     fields += [("red", "u1"), ("green", "u1"), ("blue", "u1")]
@@ -139,7 +143,7 @@ def _write_ply(
         table["label"] = arrays["labels"]
     if "scalars" in arrays:
         table["scalar"] = arrays["scalars"]
-    types = {"<f4": "float", "u1": "uchar", "<i4": "int"}
+    types = {"<f4": "float", "<f8": "double", "u1": "uchar", "<i4": "int"}
     header = [
         "ply",
         "format binary_little_endian 1.0",

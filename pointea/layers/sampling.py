@@ -22,24 +22,25 @@ K neighbours, P real points of a masked batch.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import warnings
-from typing import Literal
+from collections.abc import Callable
+from typing import Literal, TypeVar
 
 import torch
 from torch import Tensor
 
 from pointea.layers.arguments import check_count
 
-try:
-    import torch_cluster
-except ImportError:  # pragma: no cover - exercised only where torch_cluster is not installed
-    torch_cluster = None
 
 __all__ = ["fps", "knn", "Backend", "BACKENDS", "is_tracing", "HAS_TORCH_CLUSTER"]
 
 Backend = Literal["auto", "torch", "torch_cluster"]
 BACKENDS: tuple[str, ...] = ("auto", "torch", "torch_cluster")
-HAS_TORCH_CLUSTER = torch_cluster is not None
+# torch_cluster is imported on its first use: its import costs about 0.6 s (it loads SciPy), which
+# commands that never sample (``pointea-predict --help``) should not pay.
+HAS_TORCH_CLUSTER = importlib.util.find_spec("torch_cluster") is not None
 _warned_fallback = False
 
 
@@ -122,9 +123,27 @@ def _flat(points: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor, Tensor, 
     return points[cloud, local], cloud, local, starts
 
 
-# torch.compile cannot trace torch_cluster's operators (they have no fake-tensor implementation):
-# it runs them eagerly between compiled graphs. The pure-torch backend traces as it is.
-@torch.compiler.disable
+_F = TypeVar("_F", bound=Callable[..., Tensor])
+
+
+def _outside_compiled_graphs(function: _F) -> _F:
+    """``function`` run eagerly between torch.compile's graphs: torch.compile cannot trace
+    torch_cluster's operators (they have no fake-tensor implementation); the pure-torch backend
+    traces as it is. ``torch.compiler.disable`` is applied at the first call, since it imports
+    torch._dynamo (about 1.4 s) and most commands never compile."""
+    disabled: Callable[..., Tensor] | None = None
+
+    @functools.wraps(function)
+    def run(*args: object) -> Tensor:
+        nonlocal disabled
+        if disabled is None:
+            disabled = torch.compiler.disable(function)
+        return disabled(*args)
+
+    return run  # type: ignore[return-value]
+
+
+@_outside_compiled_graphs
 def _torch_cluster_fps(points: Tensor, mask: Tensor | None, num_samples: int) -> Tensor:
     """Shapes: points (B, N, 3); mask (B, N); returns (B, M) indices into N."""
     pos, batch, local, starts = _flat(points, mask)
@@ -132,16 +151,20 @@ def _torch_cluster_fps(points: Tensor, mask: Tensor | None, num_samples: int) ->
     # torch_cluster samples ceil(ratio * size) points per cloud; (M - 0.5) / size makes that
     # exactly M whatever the rounding of the float product.
     ratio = (num_samples - 0.5) / sizes.to(pos.dtype)  # (B,)
+    import torch_cluster
+
     flat = torch_cluster.fps(pos, batch, ratio=ratio, random_start=False)  # (B * M,) into P
     return local[flat].view(points.shape[0], num_samples)  # (B * M,) -> (B, M)
 
 
-@torch.compiler.disable
+@_outside_compiled_graphs
 def _torch_cluster_knn(points: Tensor, queries: Tensor, k: int, mask: Tensor | None) -> Tensor:
     """Shapes: points (B, N, 3); queries (B, Q, 3); mask (B, N); returns (B, Q, K) indices into N."""
     num_clouds, num_queries, _ = queries.shape
     pos, batch, local, _ = _flat(points, mask)
     query_batch = torch.arange(num_clouds, device=queries.device).repeat_interleave(num_queries)  # (B * Q,)
+    import torch_cluster
+
     edges = torch_cluster.knn(pos, queries.reshape(-1, 3), k, batch, query_batch)  # (2, B * Q * K): query, point
     return local[edges[1]].view(num_clouds, num_queries, k)  # (B * Q * K,) -> (B, Q, K), grouped by query
 

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from pointea.errors import CheckpointError
+from pointea.models.record_check import check_network_record, check_size, check_trained_record
 
 __all__ = [
     "CHECKPOINT_KEY",
@@ -152,7 +153,9 @@ class FromCheckpoint:
 
     @classmethod
     def from_record(cls: type[Net], record: Mapping[str, Any]) -> Net:
-        """Construct the network a :meth:`constructor_record` describes (untrained weights)."""
+        """Construct the network a :meth:`constructor_record` describes (untrained weights), after
+        checking the record's types and the network's size (:mod:`pointea.models.record_check`)."""
+        check_size(lambda: _build(record), "network")
         network = _build(record)
         if not isinstance(network, cls):
             raise CheckpointError(
@@ -189,9 +192,7 @@ class FromCheckpoint:
 
 
 def _build(record: Mapping[str, Any]) -> Any:
-    cls = _REGISTRY.get(record.get("class", ""))
-    if cls is None:
-        raise CheckpointError(f"the record names {record.get('class')!r}, which is not a pointea network class")
+    cls = check_network_record(record, "network", _REGISTRY)
     args = {k: _build(v[_NESTED]) if isinstance(v, Mapping) and _NESTED in v else v for k, v in record["args"].items()}
     try:
         return cls(**args)
@@ -326,6 +327,7 @@ def pointea_record(checkpoint: Mapping[str, Any], path: str | Path) -> dict[str,
         raise CheckpointError(
             f"{path} has pointea record format {record.get('format')!r}; this version reads format {RECORD_FORMAT}"
         )
+    check_trained_record(record, path)
     return dict(record)
 
 
@@ -338,10 +340,10 @@ def network_record(checkpoint: Mapping[str, Any], path: str | Path, cls: type) -
     record = pointea_record(checkpoint, path)
     for key in ("network", "encoder"):
         entry = record.get(key)
-        if isinstance(entry, Mapping) and _REGISTRY.get(entry.get("class")) is not None:
+        if isinstance(entry, Mapping) and isinstance(entry.get("class"), str) and entry["class"] in _REGISTRY:
             if issubclass(_REGISTRY[entry["class"]], cls):
                 return dict(entry)
-    held = _short_name(record["network"]["class"])
+    held = _short_name(check_network_record(record["network"], "network", _REGISTRY).__name__)
     raise CheckpointError(
         f"{path} is a {record.get('task', 'unknown')} checkpoint of a {held}, not of a {cls.__name__}: "
         f"load it with {held}.from_checkpoint, or its encoder with PointEncoder.from_checkpoint"
@@ -363,7 +365,7 @@ def trained_labels(checkpoint: Mapping[str, Any], path: str | Path) -> dict[str,
 
 def trained_preprocessing(checkpoint: Mapping[str, Any], path: str | Path) -> dict[str, Any] | None:
     """How training served clouds: ``{"num_points": int, "sampling": "random" | "fps", "normalize":
-    bool}`` (see :mod:`pointea.data.presets`); ``None`` for checkpoints written before pointea recorded
+    bool}`` (see :mod:`pointea.data.transforms`); ``None`` for checkpoints written before pointea recorded
     it, or trained without a pointea data module.
 
     Raises:

@@ -13,17 +13,26 @@ running statistics), except two that see the whole cloud:
 So a cloud is evaluated in L + 1 passes over chunks of ``chunk_size`` points
 (:class:`ChunkedPasses`): pass 0 embeds every chunk and accumulates the first layer's statistics;
 pass l runs layer l - 1 on every chunk with its statistics known and accumulates layer l's; the
-last pass runs the last layer and the fusion. Every block is the encoder's own and runs once per
-point (only the memory-key logits of each layer's input are computed twice: once for the
-statistics, once in the layer). The attention outputs of every point are kept in one (B, N, W)
-buffer, W = L C [+ C_embed] (the fusion's input width; 512 floats per point for PCT's segmenter,
-2 KiB), so no layer is recomputed; everything else is per chunk. A per-point network (the
-segmenter) reuses that buffer for its head's first linear map while it waits for the pooled
-feature. Self-attention (``attention="offset"``) couples every pair of points and is refused,
-naming the memory its N x N maps would take.
+last pass runs the last layer and the fusion. All blocks are the encoder's own.
 
-Shape legend: B clouds, N points per cloud (padded), n points of a chunk, C channels, L layers,
-H heads, S memory slots, W buffer channels.
+Memory is bounded by ``buffer_bytes`` whatever N is. The chunks whose rows fit in that budget are
+*kept*: their attention outputs stay in one (B, N_kept, R) buffer, R = max(W, width the caller
+asks for), W = L C [+ C_embed] (the fusion's input width; 512 floats per point for PCT's
+segmenter, 2 KiB), so every block runs once per point for them (only the memory-key logits of each
+layer's input are computed twice: once for the statistics, once in the layer). The other chunks
+are *streamed*: nothing of them is kept, and every pass recomputes them from their input (the
+embedding and the layers before the pass's one, with the statistics known), the cost of the old
+recomputing algorithm: pass l runs l layers on them instead of one, L (L + 1) / 2 layer runs in
+all instead of L (10 instead of 4 for PCT's 4 layers) and L + 1 embeddings instead of one. A
+per-point network (the segmenter) reuses the buffer for its head's first linear map while it
+waits for the pooled feature; for a streamed chunk it asks :meth:`ChunkedPasses.fused` for the
+fused features once more (one more embedding, L layers and the fusion: 14 layer runs and two
+fusions instead of 4 and one). Which chunks are kept changes no result: both give the same
+values, tested against the unchunked network. Self-attention (``attention="offset"``) couples
+every pair of points and is refused, naming the memory its N x N maps would take.
+
+Shape legend: B clouds, N points per cloud (padded), N_kept kept points, n points of a chunk,
+C channels, L layers, H heads, S memory slots, W attention-output channels, R buffer channels.
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ if TYPE_CHECKING:
     from pointea.models.encoder import PointEncoder
 
 __all__ = [
+    "DEFAULT_BUFFER_BYTES",
     "DEFAULT_CHUNK_SIZE",
     "check_chunked_evaluation",
     "ChunkedPasses",
@@ -46,9 +56,15 @@ __all__ = [
 
 #: A chunk size for callers without a better one: the default part segmenter holds about 13 KB
 #: per point of a chunk in eval mode, so 8,192 points take about 100 MB of temporaries whatever the
-#: cloud's size (besides the 2 KiB per point of the buffer); on the CPU measured (docs/bench/chunked)
-#: they also ran faster than chunks of 65,536.
+#: cloud's size (besides the buffer); on the CPU measured (docs/bench/chunked-reuse) they also ran
+#: faster than chunks of 65,536.
 DEFAULT_CHUNK_SIZE = 8_192
+
+#: The default budget of the buffer of :class:`ChunkedPasses`: 2 GiB, the 2 KiB per point of the
+#: default segmenter for 1,048,576 points (kept whole); larger clouds stream the points beyond. With
+#: the (B, N, K) output and one chunk's temporaries a 2,097,152-point scene then took 2.69 GiB
+#: (2.89 GB) above the input (docs/bench/chunked-reuse/notes.md), within issue 18's 4 GB.
+DEFAULT_BUFFER_BYTES = 2 * 2**30
 _FLOAT32_BYTES = 4
 
 
@@ -59,15 +75,23 @@ def self_attention_bytes(encoder: PointEncoder, num_clouds: int, num_points: int
 
 
 def check_chunked_evaluation(
-    owner: str, encoder: PointEncoder, chunk_size: int, num_clouds: int, num_points: int, training: bool
+    owner: str,
+    encoder: PointEncoder,
+    chunk_size: int,
+    num_clouds: int,
+    num_points: int,
+    training: bool,
+    buffer_bytes: int | None = None,
 ) -> None:
     """Raise a one-line ``ValueError`` unless ``encoder`` can be evaluated in chunks here.
 
     ``owner`` names the calling network in the message; ``training`` is whether any module of it is
-    in training mode. Checked before anything is allocated.
+    in training mode; ``buffer_bytes`` is :class:`ChunkedPasses`' budget (``None``: the default).
+    Checked before anything is allocated.
     """
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"{owner}: chunk_size must be a positive integer or None, got {chunk_size!r}")
+    _check_buffer_bytes(owner, buffer_bytes)
     if encoder.attention != "external":
         needs = self_attention_bytes(encoder, num_clouds, num_points)
         raise ValueError(
@@ -87,6 +111,13 @@ def check_chunked_evaluation(
         )
 
 
+def _check_buffer_bytes(owner: str, buffer_bytes: int | None) -> None:
+    if buffer_bytes is None:
+        return
+    if isinstance(buffer_bytes, bool) or not isinstance(buffer_bytes, int) or buffer_bytes < 0:
+        raise ValueError(f"{owner}: buffer_bytes must be a non-negative integer or None, got {buffer_bytes!r}")
+
+
 def _chunks(num_points: int, chunk_size: int) -> Iterator[slice]:
     for start in range(0, num_points, chunk_size):
         yield slice(start, min(start + chunk_size, num_points))
@@ -103,15 +134,20 @@ class ChunkedPasses:
     Iterating yields ``(part, fused, mask)`` for every chunk: its slice of N, its fused features
     (B, n, C_out), zero where masked, and its mask (B, n) or ``None``. The encoder's own blocks do
     all the work (:meth:`~pointea.models.encoder.PointEncoder.embed`, its attention layers, its
-    fusion LBR); each is evaluated once per point. The outputs of the attention layers are kept
-    for every point in one (B, N, W) buffer (W = L C [+ C_embed]: exactly the fusion's input), so
-    a layer never has to be recomputed to reach the next one's input.
+    fusion LBR). The first chunks, as many whole chunks as ``buffer_bytes`` holds rows of R floats
+    for, are kept: their attention outputs stay in the buffer, so each of their blocks runs once.
+    The others are streamed: recomputed from their input in every pass (see the module's notes).
+    After the iteration, :meth:`fused` gives a chunk's fused features again.
 
     Args:
         encoder: a full-resolution external-attention encoder, checked by
             :func:`check_chunked_evaluation`.
         positions, features, mask: the encoder's :meth:`~pointea.models.encoder.PointEncoder.dense_input`.
         chunk_size: points per chunk.
+        buffer_bytes: the most bytes the buffer may take (``None``: :data:`DEFAULT_BUFFER_BYTES`);
+            0 streams every chunk (nothing of size N is kept).
+        scratch_width: the widest per-point result the caller keeps in the buffer (:meth:`scratch`);
+            the buffer's rows are R = max(W, scratch_width) wide.
 
     Shapes:
         positions: (B, N, 3); features: (B, N, C_in) or ``None``; mask: (B, N) bool or ``None``
@@ -124,55 +160,116 @@ class ChunkedPasses:
         features: Tensor | None,
         mask: Tensor | None,
         chunk_size: int,
+        buffer_bytes: int | None = None,
+        scratch_width: int = 0,
     ) -> None:
+        _check_buffer_bytes("ChunkedPasses", buffer_bytes)
         self.encoder = encoder
         self.positions = positions
         self.features = features
         self.mask = mask
         self.chunk_size = chunk_size
         self.channels = encoder.channels
-        self.width = encoder.fuse.linear.in_features  # L C [+ C_embed]
-        self.buffer = positions.new_empty(*positions.shape[:2], self.width)  # (B, N, W)
+        self.width = encoder.fuse.linear.in_features  # W = L C [+ C_embed]
+        self.row_width = max(self.width, scratch_width)  # R
+        self.statistics: list[Tensor] = []  # every layer's softmax statistics, once the passes have run
+        num_clouds, num_points = positions.shape[:2]
+        budget = DEFAULT_BUFFER_BYTES if buffer_bytes is None else buffer_bytes
+        row_bytes = num_clouds * self.row_width * positions.element_size()  # one point of every cloud
+        rows = budget // row_bytes if row_bytes else num_points
+        #: Points whose chunks are kept: the first ``kept`` of N, whole chunks.
+        self.kept = num_points if rows >= num_points else rows // chunk_size * chunk_size
+        try:
+            self.buffer = positions.new_empty(num_clouds, self.kept, self.row_width)  # (B, N_kept, R)
+        except (RuntimeError, MemoryError) as error:  # the allocators' messages run over many lines
+            needs = self.kept * row_bytes
+            raise MemoryError(
+                f"chunked evaluation keeps {self.row_width} floats per point (the attention outputs) for "
+                f"{self.kept} of N={num_points} points: {needs / 2**30:.1f} GiB for B={num_clouds}, which could not "
+                "be allocated; pass a smaller buffer_bytes (the other points are recomputed instead)"
+            ) from error
 
     def chunks(self) -> Iterator[tuple[slice, Tensor | None]]:
         """Every chunk's slice of N and mask (B, n) or ``None``."""
         for part in _chunks(self.positions.shape[1], self.chunk_size):
             yield part, None if self.mask is None else self.mask[:, part]
 
+    def is_kept(self, part: slice) -> bool:
+        """Whether the chunk ``part`` has rows in the buffer (else it is streamed)."""
+        return part.stop <= self.kept
+
     def scratch(self, width: int) -> Tensor:
-        """A (B, N, width) tensor for the caller's per-point results: the buffer itself when it is
-        wide enough, whose rows of a chunk are free once that chunk has been yielded."""
-        if width <= self.width:
-            return self.buffer[..., :width]  # (B, N, W) -> (B, N, width)
-        return self.buffer.new_empty(*self.buffer.shape[:2], width)
+        """A (B, N_kept, width) view of the buffer for the caller's per-point results of kept
+        chunks; a chunk's rows are free once that chunk has been yielded. ``width`` must not exceed
+        the ``scratch_width`` the passes were made with (or W)."""
+        if width > self.row_width:
+            raise ValueError(f"ChunkedPasses.scratch: width {width} exceeds the buffer's {self.row_width} channels")
+        return self.buffer[..., :width]  # (B, N_kept, R) -> (B, N_kept, width)
+
+    def fused(self, part: slice, chunk_mask: Tensor | None) -> Tensor:
+        """A chunk's fused features (B, n, C_out), recomputed from its input; after the iteration
+        only (every layer's statistics known)."""
+        if len(self.statistics) < len(self.encoder.layers):
+            raise RuntimeError("ChunkedPasses.fused: iterate over the passes first")
+        embedding, _, outputs = self._recomputed(part, chunk_mask, self.statistics)
+        return self.encoder.fuse_outputs([*outputs, embedding] if self.encoder.fuse_embedding else outputs, chunk_mask)
 
     def _slot(self, layer: int) -> slice:
         """Layer ``layer``'s output channels in the buffer (layer 0's input before pass 1)."""
         return slice(layer * self.channels, (layer + 1) * self.channels)
 
-    def __iter__(self) -> Iterator[tuple[slice, Tensor, Tensor | None]]:
-        encoder, buffer, layers = self.encoder, self.buffer, self.encoder.layers
-        # Pass 0: the input embedding (kept for the fusion when it takes feature_1), the first
-        # layer's input (in layer 0's slot until its output replaces it) and its softmax statistics.
-        total = None
-        for part, chunk_mask in self.chunks():
+    def _recomputed(
+        self, part: slice, chunk_mask: Tensor | None, statistics: list[Tensor]
+    ) -> tuple[Tensor, Tensor, list[Tensor]]:
+        """One chunk from its input: the input embedding, the attention block's input passed
+        through the first ``len(statistics)`` layers, and those layers' outputs.
+
+        Shapes: returns (B, n, C_embed), (B, n, C), ``len(statistics)`` x (B, n, C)
+        """
+        features = None if self.features is None else self.features[:, part]
+        embedding, x, _, _ = self.encoder.embed(self.positions[:, part], features, chunk_mask)
+        outputs = []
+        for layer, total in zip(self.encoder.layers, statistics):
+            x, _ = layer(x, mask=chunk_mask, logsumexp=total)
+            outputs.append(x)
+        return embedding, x, outputs
+
+    def _kept_step(self, part: slice, chunk_mask: Tensor | None, depth: int) -> Tensor:
+        """Pass ``depth`` on a kept chunk: the embedding (depth 0) or layer depth - 1 on its input
+        in the buffer; the result replaces that input in the buffer (layer 0's slot holds the
+        attention block's input until layer 0's output replaces it). Shapes: returns (B, n, C)."""
+        buffer = self.buffer
+        if depth == 0:
             features = None if self.features is None else self.features[:, part]
-            embedding, x, _, _ = encoder.embed(self.positions[:, part], features, chunk_mask)
-            if encoder.fuse_embedding:
-                buffer[:, part, self.width - embedding.shape[-1] :] = embedding
-            buffer[:, part, self._slot(0)] = x
-            total = _combined(total, layers[0].attention.softmax_statistics(x, chunk_mask))  # (B, H, 1, S)
-        statistics = [total]
-        # Pass l = 1 .. L: layer l - 1 on its input with its statistics known, then layer l's
-        # statistics of that output; after the last layer the fusion, chunk by chunk.
-        for depth in range(1, len(layers) + 1):
+            embedding, x, _, _ = self.encoder.embed(self.positions[:, part], features, chunk_mask)
+            if self.encoder.fuse_embedding:  # kept for the fusion (feature_1), after the L outputs
+                buffer[:, part, self.width - embedding.shape[-1] : self.width] = embedding
+        else:
             source = self._slot(max(depth - 2, 0))  # layer depth - 1's input
+            layer = self.encoder.layers[depth - 1]
+            x, _ = layer(buffer[:, part, source], mask=chunk_mask, logsumexp=self.statistics[depth - 1])
+        buffer[:, part, self._slot(max(depth - 1, 0))] = x  # (B, n, C)
+        return x
+
+    def __iter__(self) -> Iterator[tuple[slice, Tensor, Tensor | None]]:
+        encoder, layers = self.encoder, self.encoder.layers
+        self.statistics = []
+        # Pass depth = 0 .. L: layer depth - 1 on every chunk with its statistics known (the
+        # embedding in pass 0), then layer depth's statistics of that output; after the last
+        # layer the fusion, chunk by chunk.
+        for depth in range(len(layers) + 1):
             total = None
             for part, chunk_mask in self.chunks():
-                x, _ = layers[depth - 1](buffer[:, part, source], mask=chunk_mask, logsumexp=statistics[depth - 1])
-                buffer[:, part, self._slot(depth - 1)] = x  # (B, n, C)
-                if depth < len(layers):
-                    total = _combined(total, layers[depth].attention.softmax_statistics(x, chunk_mask))
+                if self.is_kept(part):
+                    x = self._kept_step(part, chunk_mask, depth)
                 else:
-                    yield part, encoder.fuse(buffer[:, part], mask=chunk_mask), chunk_mask  # (B, n, C_out)
-            statistics.append(total)
+                    embedding, x, outputs = self._recomputed(part, chunk_mask, self.statistics[:depth])
+                if depth < len(layers):
+                    total = _combined(total, layers[depth].attention.softmax_statistics(x, chunk_mask))  # (B, H, 1, S)
+                elif self.is_kept(part):
+                    yield part, encoder.fuse(self.buffer[:, part, : self.width], mask=chunk_mask), chunk_mask
+                else:
+                    parts = [*outputs, embedding] if encoder.fuse_embedding else outputs
+                    yield part, encoder.fuse_outputs(parts, chunk_mask), chunk_mask  # (B, n, C_out)
+            if total is not None:
+                self.statistics.append(total)

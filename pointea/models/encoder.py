@@ -216,12 +216,16 @@ class PointEncoder(FromCheckpoint, nn.Module):
         features: Tensor | None = None,
         return_attention: bool = False,
         chunk_size: int | None = None,
+        buffer_bytes: int | None = None,
     ) -> EncoderOutput:
         """Encode a batch of clouds: :meth:`embed`, :meth:`attend`, :meth:`fuse_outputs`, :meth:`pool`.
 
         With ``chunk_size``, a full-resolution external-attention encoder in eval mode under
         ``torch.no_grad()`` is evaluated exactly in chunks of that many points (see
-        :mod:`pointea.models.chunked`), through the same steps.
+        :mod:`pointea.models.chunked`), through the same steps. ``buffer_bytes`` (with
+        ``chunk_size`` only) caps the memory the chunked passes keep per point
+        (:class:`~pointea.models.chunked.ChunkedPasses`; ``None``: 2 GiB); the points beyond it are
+        recomputed in every pass instead. The (B, N, C_out) features returned are the caller's.
 
         Coordinates (and features) are cast to the encoder's parameter dtype (exact for
         float16/bfloat16 input to a float32 encoder; for mixed-precision compute use
@@ -237,7 +241,7 @@ class PointEncoder(FromCheckpoint, nn.Module):
         if chunk_size is not None:
             if return_attention:
                 raise ValueError("PointEncoder: return_attention is not available with chunk_size")
-            return self._forward_in_chunks(points, features, chunk_size)
+            return self._forward_in_chunks(points, features, chunk_size, buffer_bytes)
         points, features, mask = self.dense_input(points, features)
         if points.shape[0] == 0:
             return self._empty_output(points.shape[1], return_attention)
@@ -365,23 +369,31 @@ class PointEncoder(FromCheckpoint, nn.Module):
         return function(*args)
 
     def chunked_input(
-        self, points: Tensor | Data, features: Tensor | None, chunk_size: int, owner: str = "PointEncoder"
+        self,
+        points: Tensor | Data,
+        features: Tensor | None,
+        chunk_size: int,
+        owner: str = "PointEncoder",
+        buffer_bytes: int | None = None,
     ) -> tuple[Tensor, Tensor | None, Tensor | None]:
-        """:meth:`dense_input`, after checking that chunked evaluation applies (a one-line error
-        naming ``owner`` if not; before anything of size N is allocated for a dense batch).
+        """:meth:`dense_input`, after checking that chunked evaluation applies with this chunk size
+        and buffer budget (a one-line error naming ``owner`` if not; before anything of size N is
+        allocated for a dense batch).
 
         Shapes: as :meth:`dense_input`'s
         """
         num_clouds, num_points = _batch_size(points)
         training = any(module.training for module in self.modules())
-        check_chunked_evaluation(owner, self, chunk_size, num_clouds, num_points, training)
+        check_chunked_evaluation(owner, self, chunk_size, num_clouds, num_points, training, buffer_bytes)
         return self.dense_input(points, features)
 
-    def _forward_in_chunks(self, points: Tensor | Data, features: Tensor | None, chunk_size: int) -> EncoderOutput:
-        positions, features, mask = self.chunked_input(points, features, chunk_size)
+    def _forward_in_chunks(
+        self, points: Tensor | Data, features: Tensor | None, chunk_size: int, buffer_bytes: int | None
+    ) -> EncoderOutput:
+        positions, features, mask = self.chunked_input(points, features, chunk_size, buffer_bytes=buffer_bytes)
         fused = positions.new_zeros(*positions.shape[:2], self.out_channels)  # (B, N, C_out)
         pool = GlobalPool(self.pooling)
-        for part, chunk, chunk_mask in ChunkedPasses(self, positions, features, mask, chunk_size):
+        for part, chunk, chunk_mask in ChunkedPasses(self, positions, features, mask, chunk_size, buffer_bytes):
             fused[:, part] = chunk
             pool.update(chunk, chunk_mask)
         return EncoderOutput(features=fused, positions=positions, global_feature=pool.result(), mask=mask)

@@ -186,6 +186,7 @@ class _PerPointNetwork(nn.Module):
         return_encoding: bool,
         return_attention: bool,
         chunk_size: int | None,
+        buffer_bytes: int | None = None,
     ) -> Tensor | tuple[Tensor, EncoderOutput]:
         if chunk_size is not None:
             if return_encoding or return_attention:
@@ -193,7 +194,7 @@ class _PerPointNetwork(nn.Module):
                     f"{type(self).__name__}: return_encoding/return_attention are not available with chunk_size "
                     "(the point of chunks is never to hold the (B, N, C) features)"
                 )
-            return self._forward_in_chunks(points, features, condition, chunk_size)
+            return self._forward_in_chunks(points, features, condition, chunk_size, buffer_bytes)
         encoding = self.encoder(points, features, return_attention=return_attention)
         context_term = self.head.context_term(self._context(encoding.global_feature, condition))  # (B, 1, H_0)
         if self.activation_checkpointing:
@@ -205,24 +206,35 @@ class _PerPointNetwork(nn.Module):
         outputs = self._finish(outputs)
         return (outputs, encoding) if return_encoding or return_attention else outputs
 
-    def _forward_in_chunks(self, points: Tensor, features: Tensor | None, condition: Any, chunk_size: int) -> Tensor:
+    def _forward_in_chunks(
+        self, points: Tensor, features: Tensor | None, condition: Any, chunk_size: int, buffer_bytes: int | None
+    ) -> Tensor:
         """The encoder's chunked passes (:class:`~pointea.models.chunked.ChunkedPasses`), pooling
-        every chunk's fused features and keeping the head's first linear map of them, then the rest
-        of the head once the pooled context is known. Every block runs once per point."""
+        every chunk's fused features and keeping the head's first linear map of the kept chunks,
+        then the rest of the head once the pooled context is known (a streamed chunk's fused
+        features recomputed for it). Kept chunks run every block once per point."""
         owner = type(self).__name__
         if self.training:
             raise ValueError(f"{owner}: chunked evaluation needs eval mode: call .eval() first")
-        positions, features, mask = self.encoder.chunked_input(points, features, chunk_size, owner=owner)
-        passes = ChunkedPasses(self.encoder, positions, features, mask, chunk_size)
+        positions, features, mask = self.encoder.chunked_input(
+            points, features, chunk_size, owner=owner, buffer_bytes=buffer_bytes
+        )
+        width = self.head.hidden_width  # H_0
+        passes = ChunkedPasses(self.encoder, positions, features, mask, chunk_size, buffer_bytes, scratch_width=width)
         pool = GlobalPool(self.encoder.pooling)
-        projected = passes.scratch(self.head.hidden_width)  # (B, N, H_0), in the passes' buffer when it fits
+        projected = passes.scratch(width)  # (B, N_kept, H_0), in the passes' buffer
         for part, fused, chunk_mask in passes:
             pool.update(fused, chunk_mask)
-            projected[:, part] = self.head.project(fused)  # this chunk's rows of the buffer are free now
+            if passes.is_kept(part):
+                projected[:, part] = self.head.project(fused)  # this chunk's rows of the buffer are free now
         context_term = self.head.context_term(self._context(pool.result(), condition))  # (B, 1, H_0)
         outputs = positions.new_zeros(*positions.shape[:2], self.out_channels)  # (B, N, K)
         for part, chunk_mask in passes.chunks():
-            outputs[:, part] = self._finish(self.head.finish(projected[:, part], context_term, chunk_mask))
+            if passes.is_kept(part):
+                chunk = projected[:, part]  # (B, n, H_0)
+            else:
+                chunk = self.head.project(passes.fused(part, chunk_mask))
+            outputs[:, part] = self._finish(self.head.finish(chunk, context_term, chunk_mask))
         return outputs
 
 
@@ -254,8 +266,9 @@ class PCTPartSegmenter(FromCheckpoint, _PerPointNetwork):
 
     With ``chunk_size`` (eval mode, no gradients, external attention), :meth:`forward` evaluates
     the network exactly in chunks of that many points (:mod:`pointea.models.chunked`): the same
-    logits, holding one chunk's activations and W floats per point (the attention outputs: 512, 2 KiB,
-    for the default encoder) besides the input and the (B, N, K) logits.
+    logits, holding one chunk's activations and up to ``buffer_bytes`` (``None``: 2 GiB) of kept
+    attention outputs (512 floats, 2 KiB, per point for the default encoder) besides the input and
+    the (B, N, K) logits; the points beyond the budget are recomputed in every pass instead.
     """
 
     #: State-dict keys of checkpoints written before the head became :class:`PerPointHead`.
@@ -295,6 +308,7 @@ class PCTPartSegmenter(FromCheckpoint, _PerPointNetwork):
         return_attention: bool = False,
         chunk_size: int | None = None,
         features: Tensor | None = None,
+        buffer_bytes: int | None = None,
     ) -> Tensor | tuple[Tensor, EncoderOutput]:
         if not is_tracing():  # the checks read tensor values, which an exported graph does not have
             if category.dim() != 1 or category.shape[0] != points.shape[0] or category.is_floating_point():
@@ -307,7 +321,7 @@ class PCTPartSegmenter(FromCheckpoint, _PerPointNetwork):
                     f"PCTPartSegmenter: category ids must lie in [0, {self.num_categories}), got "
                     f"[{int(category.min())}, {int(category.max())}]"
                 )
-        return self._per_point(points, features, category, return_encoding, return_attention, chunk_size)
+        return self._per_point(points, features, category, return_encoding, return_attention, chunk_size, buffer_bytes)
 
     def _context(self, global_feature: Tensor, category: Tensor) -> Tensor:
         """Shapes: global_feature (B, G); category (B,); returns (B, G + E)."""
@@ -365,8 +379,9 @@ class PCTSemanticSegmenter(FromCheckpoint, _PerPointNetwork):
         chunk_size: int | None = None,
         return_encoding: bool = False,
         return_attention: bool = False,
+        buffer_bytes: int | None = None,
     ) -> Tensor | tuple[Tensor, EncoderOutput]:
-        return self._per_point(points, features, None, return_encoding, return_attention, chunk_size)
+        return self._per_point(points, features, None, return_encoding, return_attention, chunk_size, buffer_bytes)
 
 
 class PCTNormalEstimator(FromCheckpoint, _PerPointNetwork):
@@ -405,8 +420,9 @@ class PCTNormalEstimator(FromCheckpoint, _PerPointNetwork):
         chunk_size: int | None = None,
         return_encoding: bool = False,
         return_attention: bool = False,
+        buffer_bytes: int | None = None,
     ) -> Tensor | tuple[Tensor, EncoderOutput]:
-        return self._per_point(points, features, None, return_encoding, return_attention, chunk_size)
+        return self._per_point(points, features, None, return_encoding, return_attention, chunk_size, buffer_bytes)
 
     def _finish(self, outputs: Tensor) -> Tensor:
         """Shapes: outputs (B, N, 3); returns (B, N, 3) of unit length (zero stays zero)."""

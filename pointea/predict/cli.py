@@ -1,8 +1,10 @@
-"""``pointea-predict``: classify or part-segment your own point files with a trained checkpoint.
+"""``pointea-predict``: classify, part-segment or estimate the normals of your own point files
+with a trained checkpoint.
 
     pointea-predict CKPT PATH... [--out DIR] [--overwrite] [--top-k 5] [--votes N]
                     [--num-points N|all] [--resample] [--category NAME | --categories CSV]
-                    [--batch-size B] [--workers W]
+                    [--orient none|tangent-plane|viewpoint] [--viewpoint X,Y,Z]
+                    [--batch-size B] [--workers W] [--read-timeout SECONDS]
 
 No config: the checkpoint records the network, its task, its label names and its preprocessing
 (see :mod:`pointea.predict.model`). PATHs are files, folders (searched recursively) or globs. Files
@@ -12,13 +14,23 @@ Classification: a table on stdout, ``DIR/predictions.csv`` and ``DIR/predictions
 top-k labels and probabilities, points read). Part segmentation (``--category`` for every file, or
 ``--categories`` a CSV of ``file,category`` rows): the network runs on the sampled points and every
 input point takes the label of its nearest sampled point; ``DIR/<name>.parts.ply`` (coloured by
-part), ``DIR/<name>.parts.npz`` and per-file part counts in ``DIR/predictions.csv``.
+part), ``DIR/<name>.parts.npz`` and per-file part counts in ``DIR/predictions.csv``. Normal
+estimation: the network runs on the sampled points (``--num-points all``: on every point, in chunks
+for external attention) and every input point takes the normal of its nearest sampled point;
+``DIR/<name>.normals.npz`` holds ``normals``, an (N, 3) array for every input point in the file's
+order (beside ``points``, and ``true_normals`` when the file has normals), ``DIR/<name>.normals.ply``
+the points with them; when the file carries normals, ``DIR/predictions.csv`` gets its sign-free
+angular error (mean and median degrees, share under 10 and 30 degrees). The network's normals have
+no inside/outside; ``--orient tangent-plane`` makes them consistent over the surface (open3d's
+``orient_normals_consistent_tangent_plane``, 16 neighbours) and ``--orient viewpoint`` points them
+towards ``--viewpoint X,Y,Z`` (the file's coordinates; a scanner's position).
 
 Both write through the one predictions writer (:mod:`pointea.io.predictions`), as ``pointea
 predict`` does: the same CSV columns, every file written atomically.
 
-Each file is read in isolation: one that fails for any reason (a corrupt file, a header declaring
-more than memory holds, any error of a third-party parser) is listed at the end with its reason and
+Each file is read in isolation, within a time and memory bound derived from its size
+(:mod:`pointea.predict.read_bound`): one that fails for any reason (a corrupt file, a header
+declaring more than memory holds, a parser that loops, any error of a third-party parser) is listed at the end with its reason and
 the exit status is 1; every readable file is still predicted. A cloud of fewer distinct points than
 the network needs (its first sample size, at least 32) is refused the same way unless
 ``--resample``; every resampled cloud is marked in the CSV. ``--out`` is checked before any work, is
@@ -44,8 +56,9 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from pointea.errors import UsageError
+from pointea.errors import DataError, UsageError
 from pointea.io.predictions import CloudPrediction, PredictionsWriter, task_outputs
+from pointea.io.writable import check_out_folder
 from pointea.layers.propagate import propagate_labels
 from pointea.models.checkpoint import CheckpointError
 from pointea.models.chunked import DEFAULT_CHUNK_SIZE
@@ -54,10 +67,10 @@ from pointea.models.voting import ScaleVoting
 from pointea.predict.dataset import FileBatch, PointFiles, Preprocessing, collate_files, one_line
 from pointea.predict.files import expand_paths
 from pointea.predict.model import TrainedModel, load_trained_model
-from pointea.predict.out_folder import OutFolder, check_out_folder
+from pointea.predict.out_folder import OutFolder
 from pointea.predict.scenes import ScenePredictor
 
-__all__ = ["main", "build_parser", "segment", "propagate_labels"]
+__all__ = ["main", "build_parser", "segment", "propagate_labels", "orient_normals", "ORIENTATIONS"]
 
 PROGRAM = "pointea-predict"
 #: Most points ``--num-points`` may ask for per cloud (``all`` keeps every point of larger scans).
@@ -93,9 +106,37 @@ def _at_least(minimum: int):
     return parse
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 < value < 1e6:
+        raise argparse.ArgumentTypeError(f"must be > 0 seconds (and below 1e6), got {text}")
+    return value
+
+
+#: ``--orient`` choices for normal estimation.
+ORIENTATIONS = ("none", "tangent-plane", "viewpoint")
+#: Neighbours of open3d's tangent-plane orientation.
+ORIENT_NEIGHBOURS = 16
+
+
+def _viewpoint(text: str) -> tuple[float, float, float]:
+    try:
+        values = tuple(float(word) for word in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected X,Y,Z (three numbers), got {text!r}") from None
+    if len(values) != 3 or not all(np.isfinite(values)):
+        raise argparse.ArgumentTypeError(f"expected X,Y,Z (three finite numbers), got {text!r}")
+    return values  # type: ignore[return-value]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=PROGRAM, description="Classify, part-segment or semantically segment point files with a checkpoint `pointea fit` wrote."
+        prog=PROGRAM,
+        description="Classify, part-segment, semantically segment or estimate the normals of point files with a "
+        "checkpoint `pointea fit` wrote.",
     )
     parser.add_argument("checkpoint", help="a checkpoint written by `pointea fit` (e.g. runs/NAME/checkpoints/best-*.ckpt)")
     parser.add_argument("paths", nargs="+", metavar="PATH", help="point files, folders (searched recursively) or globs")
@@ -117,11 +158,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="predict clouds of fewer distinct points than the network needs from repeated points (marked in the "
         "CSV) instead of refusing them",
     )
+    parser.add_argument(
+        "--orient",
+        choices=ORIENTATIONS,
+        default="none",
+        help="normal estimation: orient the normals consistently (tangent-plane) or towards --viewpoint (default none)",
+    )
+    parser.add_argument("--viewpoint", type=_viewpoint, help="normal estimation, --orient viewpoint: X,Y,Z in the file's coordinates")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--category", help="part segmentation: the object category of every file")
     group.add_argument("--categories", help="part segmentation: a CSV of file,category rows")
     parser.add_argument("--batch-size", type=_at_least(1), default=16, help="files per forward pass (default 16)")
     parser.add_argument("--workers", type=_at_least(0), default=1, help="reader processes (default 1; 0 reads inline)")
+    parser.add_argument(
+        "--read-timeout",
+        type=_positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="most seconds to read one file before it is listed as unreadable (default: 30 + 1 per MB of the file)",
+    )
     scenes = parser.add_argument_group("semantic segmentation (whole scenes)")
     scenes.add_argument("--chunk-size", type=_at_least(1), default=DEFAULT_CHUNK_SIZE,
                         help=f"external attention: points per chunk of the exact pass (default {DEFAULT_CHUNK_SIZE})")  # fmt: skip
@@ -163,7 +218,8 @@ def _run(args: argparse.Namespace) -> int:
         )
     segmentation = model.task == "part_segmentation"
     if not segmentation and (args.category or args.categories):
-        raise UsageError("--category/--categories are for part segmentation; this is a classification checkpoint")
+        raise UsageError(f"--category/--categories are for part segmentation; this is a {model.task} checkpoint")
+    _check_normal_options(model, args)
     if segmentation and not (args.category or args.categories):
         raise UsageError(
             f"part segmentation needs the object category: --category NAME or --categories CSV "
@@ -188,6 +244,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"note: skipped {found.skipped} files of other types in the folders given")
         if files:
             predictor = PREDICTORS[model.task](model, args)
+            predictor.files = files
             writer = PredictionsWriter(out, predictor.outputs)
             if isinstance(predictor, ScenePredictor):  # whole scenes, served and evaluated as `pointea test` does
                 print(f"scenes: {predictor.describe()}; votes: {args.votes}")
@@ -266,7 +323,10 @@ def _predict(
     """Read files in workers, predict batch by batch and hand every cloud to the writer; returns the
     unreadable files (a cloud the network refuses is one of them, named with the network's reason)."""
     whole_clouds = preprocessing.num_points is None
-    dataset = PointFiles(files, preprocessing, keep_all=predictor.per_file is not None)
+    dataset = PointFiles(
+        files, preprocessing, keep_all=predictor.per_file is not None,
+        keep_normals=predictor.reads_normals, read_seconds=args.read_timeout,
+    )
     loader = DataLoader(
         dataset,
         batch_size=1 if whole_clouds else args.batch_size,  # whole clouds differ in size
@@ -323,10 +383,13 @@ class _Predictor:
     """
 
     per_file: str | None = None
+    #: Whether the files' own normals are read too (to score estimated normals against them).
+    reads_normals = False
 
     def __init__(self, model: TrainedModel, args: argparse.Namespace) -> None:
         self.model = model
         self.notes: list[str] = []
+        self.files: list[Path] = []  # the files predicted, by item index (for notes)
 
     def predict(self, batch: FileBatch, categories: list[str], voting: ScaleVoting) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -353,7 +416,7 @@ def segment(network: torch.nn.Module, points: Tensor, category: Tensor, voting: 
 
     Clouds of more than :data:`~pointea.models.chunked.DEFAULT_CHUNK_SIZE` points (``--num-points
     all`` on large scans) run in chunks through an external-attention segmenter: the same result in
-    memory bounded by the chunk (see :mod:`pointea.models.chunked`). Self-attention ("offset")
+    bounded memory (a kept-features budget plus one chunk; see :mod:`pointea.models.chunked`). Self-attention ("offset")
     segmenters refuse clouds their N x N maps cannot hold, in one line, before allocating.
 
     Shapes: points (B, K, 3); category (B,); returns (B, K, P)
@@ -395,10 +458,93 @@ class _Segmenter(_Predictor):
         ]
 
 
+def _check_normal_options(model: TrainedModel, args: argparse.Namespace) -> None:
+    """``--orient``/``--viewpoint`` only with a normal checkpoint, ``--votes`` not with one."""
+    if model.task != "normal_estimation":
+        if args.orient != "none" or args.viewpoint is not None:
+            raise UsageError(f"--orient/--viewpoint are for normal estimation; this is a {model.task} checkpoint")
+        return
+    if args.votes != 1:
+        raise UsageError("--votes: scale voting averages class probabilities; a normal estimation checkpoint takes --votes 1")
+    if args.orient == "viewpoint" and args.viewpoint is None:
+        raise UsageError("--orient viewpoint needs --viewpoint X,Y,Z (in the files' coordinates)")
+    if args.viewpoint is not None and args.orient != "viewpoint":
+        raise UsageError("--viewpoint is used with --orient viewpoint")
+
+
+def orient_normals(points: np.ndarray, normals: np.ndarray, how: str, viewpoint: Sequence[float] | None = None) -> np.ndarray:
+    """Flip normals so they agree: over the surface (``"tangent-plane"``, open3d's minimum spanning
+    tree over :data:`ORIENT_NEIGHBOURS` neighbours) or towards ``viewpoint`` (``"viewpoint"``);
+    ``"none"`` returns them as they are. Only signs change.
+
+    Shapes: points, normals (N, 3); returns (N, 3) float32
+    """
+    if how == "none":
+        return normals
+    import open3d as o3d
+
+    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.asarray(points, dtype=np.float64)))
+    cloud.normals = o3d.utility.Vector3dVector(np.asarray(normals, dtype=np.float64))
+    if how == "tangent-plane":
+        cloud.orient_normals_consistent_tangent_plane(min(ORIENT_NEIGHBOURS, len(points) - 1))
+    else:
+        cloud.orient_normals_towards_camera_location(np.asarray(viewpoint, dtype=np.float64))
+    oriented = np.asarray(cloud.normals, dtype=np.float32)
+    return np.where(((oriented * normals).sum(-1) < 0)[:, None], -normals, normals)  # open3d only flips: keep our values
+
+
+class _NormalEstimator(_Predictor):
+    """A normal for every input point: the network on the served points, each input point taking its
+    nearest served point's normal, oriented as asked; scored against the file's own normals."""
+
+    per_file = "a .normals.ply/.normals.npz"
+    reads_normals = True
+
+    def __init__(self, model: TrainedModel, args: argparse.Namespace) -> None:
+        super().__init__(model, args)
+        from pointea.training.normal_error import NormalError  # only for normal checkpoints: keeps --help light
+
+        self.metric = NormalError
+        self.outputs = task_outputs(model.task, {"oriented": model.oriented})
+        self.orient, self.viewpoint = args.orient, args.viewpoint
+
+    def predict(self, batch: FileBatch, categories: list[str], voting: ScaleVoting) -> list[dict[str, Any]]:
+        if batch.points is not None:
+            served = list(self._network(batch.points))  # B x (K, 3)
+        else:  # whole clouds of different sizes: one at a time
+            served = [self._network(item["points"][None])[0] for item in batch.items]
+        return [self._outputs(item, normals) for item, normals in zip(batch.items, served)]
+
+    def _network(self, points: Tensor) -> Tensor:
+        """Shapes: points (B, K, 3); returns (B, K, 3) unit normals."""
+        chunk_size = DEFAULT_CHUNK_SIZE if points.shape[1] > DEFAULT_CHUNK_SIZE else None
+        normals = self.model.network(points, chunk_size=chunk_size)
+        if not bool(normals.isfinite().all()):
+            raise ValueError("the network's normals are not finite on this cloud")
+        return normals
+
+    def _outputs(self, item: dict[str, Any], served_normals: Tensor) -> dict[str, Any]:
+        normals = propagate_labels(item["points"], served_normals, item["normalised"]).numpy()  # (N, 3)
+        normals = orient_normals(item["raw"], normals, self.orient, self.viewpoint)
+        outputs: dict[str, Any] = {"normals": normals, "cloud": item["raw"], "orientation": self.orient}
+        truth = item.get("file_normals")
+        if truth is not None:
+            metric = self.metric()
+            try:
+                metric.update(torch.from_numpy(normals), torch.from_numpy(truth))
+            except DataError as error:
+                path = self.files[item["index"]] if self.files else Path(f"file {item['index']}")
+                self.notes.append(f"{path}: its own normals were not compared: {one_line(error, path)}")
+            else:
+                outputs.update(true_normals=truth, error={k: float(v) for k, v in metric.compute().items()})
+        return outputs
+
+
 #: Task string of the checkpoint record -> how pointea-predict runs its network.
 PREDICTORS: dict[str, type[_Predictor] | type[ScenePredictor]] = {
     "classification": _Classifier,
     "part_segmentation": _Segmenter,
+    "normal_estimation": _NormalEstimator,
     "semantic_segmentation": ScenePredictor,
 }
 

@@ -30,7 +30,8 @@ from torch.utils.data import Dataset
 
 from pointea.data.transforms import NormalizeUnitSphere, Resample
 from pointea.errors import DataError
-from pointea.predict.files import read_cloud
+from pointea.predict.files import read_cloud, read_normals
+from pointea.predict.read_bound import ReadTooLong, bytes_for, read_bound, seconds_for
 
 __all__ = ["MIN_DISTINCT_POINTS", "Preprocessing", "Prepared", "PointFiles", "FileBatch", "collate_files", "one_line"]
 
@@ -124,7 +125,7 @@ class Preprocessing:
         small = distinct < floor
         if small and not self.resample_small:
             raise ValueError(
-                f"{distinct} distinct points, fewer than the {floor} the network needs: pass --resample to predict "
+                f"{distinct} distinct point{'' if distinct == 1 else 's'}, fewer than the {floor} the network needs: pass --resample to predict "
                 "it from repeated points anyway"
             )
         normalised = NormalizeUnitSphere()({"points": points}, rng)["points"]
@@ -145,16 +146,31 @@ class Preprocessing:
 
 class PointFiles(Dataset):
     """One item per file: ``{"index", "points" (K, 3), "count" N, "resampled"}`` plus, with
-    ``keep_all``, ``"raw"`` (N, 3) as read and ``"normalised"`` (N, 3); or ``{"index", "error"}``.
+    ``keep_all``, ``"raw"`` (N, 3) as read and ``"normalised"`` (N, 3), and with ``keep_normals``
+    ``"file_normals"`` (N, 3) or ``None`` (the file's own normals); or ``{"index", "error"}``.
 
     Any failure of reading or preprocessing one file (a :class:`DataError`, but also a reader's
-    ``MemoryError`` or any other exception of a third-party parser) is that file's error item.
+    ``MemoryError`` or any other exception of a third-party parser) is that file's error item, and
+    so is a read past the file's time or memory bound (:mod:`pointea.predict.read_bound`).
+
+    Args:
+        read_seconds: the time bound per file (default: :func:`~pointea.predict.read_bound.seconds_for`
+            its size).
     """
 
-    def __init__(self, files: list[Path], preprocessing: Preprocessing, keep_all: bool = False) -> None:
+    def __init__(
+        self,
+        files: list[Path],
+        preprocessing: Preprocessing,
+        keep_all: bool = False,
+        keep_normals: bool = False,
+        read_seconds: float | None = None,
+    ) -> None:
         self.files = files
         self.preprocessing = preprocessing
         self.keep_all = keep_all
+        self.keep_normals = keep_normals
+        self.read_seconds = read_seconds
 
     def __len__(self) -> int:
         return len(self.files)
@@ -162,8 +178,14 @@ class PointFiles(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         path = self.files[index]
         try:
-            raw = read_cloud(path)
-            prepared = self.preprocessing.prepare(raw, path.stem)
+            size = path.stat().st_size
+            seconds = self.read_seconds if self.read_seconds is not None else seconds_for(size)
+            with read_bound(seconds, bytes_for(size)):
+                raw, normals = read_normals(path) if self.keep_normals else (read_cloud(path), None)
+                prepared = self.preprocessing.prepare(raw, path.stem)
+        except MemoryError as error:
+            reason = f"needs more than {bytes_for(size) / 2**30:.1f} GiB to read, the bound for a file of {size} bytes"
+            return {"index": index, "error": f"{reason} ({one_line(error, path)})"}
         except Exception as error:  # noqa: BLE001 - one file's failure, whatever it is, is that file's
             return {"index": index, "error": one_line(error, path)}
         item = {
@@ -174,6 +196,8 @@ class PointFiles(Dataset):
         }
         if self.keep_all:
             item.update(raw=raw, normalised=torch.from_numpy(np.ascontiguousarray(prepared.normalised)))
+        if self.keep_normals:
+            item["file_normals"] = normals
         return item
 
 
@@ -185,8 +209,10 @@ def one_line(error: BaseException, path: Path) -> str:
     message = message.removeprefix(f"{path}: ").removeprefix(f"{path} ")
     if isinstance(error, (DataError, ValueError)) and message:
         return message
+    if isinstance(error, ReadTooLong):
+        return f"{message}, the bound for a file of its size: it is likely damaged"
     if isinstance(error, MemoryError):
-        return f"out of memory reading it (MemoryError{': ' + message if message else ''})"
+        return f"MemoryError{': ' + message if message else ''}"
     return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from pointea.io import SUPPORTED_EXTENSIONS, read_points
 
-__all__ = ["POINT_SUFFIXES", "FileList", "expand_paths", "read_cloud"]
+__all__ = ["POINT_SUFFIXES", "FileList", "expand_paths", "read_cloud", "read_normals"]
 
 #: Suffixes a folder is searched for (files named explicitly are tried whatever their suffix).
 POINT_SUFFIXES: tuple[str, ...] = SUPPORTED_EXTENSIONS
@@ -54,7 +54,7 @@ def expand_paths(arguments: list[str]) -> FileList:
         elif path.is_file():
             add(path)
         elif glob.has_magic(argument):
-            matches = sorted(Path(p) for p in glob.glob(argument, recursive=True) if Path(p).is_file())
+            matches = _glob(argument)
             if not matches:
                 found.missing.append((argument, "the pattern matches no file"))
             for match in matches:
@@ -62,6 +62,16 @@ def expand_paths(arguments: list[str]) -> FileList:
         else:
             found.missing.append((argument, "no such file or folder"))
     return found
+
+
+def _glob(pattern: str) -> list[Path]:
+    """The files a glob pattern matches, sorted. ``**`` does not descend into symlinked folders
+    (pathlib's rule), so a link back up (``sub/up -> ..``) cannot make the walk endless, as
+    ``glob.glob(recursive=True)``, which follows links, would."""
+    parts = Path(pattern).parts
+    first = next(i for i, part in enumerate(parts) if glob.has_magic(part))
+    base = Path(*parts[:first]) if first else Path()
+    return sorted(p for p in base.glob(str(Path(*parts[first:]))) if p.is_file())
 
 
 def read_cloud(path: Path) -> np.ndarray:
@@ -74,3 +84,17 @@ def read_cloud(path: Path) -> np.ndarray:
         returns (N, 3) float32
     """
     return read_points(path).points
+
+
+def read_normals(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Every point of a point file and its normals when the file has them (meshes: the sampled
+    points and their triangles' normals).
+
+    Raises:
+        DataError: the file cannot be read as points (one line naming it).
+
+    Shapes:
+        returns (N, 3) float32 and (N, 3) float32 or None
+    """
+    cloud = read_points(path)
+    return cloud.points, cloud.normals

@@ -20,16 +20,18 @@ from pointea.models.checkpoint import (
     trained_preprocessing,
 )
 from pointea.models.classifier import PCTClassifier
+from pointea.models.per_point import PCTNormalEstimator
 from pointea.models.per_point import PCTSemanticSegmenter
 from pointea.models.segmenter import PCTPartSegmenter
 
 __all__ = ["TrainedModel", "load_trained_model", "DEFAULT_POINTS"]
 
 #: Points per cloud when a checkpoint predates the preprocessing record (the data modules' defaults).
-DEFAULT_POINTS = {"classification": 1024, "part_segmentation": 2048, "semantic_segmentation": 4096}
+DEFAULT_POINTS = {"classification": 1024, "part_segmentation": 2048, "normal_estimation": 1024, "semantic_segmentation": 4096}
 _NETWORKS: dict[str, type[nn.Module]] = {
     "classification": PCTClassifier,
     "part_segmentation": PCTPartSegmenter,
+    "normal_estimation": PCTNormalEstimator,
     "semantic_segmentation": PCTSemanticSegmenter,  # whole scenes: see pointea.predict.scenes
 }
 
@@ -48,6 +50,7 @@ class TrainedModel:
         num_points: points per cloud in training.
         sampling: ``"random"`` or ``"fps"``: how training brought clouds to ``num_points``.
         normalize: whether the training data module normalised clouds itself.
+        oriented: normal estimation: whether it was trained on signed normals.
         scene: semantic segmentation: how the scene data module served scenes (its preprocessing
             record: ``features``, ``ignore_index``, the lidar ``class_map``, ...).
         notes: what had to be assumed because the checkpoint does not record it.
@@ -62,6 +65,7 @@ class TrainedModel:
     num_points: int = 1024
     sampling: str = "random"
     normalize: bool = False
+    oriented: bool = False
     scene: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -74,6 +78,9 @@ class TrainedModel:
         """One line: what the network is and what it predicts."""
         if self.task == "classification":
             return f"{self.path}: {type(self.network).__name__}, classification into {len(self.class_names)} classes"
+        if self.task == "normal_estimation":
+            loss = "oriented (1 - cos)" if self.oriented else "sign-free (1 - |cos|)"
+            return f"{self.path}: {type(self.network).__name__}, normal estimation, trained {loss}"
         if self.task == "semantic_segmentation":
             return (
                 f"{self.path}: {type(self.network).__name__} ({self.network.encoder.attention} attention), semantic "
@@ -105,7 +112,13 @@ def load_trained_model(path: str | Path) -> TrainedModel:
         model.notes.append("the checkpoint predates pointea's label record: labels are shown as ids")
     if task in ("classification", "semantic_segmentation"):
         names = (labels or {}).get("classes")
+        if names and len(names) != network.num_classes:
+            raise CheckpointError(
+                f"{path}: the pointea record names {len(names)} classes for a network of {network.num_classes}"
+            )
         model.class_names = list(names) if names else [f"class {i}" for i in range(network.num_classes)]
+    elif task == "normal_estimation":
+        model.oriented = bool((labels or {}).get("oriented", False))
     else:
         model.parts_per_category = _parts_per_category(labels, network, path)
         model.categories = list(model.parts_per_category)
@@ -128,10 +141,12 @@ def load_trained_model(path: str | Path) -> TrainedModel:
 
 
 def _parts_per_category(labels: dict[str, Any] | None, network: nn.Module, path: Path) -> dict[str, list[int]]:
-    from pointea.data.shapenetpart import ShapeNetPart
-
     if labels and labels.get("parts_per_category"):
         return {str(name): [int(p) for p in parts] for name, parts in labels["parts_per_category"].items()}
+    # only checkpoints older than the part-name record need the standard map (and its module's
+    # data-module imports)
+    from pointea.data.shapenetpart import ShapeNetPart
+
     standard = {name: list(parts) for name, parts in ShapeNetPart.PARTS_PER_CATEGORY.items()}
     if network.num_categories != len(standard) or network.num_parts != ShapeNetPart.NUM_PARTS:
         raise CheckpointError(

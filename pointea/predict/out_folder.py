@@ -13,35 +13,18 @@ never silently replaced.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from types import TracebackType
 
 from pointea.errors import RunFolderBusy, UsageError
 from pointea.io.folder_lock import FolderLock
+from pointea.io.writable import check_out_folder
 
-__all__ = ["OutFolder", "check_out_folder", "LOCK_NAME", "TABLES"]
+__all__ = ["OutFolder", "LOCK_NAME", "TABLES"]
 
 LOCK_NAME = ".pointea-predict.lock"
 #: The files that mark a finished run.
 TABLES = ("predictions.csv", "predictions.json")
-
-
-def check_out_folder(out: Path) -> None:
-    """Refuse an ``--out`` that cannot become a writable folder, reading only (nothing is created).
-
-    Raises:
-        UsageError: one line naming ``--out`` and what is wrong.
-    """
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} is a file, expected a folder (or a name for a new one)")
-    ancestor = out
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if ancestor.exists() and not ancestor.is_dir():
-        raise UsageError(f"--out {out}: {ancestor} is a file, so no folder can be made under it")
-    if ancestor.exists() and not os.access(ancestor, os.W_OK | os.X_OK):
-        raise UsageError(f"--out {out}: {ancestor} is not writable")
 
 
 class OutFolder:

@@ -9,6 +9,8 @@ from pointea.training.classification import PointCloudClassifier
 from pointea.training.cli import PointeaCLI, cli_main
 from pointea.training.interrupt_checkpoint import InterruptCheckpoint
 from pointea.training.module import PointCloudModule
+from pointea.training.normal_error import NormalError
+from pointea.training.normals import NormalEstimation
 from pointea.training.part_iou import PartIoU
 from pointea.training.predictions import PredictionWriter
 from pointea.training.segmentation import PartSegmentation
@@ -17,6 +19,8 @@ from pointea.models.voting import ScaleVoting
 __all__ = [
     "CategoryParts",
     "InterruptCheckpoint",
+    "NormalError",
+    "NormalEstimation",
     "PartIoU",
     "PartSegmentation",
     "PointCloudClassifier",

@@ -34,6 +34,7 @@ What it adds to :class:`~pytorch_lightning.cli.LightningCLI`:
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 import sys
@@ -45,10 +46,12 @@ import pytorch_lightning as pl
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import ArgsType, LightningArgumentParser, LightningCLI
 from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
+from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.utilities import rank_zero_info
 
 from pointea.errors import ConfigError, DataError
 from pointea.models.checkpoint import CheckpointError, read_checkpoint
+from pointea.training.checkpoint_io import AtomicCheckpointIO
 from pointea.training.checkpoint_path import last_checkpoint_path, resolve_checkpoint_path
 from pointea.training.divergence import TrainingDiverged
 from pointea.training.interrupt_checkpoint import InterruptCheckpoint
@@ -73,6 +76,17 @@ DATA_LINKS = {
 
 
 LAST = ModelCheckpoint.CHECKPOINT_NAME_LAST
+
+
+class _NoTips(logging.Filter):
+    """Drops Lightning's advertising tips (litlogger, litmodels) from its info log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Tip:" not in str(record.msg)
+
+
+for _name in ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero", "lightning.pytorch.utilities.rank_zero"):
+    logging.getLogger(_name).addFilter(_NoTips())
 
 
 def _launched_as_worker() -> bool:
@@ -136,6 +150,17 @@ class PointeaCLI(LightningCLI):
         for source, target in DATA_LINKS.items():
             parser.link_arguments(f"data.{source}", f"model.init_args.{target}", apply_on="instantiate")
 
+    def _prepare_subcommand_parser(self, klass: type, subcommand: str, **kwargs: Any) -> LightningArgumentParser:
+        parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
+        if subcommand == "fit":
+            parser.add_argument(
+                "--overwrite",
+                action="store_true",
+                help="start afresh in a run folder that holds an earlier run's checkpoints, deleting them (default: "
+                "refuse; resume it with --ckpt_path last)",
+            )
+        return parser
+
     def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
         super().parse_arguments(parser, args)
         subcommand = self.config.get("subcommand")
@@ -192,15 +217,20 @@ class PointeaCLI(LightningCLI):
         config = self._get(self.config_init, "trainer", default={})
         if config.get("logger") in (None, True):
             kwargs["logger"] = default_loggers(config.get("default_root_dir") or os.getcwd())
-        return super().instantiate_trainer(**kwargs)
+        trainer = super().instantiate_trainer(**kwargs)
+        if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:  # Lightning's default writer
+            trainer.strategy.checkpoint_io = AtomicCheckpointIO()
+        return trainer
 
     def _checked_ckpt_path(self) -> None:
         """Resolve ``best``/``last`` and check the file holds this model's task and architecture."""
         config = self.config_init[self.subcommand]
         ckpt_path = config.get("ckpt_path")
-        if ckpt_path is None:
-            return
         callback = self.trainer.checkpoint_callback
+        if ckpt_path is None:
+            if self.subcommand == "fit":
+                self._check_no_earlier_run(callback)
+            return
         no_last = callback is None or callback.dirpath is None or not last_checkpoint_path(callback).is_file()
         if self.subcommand == "fit" and ckpt_path == "last" and no_last:
             # Lightning's behaviour (one command to start or resume a job), said out loud: a typo in
@@ -208,7 +238,10 @@ class PointeaCLI(LightningCLI):
             where = callback.dirpath if callback is not None else self.trainer.default_root_dir
             rank_zero_info(f"pointea: --ckpt_path last: no last.ckpt in {where}, so this is a new run from epoch 0")
             config["ckpt_path"] = None
+            self._check_no_earlier_run(callback)
             return
+        if self.subcommand == "fit" and ckpt_path is None:
+            self._check_no_earlier_run(callback)
         path = resolve_checkpoint_path(ckpt_path, callback)
         self.model.check_checkpoint(read_checkpoint(path), path)
         if ckpt_path in ("best", "last"):
@@ -216,6 +249,25 @@ class PointeaCLI(LightningCLI):
         config["ckpt_path"] = path
 
     before_fit = before_validate = before_test = before_predict = _checked_ckpt_path
+
+    def _check_no_earlier_run(self, callback: ModelCheckpoint | None) -> None:
+        """A new ``fit`` into a folder that holds checkpoints of an earlier run: refuse, or with
+        ``--overwrite`` delete them, so a run folder never mixes two runs' checkpoints."""
+        if _launched_as_worker() or callback is None or callback.dirpath is None:
+            return
+        folder = Path(callback.dirpath)
+        earlier = sorted(folder.glob("*.ckpt")) if folder.is_dir() else []
+        if not earlier:
+            return
+        if not self.config[self.subcommand].get("overwrite"):
+            raise ConfigError(
+                f"{folder} holds the checkpoints of an earlier run ({', '.join(p.name for p in earlier[:3])}"
+                f"{', ...' if len(earlier) > 3 else ''}): resume it with --ckpt_path last, start afresh with --overwrite "
+                "(deletes them), or train into another --trainer.default_root_dir"
+            )
+        for path in earlier:
+            path.unlink()
+        rank_zero_info(f"pointea: --overwrite: deleted the earlier run's {len(earlier)} checkpoints in {folder}")
 
     def _run_subcommand(self, subcommand: str) -> None:
         if subcommand != "fit" or _launched_as_worker():

@@ -19,7 +19,11 @@ accuracy, or instance and class mIoU), for the last and the best checkpoint, wit
 with ``--votes``; parameters, GFLOPs per cloud, seconds per epoch and peak memory; and every run
 on its own line. A run that fails or diverges (a NaN or infinite loss or test metric) is shown as
 failed with its reason, never as a number; a config with a failed run gets no mean; and the
-command exits with status 1. Configs of different tasks are refused before any training.
+command exits with status 1. Configs of different tasks are refused before any training, and so
+are options for every run that would swap what they train (``--config``, ``--model``), a test
+with no batches (``--trainer.limit_test_batches 0``) and an ``--out`` that cannot be written; a
+run whose test logged no metric (such a limit in a config) is a failed run. The report is written
+atomically.
 """
 
 from __future__ import annotations
@@ -40,7 +44,9 @@ from typing import Any
 
 import yaml
 
-from pointea.errors import CompareError
+from pointea.errors import CompareError, UsageError
+from pointea.io.atomic import atomic_write
+from pointea.io.writable import check_out_folder
 from pointea.training.compare_run import RESULT_FILE
 
 __all__ = ["CompareError", "TEST_METRICS", "config_task", "summarize", "write_report", "main"]
@@ -49,9 +55,20 @@ __all__ = ["CompareError", "TEST_METRICS", "config_task", "summarize", "write_re
 TEST_METRICS = {
     "classification": {"test/acc": "OA", "test/mean_class_acc": "mAcc"},
     "part_segmentation": {"test/instance_miou": "instance mIoU", "test/class_miou": "class mIoU"},
+    "normal_estimation": {
+        "test/mean_angle": "mean angle (deg)",
+        "test/median_angle": "median angle (deg)",
+        "test/under_10": "< 10 deg",
+        "test/under_30": "< 30 deg",
+        "test/cosine_distance": "cosine distance",
+    },
 }
+#: Metrics reported as they are logged (degrees, distances), not as percentages.
+UNSCALED_METRICS = frozenset({"test/mean_angle", "test/median_angle", "test/cosine_distance"})
 #: Options ``pointea-compare`` sets for every run itself.
 OWNED_OPTIONS = ("--seed_everything", "--trainer.default_root_dir", "--ckpt_path", "--model.init_args.votes")
+#: Options that would swap what a run trains past the same-task check (a config, a model class).
+SWAPPING_OPTIONS = ("--config", "-c", "--model", "--model.class_path", "--data", "--data.class_path")
 
 
 @dataclass(frozen=True)
@@ -131,7 +148,10 @@ def summarize(task: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
-def _percent(stats: dict[str, Any]) -> str:
+def _percent(stats: dict[str, Any], name: str = "") -> str:
+    if name in UNSCALED_METRICS:
+        std = "n/a" if stats["std"] is None else f"{stats['std']:.3f}"
+        return f"{stats['mean']:.3f} +- {std} ({stats['min']:.3f} / {stats['max']:.3f})"
     std = "n/a" if stats["std"] is None else f"{100 * stats['std']:.1f}"
     return f"{100 * stats['mean']:.1f} +- {std} ({100 * stats['min']:.1f} / {100 * stats['max']:.1f})"
 
@@ -151,7 +171,8 @@ def _markdown(report: dict[str, Any]) -> str:
         f"`{report['command']}`",
         "",
         f"Task: {task}. Seeds: {', '.join(map(str, report['seeds']))}, each a separate run. Cells are mean +- "
-        "sample standard deviation over the seeds (n - 1), then (min / max), in %. *last*: the checkpoint at the "
+        "sample standard deviation over the seeds (n - 1), then (min / max), in % (angles in degrees and cosine "
+        "distances as they are). *last*: the checkpoint at the "
         "end of training; *best*: the checkpoint with the best validation metric (on ModelNet40 and its subsets, "
         "validation runs on the test split, so *best* is chosen on test and flatters). Voting: "
         f"{votes} passes of randomly scaled clouds (1 = none). Seconds per epoch: wall clock of each training "
@@ -172,7 +193,7 @@ def _markdown(report: dict[str, Any]) -> str:
             for vote_key, stats in summary["metrics"][checkpoint].items():
                 if vote_key == "epoch":
                     continue
-                cells = " | ".join(_percent(stats[name]) for name in names)
+                cells = " | ".join(_percent(stats[name], name) for name in names)
                 lines.append(f"| {config['label']} | {checkpoint} | {vote_key} | {cells} |")
     lines += ["", "| config | parameters | GFLOPs per cloud | seconds per epoch | peak RSS (MiB) | peak CUDA (MiB) "
               "| best epoch |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
@@ -186,7 +207,7 @@ def _markdown(report: dict[str, Any]) -> str:
             f"{_plain(summary['seconds_per_epoch'])} | {_plain(summary['peak_rss_mib'], 0)} | "
             f"{_plain(summary['peak_cuda_mib'], 0)} | {_plain(summary['metrics']['best']['epoch'])} |"
         )
-    lines += ["", "Every run (test metrics in %, no voting / with voting):", ""]
+    lines += ["", "Every run (test metrics in %, angles in degrees; no voting / with voting):", ""]
     lines += ["| config | seed | status | " + " | ".join(f"last {n}" for n in names.values()) + " | "
               + " | ".join(f"best {n}" for n in names.values()) + " | s/epoch | epochs |",
               "|" + "---|" * (5 + 2 * len(names))]  # fmt: skip
@@ -199,7 +220,8 @@ def _markdown(report: dict[str, Any]) -> str:
             cells = []
             for checkpoint in ("last", "best"):
                 for name in names:
-                    values = [f"{100 * t['metrics'][name]:.1f}" for t in run["tests"][checkpoint]]
+                    scale = 1 if name in UNSCALED_METRICS else 100
+                    values = [f"{scale * t['metrics'][name]:.1f}" for t in run["tests"][checkpoint]]
                     cells.append(" / ".join(values))
             lines.append(
                 f"| {config['label']} | {run['seed']} | ok | {' | '.join(cells)} | {run['seconds_per_epoch']:.1f} "
@@ -219,8 +241,10 @@ def write_report(report: dict[str, Any], out: Path) -> tuple[Path, Path]:
     """Write ``<out>.md`` and ``<out>.json``; return their paths."""
     out.parent.mkdir(parents=True, exist_ok=True)
     markdown, data = out.with_suffix(".md"), out.with_suffix(".json")
-    markdown.write_text(_markdown(report))
-    data.write_text(json.dumps(report, indent=2) + "\n")
+    with atomic_write(markdown, "w") as handle:
+        handle.write(_markdown(report))
+    with atomic_write(data, "w") as handle:
+        handle.write(json.dumps(report, indent=2) + "\n")
     return markdown, data
 
 
@@ -274,9 +298,26 @@ def _prepare(args: argparse.Namespace, overrides: list[str]) -> tuple[str, list[
         raise CompareError(f"--seeds must be at least 1, got {args.seeds}")
     if args.votes < 1:
         raise CompareError(f"--votes must be at least 1, got {args.votes}")
-    owned = [o for o in overrides if o.split("=", 1)[0] in OWNED_OPTIONS]
+    names = [o.split("=", 1)[0] for o in overrides]
+    owned = [name for name in names if name in OWNED_OPTIONS]
     if owned:
-        raise CompareError(f"{owned[0].split('=', 1)[0]} is set by pointea-compare for every run; leave it out")
+        raise CompareError(f"{owned[0]} is set by pointea-compare for every run; leave it out")
+    swapping = [name for name in names if name in SWAPPING_OPTIONS]
+    if swapping:
+        raise CompareError(
+            f"{swapping[0]} among the options for every run would change what the two configs train, past the "
+            "same-task check: put it in the configs themselves"
+        )
+    limit = _option_value(overrides, "--trainer.limit_test_batches")
+    if limit is not None and limit.strip() in ("0", "0.0", "0.", ".0"):
+        raise CompareError("--trainer.limit_test_batches 0 leaves the tests no batch: there would be no metric to compare")
+    out = Path(args.out)
+    try:
+        check_out_folder(out.parent, f"--out {out}: its folder {out.parent}")
+    except UsageError as error:
+        raise CompareError(str(error)) from None
+    if out.with_suffix(".md").is_dir() or out.with_suffix(".json").is_dir():
+        raise CompareError(f"--out {out}: {out.with_suffix('.md')} or .json is a folder; the report needs those names")
     paths = [args.config_a, args.config_b]
     tasks = [config_task(p) for p in paths]
     if tasks[0] != tasks[1]:
@@ -293,6 +334,35 @@ def _prepare(args: argparse.Namespace, overrides: list[str]) -> tuple[str, list[
     return tasks[0], configs, runs
 
 
+def _option_value(overrides: list[str], name: str) -> str | None:
+    """The value given to option ``name`` among ``overrides`` (``--name value`` or ``--name=value``), last wins."""
+    value = None
+    for i, option in enumerate(overrides):
+        if option == name and i + 1 < len(overrides):
+            value = overrides[i + 1]
+        elif option.startswith(f"{name}="):
+            value = option.split("=", 1)[1]
+    return value
+
+
+def _check_tests(task: str, record: dict[str, Any]) -> dict[str, Any]:
+    """A run's record, marked failed when a test logged none of the task's metrics (a test with no
+    batches, e.g. ``limit_test_batches: 0`` in a config)."""
+    if record["status"] != "ok":
+        return record
+    for checkpoint, tests in record["tests"].items():
+        for test in tests:
+            missing = [name for name in TEST_METRICS[task] if name not in test["metrics"]]
+            if missing:
+                record.update(
+                    status="failed",
+                    reason=f"the {checkpoint} checkpoint's test logged no {missing[0]} (did it run no batch? see "
+                    "trainer.limit_test_batches)",
+                )
+                return record
+    return record
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``pointea-compare``; return the exit status (1 when a run failed or diverged)."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -306,12 +376,13 @@ def main(argv: list[str] | None = None) -> int:
     for seed in range(args.seeds):
         for config in configs:
             root = runs / config.label / f"seed{seed}"
-            record = _run(config, seed, root, args.votes, overrides)
+            record = _check_tests(task, _run(config, seed, root, args.votes, overrides))
             records[config.label].append(record)
             if record["status"] == "ok":
                 first = next(iter(TEST_METRICS[task]))
                 value = record["tests"]["last"][0]["metrics"][first]
-                print(f"{config.label} seed {seed}: {first} {100 * value:.1f} % (last), "
+                shown = f"{value:.2f}" if first in UNSCALED_METRICS else f"{100 * value:.1f} %"
+                print(f"{config.label} seed {seed}: {first} {shown} (last), "
                       f"{record['seconds_per_epoch']:.1f} s/epoch", flush=True)  # fmt: skip
             else:
                 print(f"{config.label} seed {seed}: {record['status']}: {record['reason']}", flush=True)

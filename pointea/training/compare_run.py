@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 
+from pointea.io.atomic import atomic_write
 from pointea.models.checkpoint import read_checkpoint
 from pointea.models.summary import count_flops, count_parameters
 from pointea.training.checkpoint_path import last_checkpoint_path
@@ -56,7 +57,8 @@ def _size_and_cost(module: PointCloudModule, num_points: int) -> dict[str, float
     network = module.network
     device = next(network.parameters()).device
     points = torch.rand(1, num_points, 3, device=device)  # (1, N, 3)
-    inputs = (points,) if module.TASK == "classification" else (points, torch.zeros(1, dtype=torch.long, device=device))
+    category = torch.zeros(1, dtype=torch.long, device=device)  # part segmentation: the object category
+    inputs = (points, category) if module.TASK == "part_segmentation" else (points,)
     flops, _ = count_flops(network, *inputs)
     return {"parameters": count_parameters(network), "gflops": flops / 1e9}
 
@@ -135,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     record = run_compared(args.config, args.seed, args.root, args.votes, overrides)
     if _is_global_zero():
         Path(args.root).mkdir(parents=True, exist_ok=True)
-        (Path(args.root) / RESULT_FILE).write_text(json.dumps(record, indent=2) + "\n")
+        with atomic_write(Path(args.root) / RESULT_FILE, "w") as handle:
+            handle.write(json.dumps(record, indent=2) + "\n")
     if record["status"] != "ok":
         print(f"pointea-compare run: {record['status']}: {record['reason']}", file=sys.stderr)
         return 1

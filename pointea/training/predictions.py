@@ -2,7 +2,8 @@
 writer (:mod:`pointea.io.predictions`) that ``pointea-predict`` uses too, so both write the same
 ``predictions.csv`` columns and ``predictions.json``.
 
-Per-point tasks (part segmentation: the served points, predicted and true parts) also get
+Per-point tasks (part segmentation: the served points, predicted and true parts; normal
+estimation: the served points, estimated and true normals) also get
 ``predictions.npz``, every array stacked in ``index`` order (``numpy.load``). Under several
 processes each rank writes its own ``predictions.rank<r>.*`` files. Every file is written
 atomically.
@@ -20,7 +21,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import BasePredictionWriter
 
-from pointea.io.predictions import PerPointLabelOutputs, PredictionsWriter, task_outputs
+from pointea.io.predictions import NormalOutputs, PerPointLabelOutputs, PredictionsWriter, task_outputs
 
 __all__ = ["PredictionWriter"]
 
@@ -70,5 +71,5 @@ class PredictionWriter(BasePredictionWriter):
             row = rows[order[i]] if ragged else {key: value[i] for key, value in arrays.items()}
             writer.add(pl_module.cloud_prediction(row))
         writer.finish({"checkpoint": str(trainer.ckpt_path or "")})
-        if isinstance(outputs, PerPointLabelOutputs) and not ragged:
+        if isinstance(outputs, (PerPointLabelOutputs, NormalOutputs)) and not ragged:
             writer.write_arrays(arrays)

@@ -199,8 +199,23 @@ def test_seeded_hold_out_is_disjoint_and_repeatable(tmp_path: Path) -> None:
 def test_synthetic_tiles_are_written_on_first_use(tmp_path: Path) -> None:
     data = LidarDataModule(str(tmp_path / "demo"), synthetic=True, synthetic_tiles=3, synthetic_size=30.0,
                            num_points=256, batch_size=2)  # fmt: skip
-    data.prepare_data()
+    data.prepare_data()  # writes the tiles and converts each once (rank 0 only under DDP)
+    converted = sorted(p.name for p in (tmp_path / "demo" / "pointea_cache" / "lidar").iterdir())
+    assert converted == ["tile_1.las", "tile_2.las", "tile_3.las"]
     data.setup()
     assert data.class_names == ["ground", "vegetation", "building", "car"]
     batch = next(iter(data.test_dataloader()))
     assert batch["points"].shape[0] == 1 and batch["features"].shape[-1] == 2
+
+
+def test_the_real_data_checks_config_names_real_tiles(tmp_path: Path, monkeypatch) -> None:
+    """docs/results/lidar_ground_real.yaml: its tiles exist, its splits are disjoint, its map reads."""
+    import yaml
+
+    sample = shared_sample("lidar_tiles_real_sample")
+    options = yaml.safe_load((REPO / "docs" / "results" / "lidar_ground_real.yaml").read_text())["data"]["init_args"]
+    monkeypatch.chdir(REPO)  # the config names its class map relative to the repository
+    data = LidarDataModule(**{**options, "root": str(sample), "cache_root": str(tmp_path)})
+    splits = data.split_paths()
+    assert len(splits["train"]) == 7 and len(splits["test"]) == 2
+    assert not set(splits["train"]) & set(splits["test"]) and data.class_names == ["ground", "other"]

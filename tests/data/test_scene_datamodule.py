@@ -75,6 +75,7 @@ def test_no_features_and_class_weights(rooms: Path) -> None:
         np.bincount(np.load(p), minlength=13) for p in (rooms / "Area_2").rglob("segment.npy")
     )
     rarest, commonest = counts[counts > 0].argmin(), counts[counts > 0].argmax()
+    np.testing.assert_array_equal(data.class_counts("train"), counts)
     present = weights[torch.from_numpy(counts > 0)]
     assert present[rarest] > present[commonest]
     assert (weights[torch.from_numpy(counts == 0)] == 0).all()
@@ -129,7 +130,9 @@ def test_synthetic_rooms_are_written_on_first_use(tmp_path: Path) -> None:
 
 
 def test_crops_repeat_under_a_seed_and_differ_between_epochs_and_workers(rooms: Path) -> None:
-    data = S3DISDataModule(str(rooms), num_points=128, batch_size=2, crops_per_epoch=4, num_workers=2)
+    data = S3DISDataModule(
+        str(rooms), num_points=128, batch_size=2, crops_per_epoch=4, num_workers=2
+    )
     data.setup("fit")
 
     def epoch() -> list[torch.Tensor]:
@@ -155,3 +158,41 @@ def test_six_fold_and_chosen_train_areas(rooms: Path) -> None:
     assert [s.name for s in data.scenes["train"]] == ["Area_1/room_1"]
     assert [s.name for s in data.test_scenes()] == ["Area_2/room_1"]
     assert [s.name for s in data.scenes["val"]] == ["Area_2/room_1"]  # S3DIS has no val split
+
+
+def test_local_height_is_the_same_in_a_crop_and_in_the_whole_scene(tmp_path: Path) -> None:
+    from pointea.data.scene import LOCAL_HEIGHT_CELL, Scene, scene_sample
+
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(0, 40, (20_000, 2))
+    ground = 0.5 * xy[:, 0]  # a 50 % slope: 20 m of relief across the scene
+    z = ground + np.where(rng.random(20_000) < 0.3, rng.uniform(2, 6, 20_000), 0.0)  # 30 % objects
+    points = np.column_stack([xy, z]).astype(np.float32)
+    scene = Scene("slope", tmp_path, points, np.zeros(20_000, np.int64))
+    whole = scene_sample(scene, slice(None), ("local_height", "height"), -1)
+    index = np.flatnonzero(points[:, 0] > 30)  # a crop on the high side
+    crop = scene_sample(scene, index, ("local_height", "height"), -1)
+    np.testing.assert_allclose(crop["features"][:, 0], whole["features"][index, 0], atol=1e-5)
+    local = whole["features"][:, 0]
+    on_ground = z == ground
+    assert (
+        local.min() >= 0 and local[on_ground].max() <= 0.5 * LOCAL_HEIGHT_CELL + 1e-3
+    )  # slope x cell
+    assert np.median(local[~on_ground]) > np.median(local[on_ground]) + 2  # objects stand out
+    assert np.median(whole["features"][z == ground, 1]) > 5  # plain height mistakes the slope
+
+
+def test_scenes_and_tile_files_load_without_lightning() -> None:
+    """Prediction builds its inputs with these: they must not pull in Lightning."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pointea.data.scene, pointea.data.lidar_tiles, pointea.data.crops; "
+        "print('pytorch_lightning' in sys.modules)"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
+                            env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

@@ -24,7 +24,19 @@ from typing import Any
 __all__ = ["Outcome", "run_bounded", "read_summary"]
 
 _CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(["numpy", "pytest", "open3d", "laspy", "pointea.io", "tests.io.bounded"])
+# what the children need, loaded once in the server: mesh sampling runs the network's FPS (torch)
+_CONTEXT.set_forkserver_preload(
+    [
+        "numpy",
+        "pytest",
+        "torch",
+        "open3d",
+        "laspy",
+        "pointea.io",
+        "pointea.layers.sampling",
+        "tests.io.bounded",
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -43,7 +55,9 @@ def _address_space() -> int:
         return int(stream.read().split()[0]) * resource.getpagesize()
 
 
-def _child(connection: Any, function: Callable[..., Any], args: tuple, seconds: float, memory: int) -> None:
+def _child(
+    connection: Any, function: Callable[..., Any], args: tuple, seconds: float, memory: int
+) -> None:
     limit = _address_space() + memory
     resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
     signal.alarm(max(1, round(seconds)))

@@ -38,7 +38,9 @@ def _refused(path: Path, pattern: str, **kwargs) -> str:
 
 
 def _ply(header_lines: list[str], body: bytes, fmt: str = "ascii") -> bytes:
-    return ("\n".join(["ply", f"format {fmt} 1.0", *header_lines, "end_header"]) + "\n").encode() + body
+    return (
+        "\n".join(["ply", f"format {fmt} 1.0", *header_lines, "end_header"]) + "\n"
+    ).encode() + body
 
 
 TRIANGLE_VERTICES = "0 0 0\n1 0 0\n0 1 0\n1 1 0\n"
@@ -56,7 +58,11 @@ def test_pcd_declaring_billions_of_points(tmp_path: Path, num_points: int | None
     """Was ``MemoryError: std::bad_alloc`` from open3d."""
     path = tmp_path / "huge.pcd"
     path.write_bytes(PCD_HEADER.format(n=4_000_000_000, mode="binary").encode() + bytes(120))
-    _refused(path, r"declares 4,000,000,000 points, more than the 20,000,000 allowed", num_points=num_points)
+    _refused(
+        path,
+        r"declares 4,000,000,000 points, more than the 20,000,000 allowed",
+        num_points=num_points,
+    )
 
 
 @pytest.mark.parametrize("mode", ["binary", "ascii"])
@@ -95,14 +101,18 @@ def test_las_garbage_behind_a_valid_signature(tmp_path: Path) -> None:
         path.write_bytes(b"LASF" + bytes(rng.integers(0, 256, 400, dtype=np.uint8)))
         _refused(path, r"LAS|truncated or corrupt")
     laz = tmp_path / "garbage.laz"  # the same, believable version, as a .laz
-    data = bytearray(b"LASF" + bytes(np.random.default_rng(9).integers(0, 256, 400, dtype=np.uint8)))
+    data = bytearray(
+        b"LASF" + bytes(np.random.default_rng(9).integers(0, 256, 400, dtype=np.uint8))
+    )
     data[24:26] = b"\x01\x02"
     laz.write_bytes(bytes(data))
     _refused(laz, r"LAS|truncated or corrupt")
 
 
 @pytest.mark.parametrize("name", ["Example.las", "autzen_trim.las", "Megaplot.laz"])
-def test_real_las_with_a_vlr_count_of_0xfffffff0(tmp_path: Path, lidar_tiles: Path, name: str) -> None:
+def test_real_las_with_a_vlr_count_of_0xfffffff0(
+    tmp_path: Path, lidar_tiles: Path, name: str
+) -> None:
     """A real tile whose VLR count is edited: laspy looped reading VLRs (4.8 GB after 200 s)."""
     data = bytearray((lidar_tiles / name).read_bytes())
     struct.pack_into("<I", data, 100, 0xFFFFFFF0)
@@ -112,7 +122,9 @@ def test_real_las_with_a_vlr_count_of_0xfffffff0(tmp_path: Path, lidar_tiles: Pa
 
 
 @pytest.mark.parametrize("field", ["count", "record", "offset"])
-def test_real_las_with_edited_point_declarations(tmp_path: Path, lidar_tiles: Path, field: str) -> None:
+def test_real_las_with_edited_point_declarations(
+    tmp_path: Path, lidar_tiles: Path, field: str
+) -> None:
     data = bytearray((lidar_tiles / "autzen_trim.las").read_bytes())
     if field == "count":
         struct.pack_into("<I", data, 107, 0xFFFFFFFF)  # legacy point count
@@ -245,7 +257,9 @@ def test_npz_member_declaring_a_huge_array(tmp_path: Path) -> None:
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("points.npy", member)
         archive.writestr("labels.npy", member)
-    _refused(path, r"truncated or corrupt: the header declares 'points.npy' of shape \(10000000000, 3\)")
+    _refused(
+        path, r"truncated or corrupt: the header declares 'points.npy' of shape \(10000000000, 3\)"
+    )
 
 
 def test_npy_declaring_more_rows_than_the_cap(tmp_path: Path) -> None:
@@ -262,7 +276,9 @@ def test_text_label_of_1e30(tmp_path: Path) -> None:
     """Was label -9223372036854775808 with only NumPy's cast warning."""
     path = tmp_path / "labels.txt"
     path.write_bytes(b"0 0 0 1\n1 0 0 2\n0 1 0 1e30\n")
-    with pytest.raises(DataError, match=rf"labels\.txt: line 3: label 1e\+30 is beyond \+-{LABEL_LIMIT}"):
+    with pytest.raises(
+        DataError, match=rf"labels\.txt: line 3: label 1e\+30 is beyond \+-{LABEL_LIMIT}"
+    ):
         read_points(path)
 
 
@@ -291,7 +307,9 @@ def test_coordinates_beyond_the_encoder_limit(tmp_path: Path, suffix: str) -> No
     else:
         path.write_bytes(PCD_HEADER.format(n=3, mode="binary").encode() + points.tobytes())
         where = "row 3"
-    with pytest.raises(DataError, match=rf"far\{suffix}: {where}: coordinate of magnitude 3e\+38 beyond 1e\+18"):
+    with pytest.raises(
+        DataError, match=rf"far\{suffix}: {where}: coordinate of magnitude 3e\+38 beyond 1e\+18"
+    ):
         read_points(path)
     assert MAX_COORDINATE == 1e18
 
@@ -321,7 +339,9 @@ def test_survey_offset_airplane_keeps_its_shape(tmp_path: Path, normal_resampled
     centre = (table[:, :3].min(0) + table[:, :3].max(0)) / 2
     assert np.abs(cloud.points - (original.points - centre)).max() < 1e-6
     subset = read_points(path, 1024, seed=1)  # streaming a subset centres the same way
-    assert np.abs(subset.true_points() - read_points(source, 1024, seed=1).points - 5e6).max() < 1e-5
+    assert (
+        np.abs(subset.true_points() - read_points(source, 1024, seed=1).points - 5e6).max() < 1e-5
+    )
 
 
 def test_a_unit_cloud_gets_no_origin(normal_resampled: Path) -> None:
@@ -362,7 +382,9 @@ def test_written_files_respect_the_umask(tmp_path: Path, suffix: str) -> None:
     assert path.stat().st_mode & 0o777 == 0o664
 
 
-def test_a_failed_write_leaves_the_earlier_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_write_leaves_the_earlier_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = write_points(tmp_path / "cloud.ply", np.eye(3))
     before = path.read_bytes()
 
@@ -398,3 +420,18 @@ def test_seg_label_of_1e30(tmp_path: Path) -> None:
     labels.write_text("1\n2\n1e30\n")
     with pytest.raises(DataError, match=r"shape\.seg: line 3: label 1e\+30 is beyond"):
         read_points(points, labels_path=labels)
+
+
+@pytest.mark.parametrize("suffix", [".ply", ".npz"])
+def test_far_off_clouds_are_written_where_they_were(
+    tmp_path: Path, lidar_tiles: Path, suffix: str
+) -> None:
+    """A cloud with an origin is written at its true coordinates (float64) and reads back there,
+    centred again: a real LAS tile to .ply/.npz and back keeps every coordinate to 1e-6 m."""
+    cloud = read_points(lidar_tiles / "autzen_trim.las", 2048, seed=0)
+    assert cloud.origin is not None
+    path = write_points(tmp_path / f"tile{suffix}", cloud)
+    again = read_points(path)
+    assert again.origin is not None
+    assert np.abs(again.true_points() - cloud.true_points()).max() < 1e-6
+    assert np.array_equal(again.labels, cloud.labels)

@@ -3,7 +3,7 @@ within a time and memory bound.
 
 Hypothesis writes a file whose header declares counts, sizes and types drawn at random (honest ones
 among them) over a body that may or may not match; each read runs in a bounded child
-(:mod:`tests.io.bounded`: 10 s, 1 GiB). When the header is honest, the cloud read must be the one
+(:mod:`tests.io.bounded`: 20 s, 1 GiB). When the header is honest, the cloud read must be the one
 written; whatever is accepted must be finite and within the caps.
 """
 
@@ -22,7 +22,7 @@ from tests.io.bounded import read_summary, run_bounded
 
 SETTINGS = settings(
     max_examples=40,
-    deadline=None,  # the child's own bound (10 s) is the deadline
+    deadline=None,  # the child's own bound (20 s) is the deadline
     database=None,  # nothing shared between test workers
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -32,7 +32,7 @@ HUGE = st.sampled_from([0, 1, 2, 3, 7, 50, 2**16, 2**31 - 1, 2**32 - 1, 2**32, 2
 
 def _check(path: Path, kwargs: dict | None = None) -> dict | None:
     """The cloud read (as a summary), or ``None`` after one DataError line naming the file."""
-    outcome = run_bounded(read_summary, path, kwargs or {}, seconds=10, memory=1 << 30)
+    outcome = run_bounded(read_summary, path, kwargs or {}, seconds=20, memory=1 << 30)
     assert outcome.kind in ("ok", "DataError"), outcome
     if outcome.kind == "DataError":
         assert "\n" not in outcome.message and outcome.message.startswith(f"{path}: "), outcome
@@ -74,7 +74,13 @@ POINTS = st.integers(1, 40).flatmap(
 )
 def test_pcd_headers(tmp_path: Path, points, declared, width, size, mode, cut) -> None:
     n = points.shape[0]
-    honest = declared is None and width is None and size == "4 4 4" and mode in ("binary", "ascii") and cut == 0
+    honest = (
+        declared is None
+        and width is None
+        and size == "4 4 4"
+        and mode in ("binary", "ascii")
+        and cut == 0
+    )
     declared = n if declared is None else declared
     width = declared if width is None else width
     header = (
@@ -104,11 +110,15 @@ PLY_TYPES = st.sampled_from(["float", "double", "int", "uchar", "short"])
     fmt=st.sampled_from(["ascii", "binary_little_endian", "binary_big_endian"]),
     declared=st.one_of(st.none(), HUGE),
     kind=st.one_of(st.just("float"), PLY_TYPES),
-    faces=st.lists(st.tuples(st.integers(-2, 45), st.integers(-2, 45), st.integers(-2, 45)), max_size=5),
+    faces=st.lists(
+        st.tuples(st.integers(-2, 45), st.integers(-2, 45), st.integers(-2, 45)), max_size=5
+    ),
     declared_faces=st.one_of(st.none(), HUGE),
     extra=st.binary(max_size=40),
 )
-def test_ply_headers(tmp_path: Path, points, fmt, declared, kind, faces, declared_faces, extra) -> None:
+def test_ply_headers(
+    tmp_path: Path, points, fmt, declared, kind, faces, declared_faces, extra
+) -> None:
     n = points.shape[0]
     honest = declared is None and kind == "float" and not extra
     declared = n if declared is None else declared
@@ -119,7 +129,11 @@ def test_ply_headers(tmp_path: Path, points, fmt, declared, kind, faces, declare
         lines += ["property list uchar int vertex_indices"]
     header = ("\n".join([*lines, "end_header"]) + "\n").encode()
     dtype = {"float": "f4", "double": "f8", "int": "i4", "uchar": "u1", "short": "i2"}[kind]
-    values = points.astype(dtype) if kind in ("float", "double") else np.round(points * 100).astype(dtype)
+    values = (
+        points.astype(dtype)
+        if kind in ("float", "double")
+        else np.round(points * 100).astype(dtype)
+    )
     if fmt == "ascii":
         body = "".join(" ".join(repr(v) for v in row) + "\n" for row in values.tolist())
         body += "".join(f"3 {i} {j} {k}\n" for i, j, k in faces)
@@ -145,7 +159,9 @@ def test_ply_headers(tmp_path: Path, points, fmt, declared, kind, faces, declare
 @SETTINGS
 @given(
     edits=st.lists(
-        st.tuples(st.sampled_from([94, 96, 100, 104, 105, 107, 131, 235, 243, 247]), HUGE), min_size=1, max_size=3
+        st.tuples(st.sampled_from([94, 96, 100, 104, 105, 107, 131, 235, 243, 247]), HUGE),
+        min_size=1,
+        max_size=3,
     ),
     cut=st.one_of(st.none(), st.integers(0, 1244)),
     suffix=st.sampled_from([".las", ".laz"]),
@@ -198,8 +214,15 @@ def test_numpy_headers(tmp_path: Path, shape, descr, rows, suffix) -> None:
     header = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape!r}, }}".encode()
     header += b" " * (-(len(header) + 11) % 64) + b"\n"
     itemsize = np.dtype(descr).itemsize
-    body = np.random.default_rng(rows).uniform(-1, 1, rows * 4 * max(1, itemsize)).astype("<f4").tobytes()
-    member = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + body[: rows * 3 * itemsize]
+    body = (
+        np.random.default_rng(rows)
+        .uniform(-1, 1, rows * 4 * max(1, itemsize))
+        .astype("<f4")
+        .tobytes()
+    )
+    member = (
+        b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + body[: rows * 3 * itemsize]
+    )
     if suffix == ".npz":
         import io
         import zipfile
@@ -218,7 +241,8 @@ def test_numpy_headers(tmp_path: Path, shape, descr, rows, suffix) -> None:
     counts=st.tuples(HUGE, HUGE),
     vertices=st.lists(st.tuples(*[st.floats(-1e300, 1e300)] * 3), max_size=6),
     faces=st.lists(
-        st.lists(st.one_of(st.integers(-3, 8), st.floats(-3, 8)), min_size=1, max_size=6), max_size=4
+        st.lists(st.one_of(st.integers(-3, 8), st.floats(-3, 8)), min_size=1, max_size=6),
+        max_size=4,
     ),
 )
 def test_off_meshes(tmp_path: Path, counts, vertices, faces) -> None:
@@ -229,3 +253,26 @@ def test_off_meshes(tmp_path: Path, counts, vertices, faces) -> None:
     if cloud is not None:
         assert len(cloud["points"]) == 8
         assert counts[0] <= len(vertices) and counts[1] <= len(faces)
+
+
+@SETTINGS
+@given(
+    declared=st.one_of(st.none(), HUGE),
+    corners=st.lists(
+        st.tuples(*[st.floats(-(2.0**66), 2.0**66, width=32, allow_subnormal=False)] * 9),
+        min_size=0,
+        max_size=4,
+    ),
+    extra=st.binary(max_size=60),
+)
+def test_binary_stl_counts(tmp_path: Path, declared, corners, extra) -> None:
+    """A binary STL whose triangle count may not match its facets (open3d reads it)."""
+    record = np.dtype([("normal", "<f4", 3), ("corners", "<f4", (3, 3)), ("attribute", "<u2")])
+    facets = np.zeros(len(corners), record)
+    if corners:
+        facets["corners"] = np.asarray(corners, np.float32).reshape(-1, 3, 3)
+    count = len(corners) if declared is None else declared
+    data = b"binary".ljust(80, b" ") + np.uint32(count % 2**32).tobytes() + facets.tobytes() + extra
+    cloud = _check(_file(tmp_path, data, ".stl"), {"num_points": 8})
+    if cloud is not None:
+        assert len(cloud["points"]) == 8 and count % 2**32 <= len(corners) + len(extra) // 50

@@ -153,6 +153,36 @@ def test_zero_area_mesh_is_refused(tmp_path: Path) -> None:
         read_points(path, 10)
 
 
+def test_mesh_sampling_keeps_the_points_the_networks_fps_picks(monkeypatch, tmp_path: Path) -> None:
+    """Mesh sampling runs pointea.layers.sampling.fps (the one FPS) on the points it drew and keeps
+    exactly those, which lie farther apart than as many drawn points taken at random."""
+    import torch
+
+    from pointea.io.mesh_sampling import sample_mesh
+    from pointea.layers import sampling
+
+    calls = []
+    real_fps = sampling.fps
+
+    def spy(points, num_samples, *args, **kwargs):
+        picked = real_fps(points, num_samples, *args, **kwargs)
+        calls.append((points.clone(), picked.clone()))
+        return picked
+
+    monkeypatch.setattr(sampling, "fps", spy)
+    kept, _ = sample_mesh(tmp_path / "cube.off", CUBE_VERTICES, CUBE_TRIANGLES, 256, seed=3)
+    (drawn, picked), = calls
+    assert drawn.shape == (256 * 4, 3) and picked.shape == (256,)
+    assert np.array_equal(kept, drawn[picked].numpy())
+
+    def closest_pair(points: np.ndarray) -> float:
+        distance = np.linalg.norm(points[:, None] - points[None], axis=-1) + np.eye(len(points)) * 1e9
+        return float(distance.min())
+
+    random_subset = drawn[torch.randperm(len(drawn), generator=torch.Generator().manual_seed(0))[:256]].numpy()
+    assert closest_pair(kept) > 2 * closest_pair(random_subset)
+
+
 @pytest.mark.parametrize("ascii", [True, False])
 def test_ply_meshes_read_as_open3d_writes_and_reads_them(tmp_path: Path, ascii: bool) -> None:
     """pointea parses PLY meshes itself (open3d's reader believes the header); on a mesh open3d
@@ -174,7 +204,9 @@ def test_ply_meshes_read_as_open3d_writes_and_reads_them(tmp_path: Path, ascii: 
     assert np.array_equal(triangles, np.asarray(again.triangles))
     quads = tmp_path / "quads.ply"
     header = "ply\nformat binary_big_endian 1.0\nelement vertex 8\nproperty double x\nproperty double y\n"
-    header += "property double z\nelement face 6\nproperty list uchar uint vertex_indices\nend_header\n"
+    header += (
+        "property double z\nelement face 6\nproperty list uchar uint vertex_indices\nend_header\n"
+    )
     faces = [(0, 1, 2, 3), (4, 5, 6, 7), (0, 1, 5, 4), (1, 2, 6, 5), (2, 3, 7, 6), (3, 0, 4, 7)]
     body = CUBE_VERTICES.astype(">f8").tobytes() + b"".join(
         b"\x04" + np.array(face, ">u4").tobytes() for face in faces
@@ -203,5 +235,7 @@ def test_binary_ply_mesh_of_mixed_polygons(tmp_path: Path) -> None:
     assert np.array_equal(read, vertices)
     assert triangles.tolist() == [[0, 1, 4], [0, 1, 2], [0, 2, 3]]
     path.write_bytes(header.encode() + vertices.tobytes() + faces[:-3])
-    with pytest.raises(DataError, match=r"mixed\.ply: truncated: the header declares 2 'face' rows"):
+    with pytest.raises(
+        DataError, match=r"mixed\.ply: truncated: the header declares 2 'face' rows"
+    ):
         read_ply_mesh(path, read_ply_header(path))

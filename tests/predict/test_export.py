@@ -4,6 +4,10 @@ other batch sizes and numbers of points than it was traced with."""
 from __future__ import annotations
 
 import json
+import re
+import resource
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
@@ -12,6 +16,7 @@ import torch
 
 from pointea.export import FORMATS, TOLERANCE, export_model, load_runtime, main
 from pointea.predict import Preprocessing, load_trained_model
+from tests.predict.conftest import REPO
 
 SUFFIX = {"onnx": ".onnx", "torchscript": ".pt", "exported": ".pt2"}
 
@@ -87,3 +92,60 @@ def test_command_refuses_bad_input_in_one_line(classifier_checkpoint, tmp_path, 
         assert err.count("\n") == 1 and message in err
     with pytest.raises(SystemExit):
         main([str(classifier_checkpoint), "--format", "tflite", "--out", str(tmp_path / "m")])
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_refuses_clouds_below_the_sample_size_in_its_own_runtime(fmt, classifier_checkpoint, real_clouds, tmp_path):
+    model = load_trained_model(classifier_checkpoint)
+    out = tmp_path / f"model{SUFFIX[fmt]}"
+    export_model(model, fmt, out)
+    run = load_runtime(fmt, out)
+    assert run(real_clouds[:2, :64]).shape == (2, 12)  # exactly the sample size: answered
+    expected = {
+        "onnx": "pointea: this network samples 64 points per cloud",  # the check node's name, in onnxruntime's error
+        "torchscript": "pointea: this network samples 64 points per cloud (sample_sizes[0]), got clouds of",
+        "exported": "points.size()[1] >= 64",  # torch.export's own guard on the dynamic dimension
+    }[fmt]
+    for count in (63, 31, 10, 1, 0):
+        with pytest.raises(Exception, match=re.escape(expected)):
+            run(np.ascontiguousarray(real_clouds[:1, :count]))
+
+
+def test_check_turns_every_unreadable_cloud_into_one_line(classifier_checkpoint, real_clouds, tmp_path, capsys):
+    import h5py
+
+    (tmp_path / "garbage.xyz").write_bytes(b"\x00\xff garbage \x01\n" * 50)
+    np.savetxt(tmp_path / "nan.xyz", np.where(np.arange(300)[:, None] % 7 == 0, np.nan, real_clouds[0][:300]))
+    with h5py.File(tmp_path / "flat.h5", "w") as archive:
+        archive["data"] = real_clouds[:2, :, :2]  # width 2
+    header = ("# .PCD v0.7\nVERSION 0.7\nFIELDS x y z\nSIZE 4 4 4\nTYPE F F F\nCOUNT 1 1 1\nWIDTH 2000000000\n"
+              "HEIGHT 1\nVIEWPOINT 0 0 0 1 0 0 0\nPOINTS 2000000000\nDATA binary\n")  # fmt: skip
+    (tmp_path / "huge.pcd").write_bytes(header.encode() + np.zeros(30, np.float32).tobytes())
+    for name in ("garbage.xyz", "nan.xyz", "flat.h5", "huge.pcd"):
+        argv = [str(classifier_checkpoint), "--format", "torchscript", "--out", str(tmp_path / "m.pt"), "--check", str(tmp_path / name)]
+        assert main(argv) == 2, name
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith(f"pointea-export: error: --check {tmp_path / name}"), err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_export_that_hits_a_file_size_limit_keeps_the_earlier_file(fmt, classifier_checkpoint, tmp_path):
+    out = tmp_path / f"model{SUFFIX[fmt]}"
+    out.write_bytes(b"an earlier export" * 1000)
+    before = out.read_bytes()
+    limit = 64 * 1024  # the tiny network's file is larger than this
+
+    def small_disk() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pointea.export", str(classifier_checkpoint), "--format", fmt, "--out", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=600, preexec_fn=small_disk,
+    )  # fmt: skip
+    assert done.returncode == 2, (done.returncode, done.stderr[-2000:])  # not SIGABRT (-6)
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"pointea-export: error: --out {out}: cannot write it (File too large); any earlier file there is intact"
+    )
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]  # no temporary left behind

@@ -116,7 +116,7 @@ def test_unknown_attention_kind_names_the_argument_and_the_choices(classificatio
                               "--model.init_args.network.init_args.encoder.init_args.attention", "linear"])  # fmt: skip
     assert message == (
         "pointea: error: model.init_args.network.init_args.encoder.init_args.attention: Expected a "
-        "typing.Literal['external', 'offset']. Got value: linear (`pointea fit --help` lists the options)"
+        "typing.Literal['external', 'offset', 'self']. Got value: linear (`pointea fit --help` lists the options)"
     )
     assert capsys.readouterr().err == ""  # no usage text, no traceback before it
 

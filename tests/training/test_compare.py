@@ -178,13 +178,33 @@ def test_mismatched_tasks_are_refused_before_training(classification_root, tmp_p
         (["--seed_everything", "3"], "--seed_everything is set by pointea-compare"),
         (["--trainer.default_root_dir=x"], "--trainer.default_root_dir is set by pointea-compare"),
         (["--seeds", "0"], "--seeds must be at least 1"),
+        (["--config", "segmentation.yaml"], "--config among the options for every run would change what the two configs train"),
+        (["--model.class_path=pointea.training.PartSegmentation"], "--model.class_path among the options"),
+        (["--trainer.limit_test_batches", "0"], "--trainer.limit_test_batches 0 leaves the tests no batch"),
+        (["--out", "/proc/pointea/report"], "--out /proc/pointea/report: its folder /proc/pointea: cannot write there"),
+        (["--out", "{tmp}/a.yaml/report"], "a.yaml is a file, expected a folder"),
     ],
 )
-def test_user_errors_are_one_line(classification_root, tmp_path, capsys, extra, expected):
+def test_user_errors_are_one_line_before_training(classification_root, tmp_path, capsys, extra, expected):
     a = tiny_config(tmp_path / "a.yaml", "classification", classification_root, tmp_path / "unused")
+    extra = [option.format(tmp=tmp_path) for option in extra]
     status = main([str(a), str(a), "--runs", str(tmp_path / "runs"), *extra])
     error = capsys.readouterr().err.strip()
     assert status == 2 and expected in error and "\n" not in error
+    assert not (tmp_path / "runs").exists()  # nothing trained
+
+
+@pytest.mark.slow
+def test_a_test_without_batches_is_a_failed_run_not_a_crash(classification_root, tmp_path, capsys):
+    a = tiny_config(tmp_path / "a.yaml", "classification", classification_root, tmp_path / "unused", limit_test_batches=0)
+    out = tmp_path / "report"
+    status = main([str(a), str(a), "--seeds", "1", "--out", str(out), "--runs", str(tmp_path / "runs")])
+    assert status == 1 and "2 run(s) failed or diverged" in capsys.readouterr().err
+    report = json.loads(out.with_suffix(".json").read_text())
+    for config in report["configs"]:
+        (run,) = config["runs"]
+        assert run["status"] == "failed" and "test logged no test/acc" in run["reason"]
+        assert config["summary"]["status"] == "failed"
 
 
 def test_an_existing_run_folder_is_never_reused(classification_root, tmp_path, capsys):

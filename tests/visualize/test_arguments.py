@@ -57,6 +57,7 @@ def test_curves_columns_are_checked(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert line == "argument --columns: must be an integer in 1..16, got 0"
 
 
+@pytest.mark.slow  # a 4096 x 4096 software render
 def test_the_renderer_works_at_the_cap_and_refuses_beyond_it() -> None:
     points = np.random.default_rng(0).uniform(-1, 1, (400, 3))
     cloud = Cloud(points, np.full((400, 3), 0.1))

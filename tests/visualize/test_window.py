@@ -103,6 +103,7 @@ def _coloured(image: np.ndarray) -> np.ndarray:
     return channels.max(axis=-1) - channels.min(axis=-1) > 60
 
 
+@pytest.mark.slow  # a real open3d window on Xvfb, in a subprocess
 def test_window_draws_coloured_points_and_keys_change_them(x_display: str, classification_run: Run, tmp_path: Path) -> None:
     keys = ["RIGHT", "M", "F"]
     shots, titles = _drive(x_display, classification_run, tmp_path, keys)

@@ -23,6 +23,7 @@ from visualize.window import Viewer
 
 SETTLE_S = 1.0  # ticks of the event loop after a change, before the screenshot
 FIRST_FRAME_S = 30.0  # the longest wait for a window that is still all black (not drawn yet)
+CHANGE_S = 30.0  # the longest wait, after a key, for a frame unlike the one before it
 
 
 def _scripted(out: Path, keys: list[str]):  # noqa: ANN202
@@ -40,26 +41,32 @@ def _scripted(out: Path, keys: list[str]):  # noqa: ANN202
                 app.run_one_tick()
                 time.sleep(0.01)
 
-        def shot(i: int) -> None:
+        def shot(i: int, before: bytes | None) -> bytes:
             # The first frame can take several seconds on a busy machine's software renderer:
             # until it is drawn the window is all black, so keep ticking (at most FIRST_FRAME_S).
-            give_up = time.monotonic() + FIRST_FRAME_S
+            # After a key, keep ticking until the frame differs from the one before (at most
+            # CHANGE_S): a loaded machine redraws late, and a key that changes nothing still
+            # ends with an unchanged shot, which the test refuses.
+            give_up = time.monotonic() + (FIRST_FRAME_S if before is None else CHANGE_S)
             while True:
                 settle()
                 frame = shown.window.os_frame  # the window's content on the screen
                 box = (frame.x, frame.y, frame.x + frame.width, frame.y + frame.height)
                 image = ImageGrab.grab(bbox=box, xdisplay=os.environ["DISPLAY"])
-                if image.getextrema() != ((0, 0), (0, 0), (0, 0)) or time.monotonic() > give_up:
+                drawn = image.getextrema() != ((0, 0), (0, 0), (0, 0))
+                new = before is None or image.tobytes() != before
+                if (drawn and new) or time.monotonic() > give_up:
                     break
             image.save(out / f"shot{i}.png")
             titles.append(shown.window.title)
+            return image.tobytes()
 
         titles: list[str] = []
-        shot(0)
+        previous = shot(0, None)
         for i, key in enumerate(keys, start=1):
             event = types.SimpleNamespace(type=gui.KeyEvent.Type.DOWN, key=int(getattr(gui.KeyName, key)))
             shown._on_key(event)  # the key callback ViewerWindow registered with the window
-            shot(i)
+            previous = shot(i, previous)
         (out / "titles.json").write_text(json.dumps(titles))
         sys.stdout.flush()
         os._exit(0)  # leave without open3d's teardown (it can abort on exit under Xvfb)
