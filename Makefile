@@ -3,6 +3,7 @@
 #   make demo   set up the core (no torch-cluster build), then train and test on the synthetic default data
 #   make demo-partseg   the same for part segmentation
 #   make demo-normals   the same for normal estimation (with PCA normals on the same test clouds)
+#   make demo-scene   the same for semantic segmentation of whole procedural rooms
 #   make bench  set everything up, then the external vs self-attention benchmark
 #   make setup  set everything up (the core, torch-cluster built from source, dev extras, Debian packages)
 
@@ -32,7 +33,7 @@ BUILD_CONFIG := $(VENV)/build_ext.cfg
 # pytest-xdist workers for `make test`: auto is one per core; PYTEST_WORKERS=0 runs in one process.
 PYTEST_WORKERS ?= auto
 
-.PHONY: setup test demo demo-partseg demo-normals bench system-packages clean
+.PHONY: setup test demo demo-partseg demo-normals demo-scene bench system-packages clean
 
 setup: $(STAMP)
 
@@ -74,6 +75,10 @@ demo: $(CORE)
 demo-partseg: $(CORE)
 	$(BIN)/pointea fit --config configs/demo_partseg.yaml
 	$(BIN)/pointea test --config configs/demo_partseg.yaml --ckpt_path best
+
+demo-scene: $(CORE)
+	$(BIN)/pointea fit --config configs/demo_scene.yaml
+	$(BIN)/pointea test --config configs/demo_scene.yaml --ckpt_path best
 
 bench: $(STAMP)
 	$(BIN)/pointea-bench

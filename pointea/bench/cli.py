@@ -392,12 +392,17 @@ def settings_from_args(args: argparse.Namespace, command: str) -> BenchSettings:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of ``pointea-bench``."""
+    """Entry point of ``pointea-bench`` (``pointea-bench scenes ...``: :mod:`pointea.bench.scenes`)."""
     words = sys.argv[1:] if argv is None else list(argv)
     if words[:1] == ["las-reading"]:  # LAZ streaming vs laspy: its own options (see its --help)
         from pointea.bench.las_reading import main as las_reading
 
         raise SystemExit(las_reading(words[1:]))
+    if words[:1] == ["scenes"]:  # whole-scene inference and crop training: its own options
+        from pointea.bench.scenes import main as scenes_main
+
+        scenes_main(words[1:])
+        return
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.device == "cuda":

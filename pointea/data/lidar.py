@@ -170,6 +170,15 @@ class LidarDataModule(SceneDataModule):
     def class_names(self) -> list[str]:
         return list(self.class_map.names)
 
+    def preprocessing_record(self) -> dict[str, Any]:
+        """The scene record plus the class map (codes in the map's order), so ``pointea-predict``
+        reads a tile as training did and writes each class back as its first ASPRS code."""
+        classes = {
+            name: [code for code, label in self.class_map.codes.items() if label == index]
+            for index, name in enumerate(self.class_map.names)
+        }
+        return {**super().preprocessing_record(), "class_map": {"classes": classes, "ignore": list(self.class_map.ignore)}}
+
     def tile_paths(self) -> list[Path]:
         """Every ``.las``/``.laz`` file under ``root`` (sorted; the cache folder excluded)."""
         root = Path(self.root).expanduser()

@@ -22,6 +22,7 @@ Shape legend: R points in a chunk, C columns.
 
 from __future__ import annotations
 
+import shutil
 import struct
 from pathlib import Path
 
@@ -144,3 +145,182 @@ def read_las_rows(
         raise DataError(f"{path}: the file holds no points")
     names = ("x", "y", "z", *(("r", "g", "b") if colour else ()), "label")
     return keeper.finish(), names, origin
+
+
+# Writing a prediction back -------------------------------------------------------------------------
+
+__all__ += ["write_las_classification"]
+
+#: Where the classification sits in a point record, and the bits that are the class code: formats
+#: 0-5 keep it in the low 5 bits of byte 15 (the high 3 are the synthetic / key-point / withheld
+#: flags), formats 6-10 in the whole of byte 16.
+_CLASS_BYTE = {False: (15, 0x1F), True: (16, 0xFF)}
+#: Byte offset of the public header's file creation day of year and year (two uint16).
+_CREATION_DATE = 90
+#: Bytes of a VLR's own header; the (user id, record id) of the LAZ description VLR.
+_VLR_HEADER = 54
+_LASZIP_VLR = (b"laszip encoded", 22204)
+
+
+def write_las_classification(
+    source: Path, classification: np.ndarray, destination: Path, chunk_points: int = LAS_CHUNK_POINTS
+) -> Path:
+    """Copy the LAS/LAZ file ``source`` to ``destination`` with ``classification`` as its class codes
+    and every other field as it was.
+
+    ``.las`` to ``.las`` (any version, 1.0 to 1.4): a byte copy of the file in which only the class
+    code bits of each point record change: the header, the VLRs (coordinate system, extra-bytes
+    description, others), every other bit of every point record (coordinates, intensity, returns,
+    the synthetic / key-point / withheld / overlap flags, scan angle, user data, point source id,
+    GPS time, colour, NIR, wave packets, extra bytes) and whatever follows the points (EVLRs,
+    waveform data) are the source's bytes. ``.laz`` output (compressed, with laspy's LAZ backend):
+    the points are decompressed, given their class codes and compressed again through laspy; the
+    header fields, VLRs, EVLRs and every point field except the classification keep their values
+    (laspy writes LAS 1.2 to 1.4 only). Points stream through in chunks of ``chunk_points`` (tiles
+    larger than memory), into a temporary file beside ``destination`` that replaces it only when
+    complete: no partial file is left behind.
+
+    Shapes:
+        classification: (N,) integer class codes, one per point of ``source`` in file order
+
+    Raises:
+        DataError: an unreadable or truncated ``source``, a prediction of another length, or codes
+            the point format cannot hold (above 31 in formats 0-5, above 255 in 6-10).
+    """
+    source, destination = Path(source), Path(destination)
+    classification = np.asarray(classification)
+    if classification.ndim != 1 or classification.dtype.kind not in "iu":
+        raise DataError(
+            f"{destination}: classification must be a 1-D integer array, got {classification.dtype} "
+            f"of shape {classification.shape}"
+        )
+    suffix = destination.suffix.lower()
+    if suffix not in (".las", ".laz"):
+        raise DataError(f"{destination}: a LAS output must end in .las or .laz")
+    try:
+        import laspy
+    except ImportError as error:
+        raise DataError(
+            f"{source}: writing {suffix} files needs laspy ({error}); install it with "
+            '`pip install "laspy[lazrs]"` (or pointea[las])'
+        ) from None
+    temporary = destination.with_name(f".{destination.name}.partial")
+    try:
+        with laspy.open(source) as reader:
+            header = reader.header
+            count, format_id = int(header.point_count), int(header.point_format.id)
+            if classification.shape[0] != count:
+                raise DataError(f"{source}: the file holds {count} points, the prediction {classification.shape[0]} labels")
+            _, bits = _CLASS_BYTE[format_id >= 6]
+            if count and (int(classification.min()) < 0 or int(classification.max()) > bits):
+                raise DataError(
+                    f"{source}: class codes [{int(classification.min())}, {int(classification.max())}] do not "
+                    f"fit point format {format_id}'s classification field (0..{bits})"
+                )
+            compressed_source = header.are_points_compressed
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            if suffix == ".laz" or compressed_source:
+                _rewrite_with_laspy(laspy, reader, source, classification, temporary, suffix == ".laz", chunk_points)
+        if suffix == ".las" and not compressed_source:
+            _patch_copy(source, classification, temporary, format_id, count, chunk_points)
+        temporary.replace(destination)
+    except laspy.errors.LaspyException as error:
+        temporary.unlink(missing_ok=True)
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise DataError(f"{source}: cannot copy it into {destination} ({type(error).__name__}: {message})") from None
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise DataError(f"{source}: cannot copy it into {destination} ({error})") from None
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return destination
+
+
+def _patch_copy(
+    source: Path, classification: np.ndarray, destination: Path, format_id: int, count: int, chunk_points: int
+) -> None:
+    """Byte copy of an uncompressed LAS file with the class-code bits of each record replaced."""
+    with open(source, "rb") as file_in, open(destination, "wb") as file_out:
+        head = file_in.read(107)  # the public header up to the legacy point count
+        if len(head) < 107:
+            raise DataError(f"{source}: truncated LAS header")
+        offset = int(np.frombuffer(head, "<u4", 1, 96)[0])  # offset to point data
+        record_length = int(np.frombuffer(head, "<u2", 1, 105)[0])
+        byte, bits = _CLASS_BYTE[format_id >= 6]
+        file_in.seek(0)
+        file_out.write(_read_exactly(file_in, offset, source, "header and VLRs"))
+        for start in range(0, count, chunk_points):
+            rows = min(chunk_points, count - start)
+            data = _read_exactly(file_in, rows * record_length, source, f"points {start}..{start + rows - 1}")
+            records = np.frombuffer(data, np.uint8).reshape(rows, record_length).copy()  # (R, record bytes)
+            codes = classification[start : start + rows].astype(np.uint8)  # (R,)
+            records[:, byte] = (records[:, byte] & ~np.uint8(bits)) | codes
+            file_out.write(records.tobytes())
+        shutil.copyfileobj(file_in, file_out)  # EVLRs, waveform data: as they were
+
+
+def _read_exactly(handle, size: int, source: Path, what: str) -> bytes:
+    data = handle.read(size)
+    if len(data) != size:
+        raise DataError(f"{source}: truncated file: {what} need {size} bytes, found {len(data)}")
+    return data
+
+
+def _rewrite_with_laspy(
+    laspy, reader, source: Path, classification: np.ndarray, destination: Path, compress: bool, chunk_points: int
+) -> None:
+    """Decompress, set the class codes chunk by chunk and write through laspy (LAZ output)."""
+    evlrs = reader.read_evlrs() if reader.header.version.minor >= 4 and reader.header.number_of_evlrs else None
+    with laspy.open(destination, mode="w", header=reader.header, do_compress=compress) as writer:
+        start = 0
+        for chunk in reader.chunk_iterator(chunk_points):
+            end = start + len(chunk)
+            chunk.classification = classification[start:end]  # a sub-field: the flag bits stay
+            writer.write_points(chunk)
+            start = end
+        if evlrs:
+            writer.write_evlrs(evlrs)
+    _restore_source_bytes(source, destination)
+
+
+def _vlr_spans(head: bytes) -> list[tuple[bytes, int, int, int]]:
+    """(user id, record id, start, end) of every VLR, header included, of a LAS file's first bytes."""
+    header_size = int.from_bytes(head[94:96], "little")
+    count = int.from_bytes(head[100:104], "little")
+    spans, start = [], header_size
+    for _ in range(count):
+        if start + _VLR_HEADER > len(head):
+            break
+        user_id = head[start + 2 : start + 18].rstrip(b"\0")
+        record_id = int.from_bytes(head[start + 18 : start + 20], "little")
+        end = start + _VLR_HEADER + int.from_bytes(head[start + 20 : start + 22], "little")
+        spans.append((user_id, record_id, start, end))
+        start = end
+    return spans
+
+
+def _restore_source_bytes(source: Path, destination: Path) -> None:
+    """Put back the source's bytes where laspy re-serialised the same content differently: the
+    creation day and year (laspy turns them into a date and back, which moves day 0, "unknown",
+    and shifts others by one) and every VLR laspy rewrote at the same size (the extra-bytes
+    description, whose unused fields it normalises). The LAZ description VLR stays laspy's own."""
+    head, written = _head_and_vlrs(source), _head_and_vlrs(destination)
+    with open(destination, "r+b") as file_out:
+        file_out.seek(_CREATION_DATE)
+        file_out.write(head[_CREATION_DATE : _CREATION_DATE + 4])
+        for (user, record, start, end), (user_out, record_out, start_out, end_out) in zip(
+            _vlr_spans(head), _vlr_spans(written)
+        ):
+            same_place = (user, record, end - start) == (user_out, record_out, end_out - start_out)
+            if same_place and (user, record) != _LASZIP_VLR:
+                file_out.seek(start_out)
+                file_out.write(head[start:end])
+
+
+def _head_and_vlrs(path: Path) -> bytes:
+    """A LAS file's bytes before its point data: the public header and the VLRs."""
+    with open(path, "rb") as handle:
+        offset = int.from_bytes(handle.read(100)[96:100], "little")  # offset to point data
+        handle.seek(0)
+        return handle.read(offset)

@@ -39,6 +39,7 @@ __all__ = [
     "ClassificationOutputs",
     "PerPointLabelOutputs",
     "PartSegmentationOutputs",
+    "SemanticSegmentationOutputs",
     "NormalOutputs",
     "TASK_OUTPUTS",
     "task_outputs",
@@ -249,6 +250,56 @@ class PartSegmentationOutputs(PerPointLabelOutputs):
         }
 
 
+class SemanticSegmentationOutputs(PerPointLabelOutputs):
+    """A class for every point of a scene (a room, a lidar tile).
+
+    Args:
+        labels: the checkpoint's label record, ``{"classes": [names], "class_codes": [code per
+            class] (optional)}``; ``class_codes`` (a lidar class map's ASPRS code of each class)
+            are what a LAS/LAZ output's classification holds; without them, the class ids.
+
+    Prediction outputs: ``labels`` (N,) class ids in the file's point order, ``cloud`` (N, 3),
+    optionally ``true_labels``. Per cloud: ``<stem>.classes.ply`` coloured by class,
+    ``<stem>.classes.npz`` (``points, classes, class_names``, ``true_classes``), and for a
+    ``.las``/``.laz`` input ``<stem>.las``/``.laz``: a copy of the input whose classification holds
+    the prediction, every other field kept (:func:`pointea.io.las.write_las_classification`). CSV
+    columns: ``class_<id>``, the points of each class.
+    """
+
+    task = "semantic_segmentation"
+    suffix = "classes"
+    column = "class"
+    shown = "points per class"
+
+    def __init__(self, labels: Mapping[str, Any]) -> None:
+        self.class_names = [str(name) for name in labels["classes"]]
+        codes = labels.get("class_codes")
+        self.class_codes = None if codes is None else np.asarray(codes, dtype=np.int64)
+
+    def label_ids(self, prediction: CloudPrediction) -> list[int]:
+        return list(range(len(self.class_names)))
+
+    def show(self, record: dict[str, Any]) -> str:
+        counts = {int(i): n for i, n in record["counts"].items() if n}
+        return " ".join(f"{self.class_names[i]}:{n}" for i, n in sorted(counts.items(), key=lambda item: -item[1]))
+
+    def npz_arrays(self, prediction: CloudPrediction) -> dict[str, np.ndarray]:
+        return {**super().npz_arrays(prediction), "class_names": np.array(self.class_names)}
+
+    def write_files(self, folder: Path, stem: str, prediction: CloudPrediction) -> list[str]:
+        names = super().write_files(folder, stem, prediction)
+        source = Path(prediction.file)
+        if source.suffix.lower() in (".las", ".laz"):
+            from pointea.io.las import write_las_classification
+
+            labels = np.asarray(prediction.outputs["labels"]).astype(np.int64)  # (N,) in file order
+            codes = labels if self.class_codes is None else self.class_codes[labels]
+            name = f"{stem}{source.suffix.lower()}"
+            write_las_classification(source, codes, folder / name)
+            names.append(name)
+        return names
+
+
 class NormalOutputs(TaskOutputs):
     """A unit normal for every point: per-cloud ``<stem>.normals.ply`` (points with ``nx ny nz``)
     and ``<stem>.normals.npz`` (``points``, ``normals`` (N, 3) in the input's point order, and
@@ -310,6 +361,7 @@ class NormalOutputs(TaskOutputs):
 TASK_OUTPUTS: dict[str, type[TaskOutputs]] = {
     ClassificationOutputs.task: ClassificationOutputs,
     PartSegmentationOutputs.task: PartSegmentationOutputs,
+    SemanticSegmentationOutputs.task: SemanticSegmentationOutputs,
     NormalOutputs.task: NormalOutputs,
 }
 

@@ -68,6 +68,7 @@ from pointea.predict.dataset import FileBatch, PointFiles, Preprocessing, collat
 from pointea.predict.files import expand_paths
 from pointea.predict.model import TrainedModel, load_trained_model
 from pointea.predict.out_folder import OutFolder
+from pointea.predict.scenes import ScenePredictor
 
 __all__ = ["main", "build_parser", "segment", "propagate_labels", "orient_normals", "ORIENTATIONS"]
 
@@ -134,7 +135,8 @@ def _viewpoint(text: str) -> tuple[float, float, float]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROGRAM,
-        description="Classify, part-segment or estimate the normals of point files with a checkpoint `pointea fit` wrote.",
+        description="Classify, part-segment, semantically segment or estimate the normals of point files with a "
+        "checkpoint `pointea fit` wrote.",
     )
     parser.add_argument("checkpoint", help="a checkpoint written by `pointea fit` (e.g. runs/NAME/checkpoints/best-*.ckpt)")
     parser.add_argument("paths", nargs="+", metavar="PATH", help="point files, folders (searched recursively) or globs")
@@ -175,6 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="most seconds to read one file before it is listed as unreadable (default: 30 + 1 per MB of the file)",
     )
+    scenes = parser.add_argument_group("semantic segmentation (whole scenes)")
+    scenes.add_argument("--chunk-size", type=_at_least(1), default=DEFAULT_CHUNK_SIZE,
+                        help=f"external attention: points per chunk of the exact pass (default {DEFAULT_CHUNK_SIZE})")  # fmt: skip
+    scenes.add_argument("--window-size", type=float, default=1.0, help="self-attention: window side, metres (default 1)")
+    scenes.add_argument("--window-stride", type=float, default=0.5, help="self-attention: window stride, metres (default 0.5)")
+    scenes.add_argument("--window-points", type=_at_least(1), default=4096,
+                        help="self-attention: most points a window pass holds (default 4096)")  # fmt: skip
+    scenes.add_argument("--memory-limit", type=float, default=None,
+                        help="self-attention: GiB its N x N maps may take (default: the machine's memory)")  # fmt: skip
     return parser
 
 
@@ -225,7 +236,8 @@ def _run(args: argparse.Namespace) -> int:
 
     with OutFolder(out, overwrite=args.overwrite) as folder:
         print(model.describe())
-        print(f"preprocessing as in training: {preprocessing.describe()}; votes: {args.votes}")
+        if model.task != "semantic_segmentation":  # scenes are served whole (ScenePredictor.describe)
+            print(f"preprocessing as in training: {preprocessing.describe()}; votes: {args.votes}")
         for note in model.notes:
             print(f"note: {note}")
         if found.skipped:
@@ -234,7 +246,11 @@ def _run(args: argparse.Namespace) -> int:
             predictor = PREDICTORS[model.task](model, args)
             predictor.files = files
             writer = PredictionsWriter(out, predictor.outputs)
-            unreadable += _predict(model, files, categories, preprocessing, predictor, writer, args)
+            if isinstance(predictor, ScenePredictor):  # whole scenes, served and evaluated as `pointea test` does
+                print(f"scenes: {predictor.describe()}; votes: {args.votes}")
+                unreadable += predictor.predict_files(files, writer, args.votes)
+            else:
+                unreadable += _predict(model, files, categories, preprocessing, predictor, writer, args)
             for note in predictor.notes:
                 print(f"note: {note}")
             print(writer.table())
@@ -525,10 +541,11 @@ class _NormalEstimator(_Predictor):
 
 
 #: Task string of the checkpoint record -> how pointea-predict runs its network.
-PREDICTORS: dict[str, type[_Predictor]] = {
+PREDICTORS: dict[str, type[_Predictor] | type[ScenePredictor]] = {
     "classification": _Classifier,
     "part_segmentation": _Segmenter,
     "normal_estimation": _NormalEstimator,
+    "semantic_segmentation": ScenePredictor,
 }
 
 

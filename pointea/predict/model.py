@@ -21,16 +21,18 @@ from pointea.models.checkpoint import (
 )
 from pointea.models.classifier import PCTClassifier
 from pointea.models.per_point import PCTNormalEstimator
+from pointea.models.per_point import PCTSemanticSegmenter
 from pointea.models.segmenter import PCTPartSegmenter
 
 __all__ = ["TrainedModel", "load_trained_model", "DEFAULT_POINTS"]
 
 #: Points per cloud when a checkpoint predates the preprocessing record (the data modules' defaults).
-DEFAULT_POINTS = {"classification": 1024, "part_segmentation": 2048, "normal_estimation": 1024}
+DEFAULT_POINTS = {"classification": 1024, "part_segmentation": 2048, "normal_estimation": 1024, "semantic_segmentation": 4096}
 _NETWORKS: dict[str, type[nn.Module]] = {
     "classification": PCTClassifier,
     "part_segmentation": PCTPartSegmenter,
     "normal_estimation": PCTNormalEstimator,
+    "semantic_segmentation": PCTSemanticSegmenter,  # whole scenes: see pointea.predict.scenes
 }
 
 
@@ -49,6 +51,8 @@ class TrainedModel:
         sampling: ``"random"`` or ``"fps"``: how training brought clouds to ``num_points``.
         normalize: whether the training data module normalised clouds itself.
         oriented: normal estimation: whether it was trained on signed normals.
+        scene: semantic segmentation: how the scene data module served scenes (its preprocessing
+            record: ``features``, ``ignore_index``, the lidar ``class_map``, ...).
         notes: what had to be assumed because the checkpoint does not record it.
     """
 
@@ -62,6 +66,7 @@ class TrainedModel:
     sampling: str = "random"
     normalize: bool = False
     oriented: bool = False
+    scene: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -76,6 +81,11 @@ class TrainedModel:
         if self.task == "normal_estimation":
             loss = "oriented (1 - cos)" if self.oriented else "sign-free (1 - |cos|)"
             return f"{self.path}: {type(self.network).__name__}, normal estimation, trained {loss}"
+        if self.task == "semantic_segmentation":
+            return (
+                f"{self.path}: {type(self.network).__name__} ({self.network.encoder.attention} attention), semantic "
+                f"segmentation of whole scenes into {len(self.class_names)} classes"
+            )
         parts = sum(len(p) for p in self.parts_per_category.values())
         return (
             f"{self.path}: {type(self.network).__name__}, part segmentation: {len(self.categories)} categories, "
@@ -100,7 +110,7 @@ def load_trained_model(path: str | Path) -> TrainedModel:
     labels = trained_labels(checkpoint, path)
     if labels is None:
         model.notes.append("the checkpoint predates pointea's label record: labels are shown as ids")
-    if task == "classification":
+    if task in ("classification", "semantic_segmentation"):
         names = (labels or {}).get("classes")
         if names and len(names) != network.num_classes:
             raise CheckpointError(
@@ -113,6 +123,11 @@ def load_trained_model(path: str | Path) -> TrainedModel:
         model.parts_per_category = _parts_per_category(labels, network, path)
         model.categories = list(model.parts_per_category)
     preprocessing = trained_preprocessing(checkpoint, path)
+    if task == "semantic_segmentation":  # whole scenes, served as the scene data module served them
+        model.scene = dict(preprocessing or {})
+        if preprocessing is None:
+            model.notes.append("the checkpoint does not record how scenes were served: assuming xyz alone")
+        return model
     if preprocessing is None:
         model.notes.append(
             f"the checkpoint does not record its preprocessing: assuming {model.num_points} points, random "

@@ -69,6 +69,9 @@ DATA_LINKS = {
     "num_parts": "network.init_args.num_parts",
     "num_categories": "network.init_args.num_categories",
     "parts_per_category": "parts_per_category",
+    # scenes (pointea.data.scenes.SceneDataModule -> SemanticSegmentation)
+    "in_channels": "network.init_args.in_channels",
+    "ignore_index": "ignore_index",
 }
 
 

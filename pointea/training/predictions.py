@@ -53,7 +53,12 @@ class PredictionWriter(BasePredictionWriter):
         batches: list[dict[str, torch.Tensor]] = predictions
         if not batches:
             return
-        arrays = {key: torch.cat([b[key] for b in batches]).cpu().numpy() for key in batches[0]}  # (M, ...)
+        ragged = any(len({b[key].shape[1:] for b in batches}) > 1 for key in batches[0])  # whole scenes differ in N
+        if ragged:  # one cloud per row, no stacked .npz
+            rows = [{key: value[i].cpu().numpy() for key, value in b.items()} for b in batches for i in range(len(b["index"]))]
+            arrays = {"index": np.array([int(row["index"]) for row in rows])}
+        else:
+            arrays = {key: torch.cat([b[key] for b in batches]).cpu().numpy() for key in batches[0]}  # (M, ...)
         order = np.argsort(arrays["index"], kind="stable")
         arrays = {key: value[order] for key, value in arrays.items()}
         folder = Path(self.output_dir or Path(trainer.default_root_dir) / "predictions")
@@ -63,7 +68,8 @@ class PredictionWriter(BasePredictionWriter):
         outputs = task_outputs(pl_module.TASK, pl_module.label_record(), **options)
         writer = PredictionsWriter(folder, outputs, per_cloud_files=False, stem=stem)
         for i in range(len(order)):
-            writer.add(pl_module.cloud_prediction({key: value[i] for key, value in arrays.items()}))
+            row = rows[order[i]] if ragged else {key: value[i] for key, value in arrays.items()}
+            writer.add(pl_module.cloud_prediction(row))
         writer.finish({"checkpoint": str(trainer.ckpt_path or "")})
-        if isinstance(outputs, (PerPointLabelOutputs, NormalOutputs)):
+        if isinstance(outputs, (PerPointLabelOutputs, NormalOutputs)) and not ragged:
             writer.write_arrays(arrays)

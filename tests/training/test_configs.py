@@ -6,6 +6,7 @@ import torch
 from pointea.training import PartSegmentation, PointCloudClassifier, PointeaCLI
 from tests.data.class_folder_files import write_class_folder
 from tests.training.conftest import REPO
+from tests.training.test_scene_configs import SCENE_CONFIGS
 
 CONFIGS = {
     "demo.yaml": (PointCloudClassifier, "external", 12),  # the synthetic set's 12 classes
@@ -26,7 +27,7 @@ OTHER_TASK_CONFIGS = ("demo_normals.yaml", "modelnet40_normals.yaml", "modelnet4
 
 
 def test_the_shipped_configs_are_these():
-    assert sorted(p.name for p in (REPO / "configs").glob("*.yaml")) == sorted([*CONFIGS, *OTHER_TASK_CONFIGS])
+    assert sorted(p.name for p in (REPO / "configs").glob("*.yaml")) == sorted([*CONFIGS, *OTHER_TASK_CONFIGS, *SCENE_CONFIGS])
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))

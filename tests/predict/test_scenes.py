@@ -1,0 +1,112 @@
+"""``pointea-predict`` with a semantic segmentation checkpoint (one epoch of the scene demo on small
+procedural rooms): every input point labelled as ``pointea test`` labels it, ``.ply``/``.npz`` and
+per-class counts per file, and for the real LAS/LAZ tiles a copy whose classification holds the
+prediction, every other byte as it was."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pointea.predict.cli import main
+from tests.io.conftest import shared_data
+from tests.conftest import missing_real_data
+from tests.training.conftest import REPO
+from tests.training.test_scene_configs import TINY_ROOMS
+
+
+@pytest.fixture(scope="module")
+def scene_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(last.ckpt, data root) of one epoch of configs/demo_scene.yaml on small rooms, served with
+    the normalised room coordinates alone (so any LAS tile, coloured or not, can be predicted)."""
+    from pointea.training import cli_main
+
+    folder = tmp_path_factory.mktemp("scene_run")
+    root = folder / "rooms"
+    cli_main([
+        "fit", "--config", str(REPO / "configs" / "demo_scene.yaml"), "--trainer.max_epochs", "1",
+        "--trainer.default_root_dir", str(folder / "run"), "--data.init_args.root", str(root),
+        "--data.init_args.features", "[normalized]",
+        "--model.init_args.network.init_args.encoder.init_args.in_channels", "3", *TINY_ROOMS,
+    ])  # fmt: skip
+    return folder / "run" / "checkpoints" / "last.ckpt", root
+
+
+def _room_file(root: Path, folder: Path) -> Path:
+    """Area 5's first room as one ``.npz`` of points, colours and labels, as a user would have it."""
+    room = sorted((root / "Area_5").iterdir())[0]
+    path = folder / "room.npz"
+    np.savez(path, points=np.load(room / "coord.npy"), colors=np.load(room / "color.npy"),
+             labels=np.load(room / "segment.npy").astype(np.int64))  # fmt: skip
+    return path
+
+
+def test_every_point_of_a_room_is_labelled_as_the_test_loop_labels_it(scene_run, tmp_path: Path) -> None:
+    from pointea.data.s3dis import S3DISDataModule
+    from pointea.models.checkpoint import read_checkpoint
+    from pointea.training.semantic import SemanticSegmentation
+    from pointea.models.per_point import PCTSemanticSegmenter
+
+    checkpoint, root = scene_run
+    room = _room_file(root, tmp_path)
+    out = tmp_path / "out"
+    assert main([str(checkpoint), str(room), "--out", str(out)]) == 0
+    arrays = np.load(out / "room.classes.npz")
+    # the test loop's own prediction of the same whole room
+    data = S3DISDataModule(str(root), features=("normalized",))
+    data.setup("test")
+    sample = data.test_dataloader().dataset[0]
+    module = SemanticSegmentation(PCTSemanticSegmenter.from_checkpoint(checkpoint)).eval()
+    with torch.inference_mode():
+        expected = module.scene_probabilities(sample["points"][None], sample["features"][None])[0].argmax(dim=-1)
+    assert arrays["classes"].shape == (sample["points"].shape[0],)
+    assert np.array_equal(arrays["classes"], expected.numpy())
+    assert np.array_equal(arrays["true_classes"], sample["labels"].numpy())
+    assert list(arrays["class_names"][:2]) == ["ceiling", "floor"]
+    with open(out / "predictions.csv") as handle:
+        (row,) = list(csv.DictReader(handle))
+    counts = np.bincount(arrays["classes"], minlength=13)
+    assert [int(row[f"class_{i}"]) for i in range(13)] == counts.tolist() and int(row["points"]) == counts.sum()
+    assert (out / "room.classes.ply").stat().st_size > 0
+    assert read_checkpoint(checkpoint)["pointea"]["task"] == "semantic_segmentation"
+
+
+def _tiles() -> Path:
+    root = shared_data()
+    if root is None or not (root / "lidar_tiles_real_sample").is_dir():
+        missing_real_data("real sample lidar_tiles_real_sample not found beside the repository (../shared/data)")
+    return root / "lidar_tiles_real_sample"
+
+
+@pytest.mark.parametrize("name", ["autzen_trim.las", "870000_6618000.subset.50mx100m.las", "MixedConifer.laz"])
+def test_a_real_tile_comes_back_with_the_prediction_in_its_classification(scene_run, name: str, tmp_path: Path) -> None:
+    laspy = pytest.importorskip("laspy")
+    source = _tiles() / name
+    out = tmp_path / "out"
+    assert main([str(scene_run[0]), str(source), "--out", str(out)]) == 0
+    copy = out / name  # DIR/<name>.las (or .laz, as the input)
+    predicted = np.load(out / f"{source.stem}.classes.npz")["classes"]
+    before, after = laspy.read(source), laspy.read(copy)
+    assert np.array_equal(np.asarray(after.classification), predicted)  # the prediction, point by point
+    for field in before.point_format.dimension_names:
+        if field not in ("classification", "raw_classification"):
+            assert np.array_equal(np.asarray(before[field]), np.asarray(after[field])), field
+    assert np.array_equal(before.header.scales, after.header.scales) and np.array_equal(before.header.offsets, after.header.offsets)
+    assert [v.record_id for v in before.header.vlrs] == [v.record_id for v in after.header.vlrs]
+    if name.endswith(".las"):
+        assert copy.stat().st_size == source.stat().st_size
+
+
+def test_an_unreadable_scene_is_listed_and_the_others_predicted(scene_run, tmp_path: Path, capsys) -> None:
+    checkpoint, root = scene_run
+    room = _room_file(root, tmp_path)
+    broken = tmp_path / "broken.las"
+    broken.write_bytes(b"LASF" + b"\0" * 50)
+    assert main([str(checkpoint), str(room), str(broken), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "1 unreadable" in err and "broken.las" in err
+    assert (tmp_path / "out" / "room.classes.npz").is_file() and not (tmp_path / "out" / "broken.las").exists()

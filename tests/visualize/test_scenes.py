@@ -1,0 +1,106 @@
+"""The scene viewer: what it records of a whole scene (every point predicted as ``pointea test``
+does, the ceiling left out, each head's strongest slot), its tiles, and a headless picture of a
+procedural room from a config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from pointea.models.encoder import PointEncoder
+from pointea.models.per_point import PCTSemanticSegmenter
+from pointea.training.semantic import SemanticSegmentation
+from visualize import scenes
+from visualize.scenes import ERROR_COLORS, record_scene, scene_clouds, scene_tiles
+
+NAMES = ["ceiling", "floor", "wall", "table"]
+ENCODER = dict(
+    embedding_channels=16, sample_sizes=[], stage_channels=[], channels=16, num_layers=2, memory_slots=8, heads=2,
+    out_channels=32, pooling="max+mean", pre_attention_layers=0, fuse_embedding=False,
+)  # fmt: skip
+
+
+def _module(chunk_size: int = 256) -> SemanticSegmentation:
+    network = PCTSemanticSegmenter(num_classes=len(NAMES), encoder=PointEncoder(in_channels=3, **ENCODER), hidden_channels=(16,))
+    return SemanticSegmentation(network, class_names=NAMES, chunk_size=chunk_size).eval()
+
+
+def _room(num_points: int) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    points = torch.rand(num_points, 3, generator=generator) * torch.tensor([5.0, 4.0, 3.0])
+    labels = torch.where(points[:, 2] > 2.8, 0, torch.where(points[:, 2] < 0.2, 1, 2))  # ceiling, floor, wall
+    labels[::11] = -1
+    return {"points": points, "features": torch.rand(num_points, 3, generator=generator), "labels": labels}
+
+
+def test_every_point_is_predicted_and_the_ceiling_is_left_out() -> None:
+    module, room = _module(), _room(900)
+    record = record_scene(module, room, "room_1")
+    with torch.inference_mode():
+        expected = module.scene_probabilities(room["points"][None], room["features"][None])[0].argmax(dim=-1)
+    kept = room["labels"] != 0
+    assert record.scene_points == 900 and record.points.shape == (int(kept.sum()), 3)
+    assert np.array_equal(record.prediction, expected[kept].numpy())  # the chunked whole-scene pass's labels
+    assert np.array_equal(record.truth, room["labels"][kept].numpy())
+    assert record.slots.shape == (2, record.points.shape[0]) and record.slots.max() < 8
+    assert "mIoU" in record.caption and "900 points" in record.caption
+    with_ceiling = record_scene(module, room, "room_1", show_ceiling=True)
+    assert with_ceiling.points.shape[0] == 900
+
+
+def test_the_slots_are_the_attention_output_on_the_points_shown() -> None:
+    module, room = _module(), _room(700)
+    record = record_scene(module, room, "r", layer=0, max_points=300, show_ceiling=True)
+    assert record.points.shape[0] == 300 and record.layer == 0
+    shown = torch.from_numpy(record.points)
+    index = torch.cdist(shown, room["points"]).argmin(dim=1)  # the shown points' rows in the scene
+    with torch.inference_mode():
+        _, encoding = module.network(room["points"][index][None], room["features"][index][None], return_attention=True)
+    assert np.array_equal(record.slots, encoding.attention[0][0].argmax(dim=-1).numpy())
+
+
+def test_tiles_truth_prediction_errors_and_one_per_head() -> None:
+    record = record_scene(_module(), _room(600), "r")
+    clouds = scene_clouds(record)
+    assert [title for _, title in clouds][:2] == ["truth", "prediction"] and len(clouds) == 3 + 2
+    errors = clouds[2][0].colors
+    wrong = (record.truth != record.ignore_index) & (record.truth != record.prediction)
+    assert np.array_equal(errors[wrong], np.repeat(ERROR_COLORS[1:], wrong.sum(), axis=0))
+    layout, tiles = scene_tiles(record, 64)
+    assert (layout.rows, layout.cols) == (2, 4) and len(tiles) == 5
+
+
+def test_a_layer_out_of_range_is_one_line() -> None:
+    from pointea.errors import InputError
+
+    with pytest.raises(InputError, match="--layer 5 is out of range: the network has 2 attention layers"):
+        record_scene(_module(), _room(100), "r", layer=5)
+
+
+@pytest.mark.slow
+def test_headless_picture_of_a_procedural_room(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("open3d")
+    config = {
+        "trainer": {"accelerator": "cpu", "default_root_dir": str(tmp_path / "run"), "enable_progress_bar": False},
+        "model": {"class_path": "pointea.training.semantic.SemanticSegmentation", "init_args": {
+            "network": {"class_path": "pointea.PCTSemanticSegmenter", "init_args": {
+                "hidden_channels": [16], "encoder": {"class_path": "pointea.PointEncoder",
+                                                     "init_args": {**ENCODER, "in_channels": 6}}}}}},
+        "data": {"class_path": "pointea.data.s3dis.S3DISDataModule", "init_args": {
+            "root": str(tmp_path / "rooms"), "synthetic": True, "synthetic_rooms_per_area": 1, "synthetic_density": 40.0,
+            "num_points": 256, "batch_size": 2}},
+    }  # fmt: skip
+    path = tmp_path / "scene.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    picture = tmp_path / "room.png"
+    assert scenes.main(["--config", str(path), "--save", str(picture), "--tile-size", "96"]) == 0
+    from PIL import Image
+
+    image = np.asarray(Image.open(picture).convert("RGB"))
+    assert image.shape[0] > 2 * 96 and image.shape[1] > 4 * 96  # 2 rows of 4 tiles
+    assert (image < 250).any(axis=-1).mean() > 0.02  # something was drawn
+    assert "random init (seed 0), untrained" in capsys.readouterr().out
