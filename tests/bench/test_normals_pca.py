@@ -4,6 +4,7 @@ the config's test clouds, and a pointea-compare report's runs land in the same t
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -46,9 +47,12 @@ def _compare_report(path: Path) -> Path:
 def test_the_command_scores_the_configs_test_clouds(tmp_path, capsys):
     config = normals_config(tmp_path / "normals.yaml", tmp_path / "run")
     out = tmp_path / "report" / "normals"
+    lightning = logging.getLogger("pytorch_lightning")
+    level = lightning.level
     status = main(["--config", str(config), "--k", "10,20", "--compare", str(_compare_report(tmp_path / "c.json")),
                    "--out", str(out), "--data.init_args.num_points", "512"])  # fmt: skip
     assert status == 0
+    assert lightning.level == level  # quiet while it builds the data module, then as it was
     report = json.loads(out.with_suffix(".json").read_text())
     assert report["clouds"] == 15 and report["points_per_cloud"] == 512  # 5 families x 3, the test split
     assert set(report["pca"]) == {"10", "20"}
