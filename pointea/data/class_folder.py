@@ -82,6 +82,8 @@ def _read_list(root: Path, list_file: Path, names: tuple[str, ...]) -> tuple[tup
         entry = line.split("#", 1)[0].strip()
         if not entry:
             continue
+        if Path(entry).is_absolute() or ".." in Path(entry).parts:  # lexical: symlinked folders stay usable
+            raise DataError(f"{list_file}: line {number}: {entry} leads outside {root}; list paths relative to it")
         path = root / entry
         if not path.is_file():
             raise DataError(f"{list_file}: line {number}: {entry} is not a file under {root}")

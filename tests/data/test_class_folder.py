@@ -87,6 +87,12 @@ def test_split_folders_class_split_folders_and_split_lists(tmp_path: Path) -> No
     (flat / "test.txt").write_text("box/box_01.off\nbox/box_99.off\n")
     with pytest.raises(DataError, match=r"test\.txt: line 2: box/box_99\.off is not a file under"):
         list_class_folder(flat)
+    # an entry that climbs out of the root, even through a class folder, is refused (it was read)
+    shutil.copy(flat / "box" / "box_01.off", tmp_path / "outside.off")
+    for entry in ("box/../../outside.off", str(tmp_path / "outside.off")):
+        (flat / "test.txt").write_text(f"box/box_01.off\n{entry}\n")
+        with pytest.raises(DataError, match=r"test\.txt: line 2: .*outside\.off leads outside"):
+            list_class_folder(flat)
 
 
 def test_bad_folders_are_one_line(tmp_path: Path) -> None:
