@@ -18,13 +18,16 @@ Shape legend: M shapes, N points stored per shape, K points served per shape.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from pointea.data.transforms import Transform
+from pointea.data.transforms import Compose, Resample, Transform
+from pointea.errors import ResampledWarning
 
 __all__ = ["PointCloudDataset", "torch_seeded_generator"]
 
@@ -43,6 +46,9 @@ class PointCloudDataset(Dataset):
         point_labels: name -> one integer per point (``"parts"``); they follow every transform.
         transform: applied to ``{"points", **point_labels}`` of one shape, with a numpy generator
             seeded from torch's RNG (:func:`torch_seeded_generator`).
+        source: the file or folder the arrays come from, named in messages. When ``transform``
+            serves more points per shape than are stored, one :class:`ResampledWarning` names it
+            (every shape is topped up with repeats), as the readers of single files warn.
 
     Items: ``{"points": float32 (K, 3), **{name: int64 (K,)}, **{name: int}, "index": int}``, where
     ``index`` is the shape's position in this split, so predictions can be written back per shape.
@@ -57,6 +63,7 @@ class PointCloudDataset(Dataset):
         shape_labels: Mapping[str, np.ndarray],
         point_labels: Mapping[str, np.ndarray] | None = None,
         transform: Transform | None = None,
+        source: str | Path | None = None,
     ) -> None:
         self.points = points
         self.shape_labels = dict(shape_labels)
@@ -65,6 +72,14 @@ class PointCloudDataset(Dataset):
         for name, values in {**self.shape_labels, **self.point_labels}.items():
             if values.shape[0] != points.shape[0]:
                 raise ValueError(f"{name!r} has {values.shape[0]} rows for {points.shape[0]} shapes")
+        served = _served_points(transform)
+        if served is not None and points.ndim == 3 and served > points.shape[1]:
+            warnings.warn(
+                f"{source or 'this data set'}: stores {points.shape[1]} points per shape, fewer than "
+                f"num_points={served}: every shape is topped up with repeated points",
+                ResampledWarning,
+                stacklevel=2,
+            )
 
     def __len__(self) -> int:
         return self.points.shape[0]
@@ -80,3 +95,9 @@ class PointCloudDataset(Dataset):
         item.update({name: int(values[index]) for name, values in self.shape_labels.items()})
         item["index"] = int(index)
         return item
+
+
+def _served_points(transform: Transform | None) -> int | None:
+    """The ``num_points`` a transform brings every shape to (its :class:`Resample`), if any."""
+    steps = transform.transforms if isinstance(transform, Compose) else [transform]
+    return next((step.num_points for step in steps if isinstance(step, Resample)), None)

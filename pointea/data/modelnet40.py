@@ -180,6 +180,7 @@ class ModelNet40(PointCloudDataset):
             points=np.concatenate([f.points for f in files]),  # (M, N, 3), M summed over files
             shape_labels={"label": np.concatenate([f.labels for f in files])},
             transform=transform,
+            source=self.archive_dir,
         )
         self.files = tuple(f.path for f in files)
 

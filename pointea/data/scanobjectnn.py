@@ -103,7 +103,7 @@ class ScanObjectNN(PointCloudDataset):
         self.path = self.locate(root, split, variant)
         self.split, self.variant = split, variant
         points, labels, foreground = self.read_file(self.path)
-        super().__init__(points=points, shape_labels={"label": labels}, transform=transform)
+        super().__init__(points=points, shape_labels={"label": labels}, transform=transform, source=self.path)
         self.foreground = foreground
 
     @staticmethod

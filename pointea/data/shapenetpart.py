@@ -194,6 +194,7 @@ class ShapeNetPart(PointCloudDataset):
             shape_labels={"category": np.concatenate([f.categories for f in files])},
             point_labels={"parts": np.concatenate([f.parts for f in files])},
             transform=transform,
+            source=self.archive_dir,
         )
         self.files = tuple(f.path for f in files)
 

@@ -173,3 +173,23 @@ def test_read_h5_closes_the_file(tmp_path: Path) -> None:
     # h5py refuses to truncate a file that another handle in this process still holds open
     with h5py.File(path, "w") as handle:
         handle.create_dataset("y", data=np.zeros(1))
+
+
+def test_an_archive_with_fewer_points_than_served_warns_once_naming_it(modelnet_root: Path, shapenet_root: Path) -> None:
+    """64 stored points served at 100 are topped up with repeats: said, as the text layouts say it;
+    served at 64 or fewer, nothing is said."""
+    import warnings
+
+    from pointea.data.transforms import build_transform
+    from pointea.errors import ResampledWarning
+
+    with pytest.warns(ResampledWarning, match=r"modelnet40_ply_hdf5_2048: stores 64 points per shape, fewer than num_points=100") as caught:
+        dataset = ModelNet40(modelnet_root, "train", build_transform(100, train=True))
+    assert len([w for w in caught if issubclass(w.category, ResampledWarning)]) == 1
+    assert dataset[0]["points"].shape == (100, 3)
+    stored = ShapeNetPart(shapenet_root, "test").points.shape[1]
+    with pytest.warns(ResampledWarning, match=rf"stores {stored} points per shape, fewer than num_points={stored + 1}"):
+        ShapeNetPart(shapenet_root, "test", build_transform(stored + 1, train=False))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResampledWarning)
+        ModelNet40(modelnet_root, "train", build_transform(64, train=True))
