@@ -234,3 +234,18 @@ data:
     assert (
         tmp_path / "pointea_cache" / "modelnet40_normal_resampled_2048" / "manifest.json"
     ).is_file()
+
+
+def test_verify_refuses_coordinates_fit_would_refuse(sample: Path, tmp_path: Path, capsys) -> None:
+    """A real shape edited to hold 1e30: `pointea-data verify` names the file and line (it passed
+    before, and `fit` then refused the cache file it had converted)."""
+    root = tmp_path / "root"
+    shutil.copytree(sample, root)
+    shape = root / RELEASE / "cup" / "cup_0028.txt"
+    lines = shape.read_text().splitlines()
+    lines[0] = "1e30," + lines[0].split(",", 1)[1]
+    shape.write_text("\n".join(lines) + "\n")
+    assert main(["verify", str(root)]) != 0
+    out = capsys.readouterr().out
+    assert f"PROBLEM: {shape}: line 1: coordinate of magnitude 1e+30 beyond 1e+18" in out
+    assert "verdict: FAILED" in out
