@@ -55,7 +55,7 @@ class PointCloudModule(pl.LightningModule):
         min_lr: the floor of the default cosine schedule.
         label_smoothing: label smoothing of the training cross-entropy (PCT: 0.2).
         votes: test-time voting passes for ``test`` and ``predict`` (1: no voting), see
-            :class:`~pointea.training.voting.ScaleVoting`.
+            :class:`~pointea.models.voting.ScaleVoting`.
         compile: compile the network with ``torch.compile`` (in place, ``nn.Module.compile``, so
             checkpoints keep their keys) when the trainer sets the model up; off by default.
             Mixed precision is the trainer's: ``trainer.precision: bf16-mixed`` (CPU and CUDA).
