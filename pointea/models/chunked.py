@@ -211,7 +211,7 @@ class ChunkedPasses:
         only (every layer's statistics known)."""
         if len(self.statistics) < len(self.encoder.layers):
             raise RuntimeError("ChunkedPasses.fused: iterate over the passes first")
-        embedding, _, outputs = self._recomputed(part, chunk_mask, self.statistics)
+        embedding, _, outputs, _ = self._recomputed(part, chunk_mask, self.statistics)
         return self.encoder.fuse_outputs([*outputs, embedding] if self.encoder.fuse_embedding else outputs, chunk_mask)
 
     def _slot(self, layer: int) -> slice:
@@ -219,26 +219,34 @@ class ChunkedPasses:
         return slice(layer * self.channels, (layer + 1) * self.channels)
 
     def _recomputed(
-        self, part: slice, chunk_mask: Tensor | None, statistics: list[Tensor]
-    ) -> tuple[Tensor, Tensor, list[Tensor]]:
+        self, part: slice, chunk_mask: Tensor | None, statistics: list[Tensor], attention_of: int | None = None
+    ) -> tuple[Tensor, Tensor, list[Tensor], Tensor | None]:
         """One chunk from its input: the input embedding, the attention block's input passed
-        through the first ``len(statistics)`` layers, and those layers' outputs.
+        through the first ``len(statistics)`` layers, those layers' outputs, and the attention map
+        of layer ``attention_of`` when it is among them (else ``None``).
 
-        Shapes: returns (B, n, C_embed), (B, n, C), ``len(statistics)`` x (B, n, C)
+        Shapes: returns (B, n, C_embed), (B, n, C), ``len(statistics)`` x (B, n, C), (B, H, n, S)
         """
         features = None if self.features is None else self.features[:, part]
         embedding, x, _, _ = self.encoder.embed(self.positions[:, part], features, chunk_mask)
-        outputs = []
-        for layer, total in zip(self.encoder.layers, statistics):
-            x, _ = layer(x, mask=chunk_mask, logsumexp=total)
+        outputs, attention = [], None
+        for index, (layer, total) in enumerate(zip(self.encoder.layers, statistics)):
+            x, maps = layer(x, mask=chunk_mask, return_attention=index == attention_of, logsumexp=total)
+            attention = maps if index == attention_of else attention
             outputs.append(x)
-        return embedding, x, outputs
+        return embedding, x, outputs, attention
 
-    def _kept_step(self, part: slice, chunk_mask: Tensor | None, depth: int) -> Tensor:
+    def _kept_step(
+        self, part: slice, chunk_mask: Tensor | None, depth: int, return_attention: bool = False
+    ) -> tuple[Tensor, Tensor | None]:
         """Pass ``depth`` on a kept chunk: the embedding (depth 0) or layer depth - 1 on its input
         in the buffer; the result replaces that input in the buffer (layer 0's slot holds the
-        attention block's input until layer 0's output replaces it). Shapes: returns (B, n, C)."""
-        buffer = self.buffer
+        attention block's input until layer 0's output replaces it).
+
+        Shapes: returns (B, n, C), and layer depth - 1's attention (B, H, n, S) with
+        ``return_attention`` (else ``None``)
+        """
+        buffer, attention = self.buffer, None
         if depth == 0:
             features = None if self.features is None else self.features[:, part]
             embedding, x, _, _ = self.encoder.embed(self.positions[:, part], features, chunk_mask)
@@ -247,29 +255,70 @@ class ChunkedPasses:
         else:
             source = self._slot(max(depth - 2, 0))  # layer depth - 1's input
             layer = self.encoder.layers[depth - 1]
-            x, _ = layer(buffer[:, part, source], mask=chunk_mask, logsumexp=self.statistics[depth - 1])
+            x, attention = layer(
+                buffer[:, part, source], mask=chunk_mask, return_attention=return_attention,
+                logsumexp=self.statistics[depth - 1],
+            )  # fmt: skip
         buffer[:, part, self._slot(max(depth - 1, 0))] = x  # (B, n, C)
-        return x
+        return x, attention
 
-    def __iter__(self) -> Iterator[tuple[slice, Tensor, Tensor | None]]:
-        encoder, layers = self.encoder, self.encoder.layers
+    def _passes(
+        self, count: int, attention_of: int | None = None
+    ) -> Iterator[tuple[int, slice, Tensor | None, tuple[Tensor, list[Tensor]] | None, Tensor | None]]:
+        """Passes 0 .. ``count`` - 1 (at most L + 1): pass depth runs layer depth - 1 on every chunk
+        with its statistics known (the embedding in pass 0), then accumulates layer depth's
+        statistics of that output. Yields, per chunk and pass, ``(depth, part, chunk_mask,
+        recomputed, attention)``: ``recomputed`` is a streamed chunk's (embedding, layer outputs)
+        (``None`` for a kept chunk, whose outputs are in the buffer), ``attention`` layer
+        ``attention_of``'s map (B, H, n, S) in the pass that runs it (else ``None``)."""
+        layers = self.encoder.layers
         self.statistics = []
-        # Pass depth = 0 .. L: layer depth - 1 on every chunk with its statistics known (the
-        # embedding in pass 0), then layer depth's statistics of that output; after the last
-        # layer the fusion, chunk by chunk.
-        for depth in range(len(layers) + 1):
+        for depth in range(count):
             total = None
             for part, chunk_mask in self.chunks():
                 if self.is_kept(part):
-                    x = self._kept_step(part, chunk_mask, depth)
+                    x, attention = self._kept_step(part, chunk_mask, depth, depth - 1 == attention_of)
+                    recomputed = None
                 else:
-                    embedding, x, outputs = self._recomputed(part, chunk_mask, self.statistics[:depth])
+                    of = attention_of if depth - 1 == attention_of else None
+                    embedding, x, outputs, attention = self._recomputed(part, chunk_mask, self.statistics[:depth], of)
+                    recomputed = (embedding, outputs)
                 if depth < len(layers):
                     total = _combined(total, layers[depth].attention.softmax_statistics(x, chunk_mask))  # (B, H, 1, S)
-                elif self.is_kept(part):
-                    yield part, encoder.fuse(self.buffer[:, part, : self.width], mask=chunk_mask), chunk_mask
-                else:
-                    parts = [*outputs, embedding] if encoder.fuse_embedding else outputs
-                    yield part, encoder.fuse_outputs(parts, chunk_mask), chunk_mask  # (B, n, C_out)
+                yield depth, part, chunk_mask, recomputed, attention
             if total is not None:
                 self.statistics.append(total)
+
+    def __iter__(self) -> Iterator[tuple[slice, Tensor, Tensor | None]]:
+        encoder, last = self.encoder, len(self.encoder.layers)
+        # After the last layer's pass, the fusion, chunk by chunk.
+        for depth, part, chunk_mask, recomputed, _ in self._passes(last + 1):
+            if depth < last:
+                continue
+            if recomputed is None:
+                yield part, encoder.fuse(self.buffer[:, part, : self.width], mask=chunk_mask), chunk_mask
+            else:
+                embedding, outputs = recomputed
+                parts = [*outputs, embedding] if encoder.fuse_embedding else outputs
+                yield part, encoder.fuse_outputs(parts, chunk_mask), chunk_mask  # (B, n, C_out)
+
+    def strongest_slots(self, layer: int) -> Tensor:
+        """Each head's strongest memory slot in attention layer ``layer``, for every point: the
+        argmax over S of the exact (B, H, N, S) map that ``return_attention`` gives unchunked,
+        never held whole. Runs passes 0 .. ``layer`` + 1 only.
+
+        Shapes: returns (B, H, N) int64, -1 at masked points
+        """
+        layers = self.encoder.layers
+        if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < len(layers):
+            raise ValueError(f"strongest_slots: layer must be 0..{len(layers) - 1}, got {layer!r}")
+        num_clouds, num_points = self.positions.shape[:2]
+        heads = layers[layer].attention.heads
+        slots = torch.full((num_clouds, heads, num_points), -1, dtype=torch.long, device=self.positions.device)
+        for depth, part, chunk_mask, _, attention in self._passes(layer + 2, attention_of=layer):
+            if depth == layer + 1:
+                strongest = attention.argmax(dim=-1)  # (B, H, n, S) -> (B, H, n)
+                if chunk_mask is not None:
+                    strongest = strongest.masked_fill(~chunk_mask[:, None], -1)
+                slots[:, :, part] = strongest
+        return slots

@@ -37,7 +37,7 @@ from pointea.layers.sample_and_group import SampleAndGroup
 from pointea.layers.sampling import is_tracing
 from pointea.models.checkpoint import FromCheckpoint
 from pointea.layers.pooling import POOLINGS, GlobalPool, Pooling, pooled_channels
-from pointea.models.chunked import ChunkedPasses, check_chunked_evaluation
+from pointea.models.chunked import DEFAULT_CHUNK_SIZE, ChunkedPasses, check_chunked_evaluation
 
 if TYPE_CHECKING:  # PyG is imported only when a PyG batch is encoded
     from torch_geometric.data import Data
@@ -386,6 +386,31 @@ class PointEncoder(FromCheckpoint, nn.Module):
         training = any(module.training for module in self.modules())
         check_chunked_evaluation(owner, self, chunk_size, num_clouds, num_points, training, buffer_bytes)
         return self.dense_input(points, features)
+
+    def strongest_slots(
+        self,
+        points: Tensor | Data,
+        features: Tensor | None = None,
+        layer: int = -1,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        buffer_bytes: int | None = None,
+    ) -> Tensor:
+        """Each head's strongest memory slot in attention layer ``layer`` (negative: from the last)
+        for every point of a full-resolution external-attention encoder, exactly (the argmax of
+        the map ``return_attention`` gives), in chunks, so a scene of millions of points never
+        holds its (B, H, N, S) maps (:meth:`~pointea.models.chunked.ChunkedPasses.strongest_slots`).
+        Eval mode under ``torch.no_grad()``, as the chunked forward.
+
+        Shapes: points (B, N, 3) or a PyG batch; features (B, N, C_in); returns (B, H, N) int64,
+        -1 at padding
+        """
+        positions, features, mask = self.chunked_input(
+            points, features, chunk_size, owner="PointEncoder.strongest_slots", buffer_bytes=buffer_bytes
+        )
+        layers = len(self.layers)
+        if isinstance(layer, int) and not isinstance(layer, bool) and -layers <= layer < 0:
+            layer += layers
+        return ChunkedPasses(self, positions, features, mask, chunk_size, buffer_bytes).strongest_slots(layer)
 
     def _forward_in_chunks(
         self, points: Tensor | Data, features: Tensor | None, chunk_size: int, buffer_bytes: int | None

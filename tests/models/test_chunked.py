@@ -224,3 +224,53 @@ def test_a_buffer_that_cannot_be_allocated_is_a_one_line_error():
     positions = torch.zeros(1, 1, 3).expand(1, 10**13, 3)  # a view: nothing allocated yet
     with pytest.raises(MemoryError, match=r"keeps 80 floats per point \(the attention outputs\) for 10000000000000 of N=10000000000000 points: .* GiB for B=1, .* smaller buffer_bytes"):
         ChunkedPasses(encoder, positions, None, None, chunk_size=1024, buffer_bytes=10**18)
+
+
+def _assert_same_strongest(got: torch.Tensor, maps: torch.Tensor, mask: torch.Tensor | None = None) -> None:
+    """``got`` (B, H, N) is the argmax over S of ``maps`` (B, H, N, S); a disagreement is allowed
+    only at a near-tie of the two slots (chunked sums round differently), never elsewhere."""
+    expected = maps.argmax(dim=-1)  # (B, H, N)
+    if mask is not None:
+        assert torch.equal(got == -1, ~mask[:, None].expand_as(got))
+        expected = expected.masked_fill(~mask[:, None], -1)
+    differ = got != expected
+    if differ.any():
+        chosen = maps.gather(-1, got.clamp(min=0)[..., None])[..., 0]  # (B, H, N)
+        assert (maps.max(dim=-1).values - chosen)[differ].max() <= 1e-5
+    assert differ.float().mean() <= 0.01
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_strongest_slots_in_chunks_are_the_unchunked_maps_argmax(budget):
+    encoder = _trained_statistics(PointEncoder(**TINY_SEGMENTATION))
+    points = torch.rand(2, 100, 3)
+    buffer_bytes = None if BUDGETS[budget] is None else 2 * BUDGETS[budget]  # two clouds
+    with torch.no_grad():
+        maps = encoder(points, return_attention=True).attention  # L x (B, H, N, S)
+        for layer in range(len(encoder.layers)):
+            for chunk_size in (7, 32, 1000):
+                got = encoder.strongest_slots(points, layer=layer, chunk_size=chunk_size, buffer_bytes=buffer_bytes)
+                assert got.shape == maps[layer].shape[:3] and got.dtype == torch.long
+                _assert_same_strongest(got, maps[layer])
+        assert torch.equal(encoder.strongest_slots(points, chunk_size=9), encoder.strongest_slots(points, layer=len(encoder.layers) - 1, chunk_size=9))
+
+
+def test_strongest_slots_of_an_uneven_pyg_batch_are_minus_one_at_padding():
+    encoder = _trained_statistics(PointEncoder(**TINY_SEGMENTATION))
+    batch = Batch.from_data_list([Data(pos=torch.rand(n, 3)) for n in (37, 100, 64)])
+    with torch.no_grad():
+        unchunked = encoder(batch, return_attention=True)
+        got = encoder.strongest_slots(batch, layer=0, chunk_size=40, buffer_bytes=3 * 45 * 320)
+    _assert_same_strongest(got, unchunked.attention[0], unchunked.mask)
+
+
+def test_strongest_slots_refuse_what_chunks_cannot_do():
+    encoder = _trained_statistics(PointEncoder(**TINY_SEGMENTATION))
+    points = torch.rand(1, 50, 3)
+    with torch.no_grad(), pytest.raises(ValueError, match="layer must be 0..1, got 2"):
+        encoder.strongest_slots(points, layer=2)
+    with pytest.raises(ValueError, match="PointEncoder.strongest_slots: chunked evaluation is exact in eval mode"):
+        encoder.strongest_slots(points)  # gradients on
+    offset = PointEncoder(**dict(TINY_SEGMENTATION, attention="offset")).eval()
+    with torch.no_grad(), pytest.raises(ValueError, match="needs attention='external'"):
+        offset.strongest_slots(points)
