@@ -17,12 +17,14 @@ What is computed on what:
 - the prediction of **every point** of the scene, exactly as ``pointea test`` scores it
   (:meth:`~pointea.training.semantic.SemanticSegmentation.scene_probabilities`: one exact chunked
   pass for external attention, voted sliding windows for self-attention);
-- the strongest slots on the points shown: every point of scenes up to ``--max-points``
-  (default 200,000), else a seeded random subset of that many spread over the whole scene. The
-  slot weights are the network's own attention output (``return_attention=True``) on those
-  points; external attention's softmax over the points does not change when a scene is thinned
-  uniformly (the column statistics shift by one constant per slot), so a subset shows the whole
-  room's regions.
+- each head's strongest memory slot of **every point**, exactly: the argmax of the attention map
+  ``return_attention=True`` gives, computed in the same chunks
+  (:meth:`~pointea.models.encoder.PointEncoder.strongest_slots`), so a room of millions of points
+  never holds its (H, N, S) maps.
+
+``--max-points`` (default 200,000) only thins what is drawn: a larger scene's picture shows a
+seeded random subset of that many points spread over the whole scene, with each point's own
+(whole-scene) prediction and slots.
 
 Rooms are seen from above, so points whose true class is ``ceiling`` are left out of the picture
 unless ``--show-ceiling``. Scenes are z-up.
@@ -111,7 +113,8 @@ def record_scene(
     seed: int = 0,
 ) -> SceneRecord:
     """Predict every point of ``sample`` (a whole-scene item: ``points`` (N, 3), ``features``
-    (N, C), ``labels`` (N,)) and record the strongest slots on the points shown."""
+    (N, C), ``labels`` (N,)) and find every point's strongest slots; record up to ``max_points``
+    of them to draw."""
     network = module.network.eval()
     module.eval()
     layers = len(network.encoder.layers)
@@ -127,13 +130,13 @@ def record_scene(
     probabilities = module.scene_probabilities(points[None], None if features is None else features[None])  # (1, N, K)
     prediction = probabilities[0].argmax(dim=-1)  # (N,)
     note = _scene_miou(truth.numpy(), prediction.numpy(), network.num_classes, module.ignore_index)
+    slots = network.encoder.strongest_slots(
+        points[None], None if features is None else features[None], layer, chunk_size=module.chunk_size
+    )[0]  # (H, N)
     shown = torch.arange(points.shape[0])
     if points.shape[0] > max_points:
         generator = torch.Generator().manual_seed(seed)
         shown = torch.randperm(points.shape[0], generator=generator)[:max_points].sort().values  # (M,)
-    _, encoding = network(points[shown][None], None if features is None else features[shown][None], return_attention=True)
-    attention = encoding.attention[layer][0]  # (H, M, S)
-    slots = attention.argmax(dim=-1)  # (H, M)
     keep = torch.ones(shown.shape[0], dtype=torch.bool)
     names = tuple(module.class_names)
     if not show_ceiling and "ceiling" in names:
@@ -143,8 +146,8 @@ def record_scene(
         points=points[shown][keep].numpy(),
         truth=truth[shown][keep].numpy(),
         prediction=prediction[shown][keep].numpy(),
-        slots=slots[:, keep].numpy(),
-        num_slots=attention.shape[-1],
+        slots=slots[:, shown][:, keep].numpy(),
+        num_slots=network.encoder.layers[layer].attention.memory_slots,
         layer=layer,
         class_names=names,
         ignore_index=module.ignore_index,
@@ -223,7 +226,7 @@ def _parser() -> argparse.ArgumentParser:
     add_sample_arguments(parser)
     add_model_arguments(parser)
     parser.add_argument("--layer", type=int_option(0), default=None, help="attention layer of the slot tiles (default: the last)")
-    parser.add_argument("--max-points", type=int_option(1), default=200_000, help="most points shown (default 200000)")
+    parser.add_argument("--max-points", type=int_option(1), default=200_000, help="most points drawn (default 200000; predictions and slots are of every point)")
     parser.add_argument("--show-ceiling", action="store_true", help="keep the ceiling (hidden by default: it hides the room)")
     return parser
 
