@@ -218,6 +218,14 @@ class ChunkedPasses:
         """Layer ``layer``'s output channels in the buffer (layer 0's input before pass 1)."""
         return slice(layer * self.channels, (layer + 1) * self.channels)
 
+    def _embedded(self, part: slice, chunk_mask: Tensor | None) -> tuple[Tensor, Tensor]:
+        """A chunk's input embedding (its neighbours searched in the whole cloud) and the attention
+        block's input. Shapes: returns (B, n, C_embed), (B, n, C)."""
+        features = None if self.features is None else self.features[:, part]
+        cloud = (self.positions, self.features, self.mask)
+        embedding, x, _, _ = self.encoder.embed(self.positions[:, part], features, chunk_mask, cloud)
+        return embedding, x
+
     def _recomputed(
         self, part: slice, chunk_mask: Tensor | None, statistics: list[Tensor]
     ) -> tuple[Tensor, Tensor, list[Tensor]]:
@@ -226,8 +234,7 @@ class ChunkedPasses:
 
         Shapes: returns (B, n, C_embed), (B, n, C), ``len(statistics)`` x (B, n, C)
         """
-        features = None if self.features is None else self.features[:, part]
-        embedding, x, _, _ = self.encoder.embed(self.positions[:, part], features, chunk_mask)
+        embedding, x = self._embedded(part, chunk_mask)
         outputs = []
         for layer, total in zip(self.encoder.layers, statistics):
             x, _ = layer(x, mask=chunk_mask, logsumexp=total)
@@ -240,8 +247,7 @@ class ChunkedPasses:
         attention block's input until layer 0's output replaces it). Shapes: returns (B, n, C)."""
         buffer = self.buffer
         if depth == 0:
-            features = None if self.features is None else self.features[:, part]
-            embedding, x, _, _ = self.encoder.embed(self.positions[:, part], features, chunk_mask)
+            embedding, x = self._embedded(part, chunk_mask)
             if self.encoder.fuse_embedding:  # kept for the fusion (feature_1), after the L outputs
                 buffer[:, part, self.width - embedding.shape[-1] : self.width] = embedding
         else:
