@@ -257,3 +257,22 @@ def test_every_export_format_of_a_local_neighbour_estimator_matches_eager(tmp_pa
     got = torch.from_numpy(load_runtime(fmt, out)(points.numpy()))
     assert got.shape == (3, 77, 3)
     assert (got - expected).abs().max() <= 1e-4
+
+
+def test_the_local_normals_config_is_the_normals_config_with_local_neighbours():
+    """configs/modelnet40_normals_local.yaml stays configs/modelnet40_normals.yaml (PCT's network and
+    recipe) plus local_neighbours 16: nothing else may drift between them."""
+    import yaml
+
+    from tests.training.conftest import REPO
+
+    def read(name):
+        return yaml.safe_load((REPO / "configs" / name).read_text())
+
+    plain, local = read("modelnet40_normals.yaml"), read("modelnet40_normals_local.yaml")
+    encoder = local["model"]["init_args"]["network"]["init_args"]["encoder"]["init_args"]
+    assert encoder.pop("local_neighbours") == 16
+    assert local["trainer"].pop("default_root_dir") == "runs/modelnet40_normals_local"
+    del plain["trainer"]["default_root_dir"]
+    assert local == plain
+    assert "local_neighbours" not in str(read("modelnet40_normals_pct.yaml"))  # PCT's network stays PCT's
