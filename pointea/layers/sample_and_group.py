@@ -50,32 +50,29 @@ class SampleAndGroup(nn.Module):
             offsets = torch.arange(num_clouds, device=pos.device).unsqueeze(1) * num_points  # (B, 1)
             centre_rows = (centres + offsets).reshape(-1)  # (B * M,) rows of the flattened batch
             centre_pos = pos.reshape(-1, 3)[centre_rows].view(num_clouds, -1, 3)  # (B * N, 3) -> (B, M, 3)
+            neighbours = knn(pos, centre_pos, self.neighbours, mask)  # (B, M, K)
         centre_features = features.reshape(-1, channels)[centre_rows].view(num_clouds, -1, channels)  # (B, M, C_in)
-        grouped = group(pos, features, centre_pos, centre_features, self.neighbours, mask)  # (B, M, K, 2 C_in)
+        grouped = group(features, centre_features, neighbours)  # (B, M, K, 2 C_in)
         pooled = self.embed(grouped).amax(dim=2)  # (B, M, K, C_out) -> (B, M, C_out)
         return centre_pos, pooled
 
 
-def group(
-    pos: Tensor, features: Tensor, centre_pos: Tensor, centre_features: Tensor, neighbours: int, mask: Tensor | None
-) -> Tensor:
-    """``concat(neighbour - centre, centre)`` of the features of every centre's K nearest points.
+def group(features: Tensor, centre_features: Tensor, neighbours: Tensor) -> Tensor:
+    """``concat(neighbour - centre, centre)`` of every centre's neighbours' features.
 
-    The centres need not be points of ``pos`` (a chunk of a cloud searches the whole cloud); a centre
-    that is one of the points is its own first neighbour. Masked points are never neighbours.
+    The centres need not be points of ``features`` (a chunk of a cloud groups the whole cloud's).
 
     Shapes:
-        pos: (B, N, 3); features: (B, N, C); centre_pos: (B, M, 3); centre_features: (B, M, C);
-        mask: (B, N) bool or ``None``; returns (B, M, K, 2 C)
+        features: (B, N, C); centre_features: (B, M, C); neighbours: (B, M, K) indices into N;
+        returns (B, M, K, 2 C)
     """
     num_clouds, num_points, channels = features.shape
     with torch.no_grad():
-        found = knn(pos, centre_pos, neighbours, mask)  # (B, M, K)
         # Indices into the flattened batch, so every gather is one plain row lookup (no expanded
         # (B, M * K, C) index tensor in exported graphs).
-        offsets = torch.arange(num_clouds, device=pos.device).view(-1, 1, 1) * num_points  # (B, 1, 1)
-        rows = (found + offsets).reshape(-1)  # (B * M * K,)
-    neighbour_features = features.reshape(-1, channels)[rows].view(*found.shape, channels)  # (B * M * K, C) -> (B, M, K, C)
+        offsets = torch.arange(num_clouds, device=features.device).view(-1, 1, 1) * num_points  # (B, 1, 1)
+        rows = (neighbours + offsets).reshape(-1)  # (B * M * K,)
+    neighbour_features = features.reshape(-1, channels)[rows].view(*neighbours.shape, channels)  # (B * M * K, C) -> (B, M, K, C)
     centres = centre_features.unsqueeze(2)  # (B, M, C) -> (B, M, 1, C)
     relative = neighbour_features - centres  # (B, M, K, C)
     return torch.cat([relative, centres.expand_as(relative)], dim=-1)  # (B, M, K, 2 C)

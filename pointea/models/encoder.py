@@ -34,7 +34,7 @@ from pointea.layers.checkpointing import checkpoint
 from pointea.layers.lbr import LBR
 from pointea.layers.offset_attention import AttentionKind, OffsetAttentionLayer, check_attention_kind
 from pointea.layers.sample_and_group import SampleAndGroup, group
-from pointea.layers.sampling import is_tracing
+from pointea.layers.sampling import is_tracing, knn
 from pointea.models.checkpoint import FromCheckpoint
 from pointea.layers.pooling import POOLINGS, GlobalPool, Pooling, pooled_channels
 from pointea.models.chunked import ChunkedPasses, check_chunked_evaluation
@@ -302,32 +302,53 @@ class PointEncoder(FromCheckpoint, nn.Module):
                 )
         return points, features, mask
 
+    @staticmethod
+    def embedding_input(points: Tensor, features: Tensor | None) -> Tensor:
+        """What the input embedding reads of each point: its coordinates and features.
+
+        Shapes: points (B, N, 3); features (B, N, C_in) or ``None``; returns (B, N, 3 + C_in)
+        """
+        return points if features is None else torch.cat([points, features], dim=-1)
+
+    def find_neighbours(self, points: Tensor, mask: Tensor | None) -> Tensor | None:
+        """Every point's ``local_neighbours`` nearest points of its own cloud (itself included,
+        padding never), nearest first; ``None`` when ``local_neighbours`` is 0.
+
+        Shapes: points (B, N, 3); mask (B, N) or ``None``; returns (B, N, K) indices into N
+        """
+        if not self.local_neighbours:
+            return None
+        with torch.no_grad():
+            return knn(points, points, self.local_neighbours, mask)
+
     def embed(
         self,
         points: Tensor,
         features: Tensor | None,
         mask: Tensor | None,
-        cloud: tuple[Tensor, Tensor | None, Tensor | None] | None = None,
+        cloud_inputs: Tensor | None = None,
+        neighbours: Tensor | None = None,
     ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
         """Input embedding, sample-and-group stages and pre-attention LBRs.
 
-        With ``local_neighbours``, each point's neighbours are searched in ``cloud``, the whole
-        clouds' ``(points, features, mask)`` when ``points`` are a chunk of them (chunked
-        evaluation), else in ``points`` themselves.
+        With ``local_neighbours``, each point is embedded with its neighbours: by default those
+        :meth:`find_neighbours` finds among ``points``; when ``points`` are a chunk of the clouds
+        (chunked evaluation), ``neighbours`` indexes the whole clouds' :meth:`embedding_input`,
+        ``cloud_inputs``.
 
         Shapes:
             points: (B, N, 3); features: (B, N, C_in) or ``None``; mask: (B, N) or ``None``;
-            cloud: (B, N_cloud, 3), (B, N_cloud, C_in) or ``None``, (B, N_cloud) or ``None``
+            cloud_inputs: (B, N_cloud, 3 + C_in); neighbours: (B, N, K) indices into N_cloud
             returns the attention block's input before the pre-attention LBRs (B, M, C_embed)
             (PCT's ``feature_1``), the first attention layer's input (B, M, C), positions (B, M, 3),
             mask (B, M) or ``None`` (stages pick M real points of every cloud: no padding after them)
         """
-        x = _joined(points, features)  # (B, N, 3 + C_in)
+        x = self.embedding_input(points, features)  # (B, N, 3 + C_in)
         embedding_mask = mask
         if self.local_neighbours:
-            cloud_points, cloud_features, cloud_mask = (points, features, mask) if cloud is None else cloud
-            x = group(cloud_points, _joined(cloud_points, cloud_features), points, x, self.local_neighbours, cloud_mask)
-            # (B, N, K, 2 (3 + C_in)): every point's edges to its K neighbours
+            if neighbours is None:
+                neighbours = self.find_neighbours(points, mask)
+            x = group(x if cloud_inputs is None else cloud_inputs, x, neighbours)  # (B, N, K, 2 (3 + C_in)): every point's edges to its neighbours
             embedding_mask = None if mask is None else mask.unsqueeze(-1).expand(-1, -1, self.local_neighbours)
         for lbr in self.embedding:
             x = self._block(lbr, lambda y, lbr=lbr: lbr(y, mask=embedding_mask), x)  # (B, N[, K], C_embed)
@@ -428,12 +449,6 @@ class PointEncoder(FromCheckpoint, nn.Module):
             fused[:, part] = chunk
             pool.update(chunk, chunk_mask)
         return EncoderOutput(features=fused, positions=positions, global_feature=pool.result(), mask=mask)
-
-
-def _joined(points: Tensor, features: Tensor | None) -> Tensor:
-    """The embedding's per-point input. Shapes: points (B, N, 3); features (B, N, C_in); returns
-    (B, N, 3 + C_in)."""
-    return points if features is None else torch.cat([points, features], dim=-1)
 
 
 def _batch_size(points: Tensor | Data) -> tuple[int, int]:
