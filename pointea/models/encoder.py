@@ -15,6 +15,11 @@ PCT's segmentation encoder (``sample_sizes=()``, ``pre_attention_layers=0``,
 ``fuse_embedding=False``, 128 channels) keeps every point: LBR 3->128 -> LBR 128->128 -> 4 x
 OffsetAttentionLayer(128), concatenated (512) -> LBR to 1024.
 
+With ``local_neighbours=K`` (pointea's option; 0, PCT's embedding, by default) the input embedding
+sees each point's K nearest points of its own cloud: the two LBRs on ``concat(x_j - x_i, x_i)`` of
+every neighbour's input (B, N, K, 2 (3 + C_in)), then a max over the K (PCT's ``Local_op`` with
+every point a centre; docs/pct.md).
+
 Shape legend: B clouds, N input points per cloud, P points of a PyG batch, M encoded points per
 cloud, C channels, H heads, S memory slots, G global channels.
 """
