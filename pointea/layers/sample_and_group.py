@@ -12,7 +12,7 @@ from pointea.layers.arguments import check_count
 from pointea.layers.lbr import LBR
 from pointea.layers.sampling import fps, knn
 
-__all__ = ["SampleAndGroup"]
+__all__ = ["SampleAndGroup", "group"]
 
 
 class SampleAndGroup(nn.Module):
@@ -47,17 +47,32 @@ class SampleAndGroup(nn.Module):
         num_clouds, num_points, channels = features.shape
         with torch.no_grad():
             centres = fps(pos, self.num_samples, mask)  # (B, M)
-            # Indices into the flattened batch, so every gather is one plain row lookup (no expanded
-            # (B, M * K, C) index tensor in exported graphs).
             offsets = torch.arange(num_clouds, device=pos.device).unsqueeze(1) * num_points  # (B, 1)
-            centre_rows = (centres + offsets).reshape(-1)  # (B * M,)
+            centre_rows = (centres + offsets).reshape(-1)  # (B * M,) rows of the flattened batch
             centre_pos = pos.reshape(-1, 3)[centre_rows].view(num_clouds, -1, 3)  # (B * N, 3) -> (B, M, 3)
             neighbours = knn(pos, centre_pos, self.neighbours, mask)  # (B, M, K)
-            neighbour_rows = (neighbours + offsets.unsqueeze(-1)).reshape(-1)  # (B * M * K,)
-        flat = features.reshape(-1, channels)  # (B, N, C_in) -> (B * N, C_in)
-        centre_features = flat[centre_rows].view(num_clouds, -1, 1, channels)  # (B * M, C_in) -> (B, M, 1, C_in)
-        neighbour_features = flat[neighbour_rows].view(*neighbours.shape, channels)  # (B * M * K, C_in) -> (B, M, K, C_in)
-        relative = neighbour_features - centre_features  # (B, M, K, C_in)
-        grouped = torch.cat([relative, centre_features.expand_as(relative)], dim=-1)  # (B, M, K, 2 C_in)
+        centre_features = features.reshape(-1, channels)[centre_rows].view(num_clouds, -1, channels)  # (B, M, C_in)
+        grouped = group(features, centre_features, neighbours)  # (B, M, K, 2 C_in)
         pooled = self.embed(grouped).amax(dim=2)  # (B, M, K, C_out) -> (B, M, C_out)
         return centre_pos, pooled
+
+
+def group(features: Tensor, centre_features: Tensor, neighbours: Tensor) -> Tensor:
+    """``concat(neighbour - centre, centre)`` of every centre's neighbours' features.
+
+    The centres need not be points of ``features`` (a chunk of a cloud groups the whole cloud's).
+
+    Shapes:
+        features: (B, N, C); centre_features: (B, M, C); neighbours: (B, M, K) indices into N;
+        returns (B, M, K, 2 C)
+    """
+    num_clouds, num_points, channels = features.shape
+    with torch.no_grad():
+        # Indices into the flattened batch, so every gather is one plain row lookup (no expanded
+        # (B, M * K, C) index tensor in exported graphs).
+        offsets = torch.arange(num_clouds, device=features.device).view(-1, 1, 1) * num_points  # (B, 1, 1)
+        rows = (neighbours + offsets).reshape(-1)  # (B * M * K,)
+    neighbour_features = features.reshape(-1, channels)[rows].view(*neighbours.shape, channels)  # (B * M * K, C) -> (B, M, K, C)
+    centres = centre_features.unsqueeze(2)  # (B, M, C) -> (B, M, 1, C)
+    relative = neighbour_features - centres  # (B, M, K, C)
+    return torch.cat([relative, centres.expand_as(relative)], dim=-1)  # (B, M, K, 2 C)

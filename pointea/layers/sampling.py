@@ -198,13 +198,31 @@ def _torch_fps(points: Tensor, num_samples: int, mask: Tensor | None) -> Tensor:
     return torch.stack(picked, dim=1)  # M x (B,) -> (B, M)
 
 
+#: The most squared distances the pure-torch kNN holds at once in eager mode (256 MiB of float32):
+#: beyond it the queries are searched in blocks (a full-resolution encoder with local_neighbours
+#: asks for every point's neighbours at once).
+_KNN_BLOCK_ELEMENTS = 1 << 26
+
+
 def _torch_knn(points: Tensor, queries: Tensor, k: int, mask: Tensor | None) -> Tensor:
     """Pure-torch kNN by exact squared differences (not the matrix-product shortcut, so near-ties
-    order as torch_cluster's do); nearest first; masked points are never neighbours.
+    order as torch_cluster's do); nearest first; masked points are never neighbours. In eager
+    mode, queries in blocks of at most :data:`_KNN_BLOCK_ELEMENTS` distances (the same result);
+    traced or exported graphs search all queries at once (one graph for any number of points).
 
     Shapes:
         points: (B, N, 3); queries: (B, Q, 3); mask: (B, N); returns (B, Q, K) indices into N
     """
+    num_clouds, num_points = points.shape[:2]
+    block = max(1, _KNN_BLOCK_ELEMENTS // max(1, num_clouds * num_points))  # queries per block
+    if is_tracing() or queries.shape[1] <= block:
+        return _torch_knn_block(points, queries, k, mask)
+    parts = [_torch_knn_block(points, part, k, mask) for part in queries.split(block, dim=1)]  # (B, <= block, K) each
+    return torch.cat(parts, dim=1)  # (B, Q, K)
+
+
+def _torch_knn_block(points: Tensor, queries: Tensor, k: int, mask: Tensor | None) -> Tensor:
+    """:func:`_torch_knn` of one block of queries. Shapes: as its."""
     # Axis by axis, (dx^2 + dy^2) + dz^2: never a (B, Q, N, 3) tensor, and plain Sub/Mul/Add in
     # exported graphs (onnxruntime broadcasts a 4-d Sub and reduces a last axis of 3 slowly).
     distance = None

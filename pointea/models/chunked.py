@@ -31,6 +31,13 @@ fusions instead of 4 and one). Which chunks are kept changes no result: both giv
 values, tested against the unchunked network. Self-attention (``attention="offset"``) couples
 every pair of points and is refused, naming the memory its N x N maps would take.
 
+An encoder with ``local_neighbours`` K embeds each point with its K nearest points of the whole
+cloud, found once for the cloud (:meth:`~pointea.models.encoder.PointEncoder.find_neighbours`)
+and kept beside the buffer whatever ``buffer_bytes`` is: K int64 indices per point (128 bytes for
+K = 16, against the segmenter's 2 KiB of buffer), and its (B, N, 3 + C_in) inputs when it has
+features. With torch_cluster that search is one KD-tree; the pure-torch kNN compares every pair of
+points, which large clouds cannot afford.
+
 Shape legend: B clouds, N points per cloud (padded), N_kept kept points, n points of a chunk,
 C channels, L layers, H heads, S memory slots, W attention-output channels, R buffer channels.
 """
@@ -173,6 +180,10 @@ class ChunkedPasses:
         self.width = encoder.fuse.linear.in_features  # W = L C [+ C_embed]
         self.row_width = max(self.width, scratch_width)  # R
         self.statistics: list[Tensor] = []  # every layer's softmax statistics, once the passes have run
+        # With local_neighbours: every point's neighbours in its whole cloud, searched once (one
+        # KD-tree with torch_cluster; per chunk, each search would rebuild it over the N points).
+        self.neighbours = encoder.find_neighbours(positions, mask)  # (B, N, K) or None
+        self.inputs = None if self.neighbours is None else encoder.embedding_input(positions, features)  # (B, N, 3 + C_in)
         num_clouds, num_points = positions.shape[:2]
         budget = DEFAULT_BUFFER_BYTES if buffer_bytes is None else buffer_bytes
         row_bytes = num_clouds * self.row_width * positions.element_size()  # one point of every cloud
@@ -218,6 +229,14 @@ class ChunkedPasses:
         """Layer ``layer``'s output channels in the buffer (layer 0's input before pass 1)."""
         return slice(layer * self.channels, (layer + 1) * self.channels)
 
+    def _embedded(self, part: slice, chunk_mask: Tensor | None) -> tuple[Tensor, Tensor]:
+        """A chunk's input embedding (with ``local_neighbours``, its points' neighbours in the
+        whole cloud) and the attention block's input. Shapes: returns (B, n, C_embed), (B, n, C)."""
+        features = None if self.features is None else self.features[:, part]
+        neighbours = None if self.neighbours is None else self.neighbours[:, part]  # (B, n, K)
+        embedding, x, _, _ = self.encoder.embed(self.positions[:, part], features, chunk_mask, self.inputs, neighbours)
+        return embedding, x
+
     def _recomputed(
         self, part: slice, chunk_mask: Tensor | None, statistics: list[Tensor], attention_of: int | None = None
     ) -> tuple[Tensor, Tensor, list[Tensor], Tensor | None]:
@@ -227,8 +246,7 @@ class ChunkedPasses:
 
         Shapes: returns (B, n, C_embed), (B, n, C), ``len(statistics)`` x (B, n, C), (B, H, n, S)
         """
-        features = None if self.features is None else self.features[:, part]
-        embedding, x, _, _ = self.encoder.embed(self.positions[:, part], features, chunk_mask)
+        embedding, x = self._embedded(part, chunk_mask)
         outputs, attention = [], None
         for index, (layer, total) in enumerate(zip(self.encoder.layers, statistics)):
             x, maps = layer(x, mask=chunk_mask, return_attention=index == attention_of, logsumexp=total)
@@ -248,8 +266,7 @@ class ChunkedPasses:
         """
         buffer, attention = self.buffer, None
         if depth == 0:
-            features = None if self.features is None else self.features[:, part]
-            embedding, x, _, _ = self.encoder.embed(self.positions[:, part], features, chunk_mask)
+            embedding, x = self._embedded(part, chunk_mask)
             if self.encoder.fuse_embedding:  # kept for the fusion (feature_1), after the L outputs
                 buffer[:, part, self.width - embedding.shape[-1] : self.width] = embedding
         else:

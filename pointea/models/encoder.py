@@ -15,6 +15,11 @@ PCT's segmentation encoder (``sample_sizes=()``, ``pre_attention_layers=0``,
 ``fuse_embedding=False``, 128 channels) keeps every point: LBR 3->128 -> LBR 128->128 -> 4 x
 OffsetAttentionLayer(128), concatenated (512) -> LBR to 1024.
 
+With ``local_neighbours=K`` (pointea's option; 0, PCT's embedding, by default) the input embedding
+sees each point's K nearest points of its own cloud: the two LBRs on ``concat(x_j - x_i, x_i)`` of
+every neighbour's input (B, N, K, 2 (3 + C_in)), then a max over the K (PCT's ``Local_op`` with
+every point a centre; docs/pct.md).
+
 Shape legend: B clouds, N input points per cloud, P points of a PyG batch, M encoded points per
 cloud, C channels, H heads, S memory slots, G global channels.
 """
@@ -33,8 +38,8 @@ from pointea.layers.arguments import check_count, check_counts, check_fraction, 
 from pointea.layers.checkpointing import checkpoint
 from pointea.layers.lbr import LBR
 from pointea.layers.offset_attention import AttentionKind, OffsetAttentionLayer, check_attention_kind
-from pointea.layers.sample_and_group import SampleAndGroup
-from pointea.layers.sampling import is_tracing
+from pointea.layers.sample_and_group import SampleAndGroup, group
+from pointea.layers.sampling import is_tracing, knn
 from pointea.models.checkpoint import FromCheckpoint
 from pointea.layers.pooling import POOLINGS, GlobalPool, Pooling, pooled_channels
 from pointea.models.chunked import DEFAULT_CHUNK_SIZE, ChunkedPasses, check_chunked_evaluation
@@ -111,6 +116,12 @@ class PointEncoder(FromCheckpoint, nn.Module):
             memory for about one more forward pass of time. BatchNorm running statistics are
             updated once, as without it (:mod:`pointea.layers.checkpointing`). The
             sample-and-group stages are not checkpointed. Changes no weight or result.
+        local_neighbours: 0 (default): PCT's input embedding, each point alone through two LBRs.
+            K > 0: each point is embedded with its K nearest points of its own cloud (itself
+            included; padding never): the same two LBRs on ``concat(x_j - x_i, x_i)`` of every
+            neighbour j's input (coordinates and features), then a max over the neighbours, as
+            PCT's sample-and-group stages and DGCNN's EdgeConv do, at full resolution (a documented
+            deviation from PCT: docs/pct.md). Every cloud needs at least K points.
 
     Shapes:
         points: (B, N, 3) float tensor, or a PyG ``Data``/``Batch`` with ``pos`` (P, 3) and
@@ -138,6 +149,7 @@ class PointEncoder(FromCheckpoint, nn.Module):
         pre_attention_layers: int = 2,
         fuse_embedding: bool = True,
         activation_checkpointing: bool = False,
+        local_neighbours: int = 0,
     ) -> None:
         super().__init__()
         attention = check_attention_kind(attention)
@@ -153,6 +165,7 @@ class PointEncoder(FromCheckpoint, nn.Module):
         check_optional_count(owner, "heads", heads)
         check_count(owner, "pre_attention_layers", pre_attention_layers, minimum=0)
         check_count(owner, "in_channels", in_channels, minimum=0)
+        check_count(owner, "local_neighbours", local_neighbours, minimum=0)
         check_fraction(owner, "attention_dropout", attention_dropout)
         if len(sample_sizes) != len(stage_channels):
             raise ValueError(
@@ -182,8 +195,10 @@ class PointEncoder(FromCheckpoint, nn.Module):
         self.pooling = pooling
         self.out_channels = out_channels
         self.global_channels = pooled_channels(pooling, out_channels)
+        self.local_neighbours = local_neighbours
 
-        self.embedding = nn.Sequential(LBR(3 + in_channels, embedding_channels), LBR(embedding_channels, embedding_channels))
+        embedded = (3 + in_channels) * (2 if local_neighbours else 1)  # a point's input, or an edge's
+        self.embedding = nn.Sequential(LBR(embedded, embedding_channels), LBR(embedding_channels, embedding_channels))
         self.stages = nn.ModuleList(
             SampleAndGroup(c_in, c_out, num_samples=m, neighbours=neighbours)
             for c_in, c_out, m in zip(widths[:-1], widths[1:], sample_sizes)
@@ -207,8 +222,9 @@ class PointEncoder(FromCheckpoint, nn.Module):
 
     @property
     def min_points(self) -> int:
-        """Fewest points a cloud may have: the first stage's sample size (1 without stages)."""
-        return self.sample_sizes[0] if self.sample_sizes else 1
+        """Fewest points a cloud may have: the first stage's sample size and ``local_neighbours``
+        (1 without either)."""
+        return max(self.sample_sizes[0] if self.sample_sizes else 1, self.local_neighbours)
 
     def forward(
         self,
@@ -280,28 +296,69 @@ class PointEncoder(FromCheckpoint, nn.Module):
             if smallest < self.min_points:
                 if smallest == 0:
                     raise ValueError("PointEncoder: a cloud has 0 points; every cloud needs at least 1")
+                needs, lower = (
+                    (f"samples {self.min_points} points per cloud (sample_sizes[0])", "sample_sizes")
+                    if self.sample_sizes and self.sample_sizes[0] == self.min_points
+                    else (f"embeds each point with its {self.min_points} nearest (local_neighbours)", "local_neighbours")
+                )
                 raise ValueError(
-                    f"PointEncoder samples {self.min_points} points per cloud (sample_sizes[0]), but a cloud "
-                    f"has {smallest}; resample clouds to at least {self.min_points} points "
-                    "(pointea.data transforms do) or lower sample_sizes"
+                    f"PointEncoder {needs}, but a cloud has {smallest} points; resample clouds to at least "
+                    f"{self.min_points} points (pointea.data transforms do) or lower {lower}"
                 )
         return points, features, mask
 
+    @staticmethod
+    def embedding_input(points: Tensor, features: Tensor | None) -> Tensor:
+        """What the input embedding reads of each point: its coordinates and features.
+
+        Shapes: points (B, N, 3); features (B, N, C_in) or ``None``; returns (B, N, 3 + C_in)
+        """
+        return points if features is None else torch.cat([points, features], dim=-1)
+
+    def find_neighbours(self, points: Tensor, mask: Tensor | None) -> Tensor | None:
+        """Every point's ``local_neighbours`` nearest points of its own cloud (itself included,
+        padding never), nearest first; ``None`` when ``local_neighbours`` is 0.
+
+        Shapes: points (B, N, 3); mask (B, N) or ``None``; returns (B, N, K) indices into N
+        """
+        if not self.local_neighbours:
+            return None
+        with torch.no_grad():
+            return knn(points, points, self.local_neighbours, mask)
+
     def embed(
-        self, points: Tensor, features: Tensor | None, mask: Tensor | None
+        self,
+        points: Tensor,
+        features: Tensor | None,
+        mask: Tensor | None,
+        cloud_inputs: Tensor | None = None,
+        neighbours: Tensor | None = None,
     ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
         """Input embedding, sample-and-group stages and pre-attention LBRs.
 
+        With ``local_neighbours``, each point is embedded with its neighbours: by default those
+        :meth:`find_neighbours` finds among ``points``; when ``points`` are a chunk of the clouds
+        (chunked evaluation), ``neighbours`` indexes the whole clouds' :meth:`embedding_input`,
+        ``cloud_inputs``.
+
         Shapes:
-            points: (B, N, 3); features: (B, N, C_in) or ``None``; mask: (B, N) or ``None``
+            points: (B, N, 3); features: (B, N, C_in) or ``None``; mask: (B, N) or ``None``;
+            cloud_inputs: (B, N_cloud, 3 + C_in); neighbours: (B, N, K) indices into N_cloud
             returns the attention block's input before the pre-attention LBRs (B, M, C_embed)
             (PCT's ``feature_1``), the first attention layer's input (B, M, C), positions (B, M, 3),
             mask (B, M) or ``None`` (stages pick M real points of every cloud: no padding after them)
         """
-        inputs = points if features is None else torch.cat([points, features], dim=-1)  # (B, N, 3 + C_in)
-        x = inputs
+        x = self.embedding_input(points, features)  # (B, N, 3 + C_in)
+        embedding_mask = mask
+        if self.local_neighbours:
+            if neighbours is None:
+                neighbours = self.find_neighbours(points, mask)
+            x = group(x if cloud_inputs is None else cloud_inputs, x, neighbours)  # (B, N, K, 2 (3 + C_in)): every point's edges to its neighbours
+            embedding_mask = None if mask is None else mask.unsqueeze(-1).expand(-1, -1, self.local_neighbours)
         for lbr in self.embedding:
-            x = self._block(lbr, lambda y, lbr=lbr: lbr(y, mask=mask), x)  # (B, N, C_embed)
+            x = self._block(lbr, lambda y, lbr=lbr: lbr(y, mask=embedding_mask), x)  # (B, N[, K], C_embed)
+        if self.local_neighbours:
+            x = x.amax(dim=2)  # (B, N, K, C_embed) -> (B, N, C_embed), zero where masked
         positions = points
         for stage in self.stages:
             positions, x = stage(positions, x, mask)  # (B, M, 3), (B, M, C)

@@ -238,6 +238,22 @@ class _PerPointNetwork(nn.Module):
         return outputs
 
 
+class _UnconditionedNetwork(_PerPointNetwork):
+    """A per-point network without a per-cloud condition (the semantic segmenter, the normal
+    estimator): ``(points, features)`` in, (B, N, K) out."""
+
+    def forward(
+        self,
+        points: Tensor,
+        features: Tensor | None = None,
+        chunk_size: int | None = None,
+        return_encoding: bool = False,
+        return_attention: bool = False,
+        buffer_bytes: int | None = None,
+    ) -> Tensor | tuple[Tensor, EncoderOutput]:
+        return self._per_point(points, features, None, return_encoding, return_attention, chunk_size, buffer_bytes)
+
+
 class PCTPartSegmenter(FromCheckpoint, _PerPointNetwork):
     """Per-point part logits: every point's fused feature, the cloud's max and mean features and
     an embedding of the object category, through PCT's per-point MLP.
@@ -336,7 +352,7 @@ def _rename_legacy_keys(module: nn.Module, state_dict: dict[str, Tensor], prefix
     rename_legacy_keys(state_dict, prefix, PCTPartSegmenter.LEGACY_STATE_KEYS)
 
 
-class PCTSemanticSegmenter(FromCheckpoint, _PerPointNetwork):
+class PCTSemanticSegmenter(FromCheckpoint, _UnconditionedNetwork):
     """Per-point class logits of a scene or a tile: PCT's segmentation network without the
     category embedding (the head sees each point's fused feature and the cloud's max and mean
     features).
@@ -372,19 +388,8 @@ class PCTSemanticSegmenter(FromCheckpoint, _PerPointNetwork):
         self.num_classes = num_classes
         self._build(attention, encoder, in_channels, num_classes, 0, hidden_channels, dropout, activation_checkpointing)
 
-    def forward(
-        self,
-        points: Tensor,
-        features: Tensor | None = None,
-        chunk_size: int | None = None,
-        return_encoding: bool = False,
-        return_attention: bool = False,
-        buffer_bytes: int | None = None,
-    ) -> Tensor | tuple[Tensor, EncoderOutput]:
-        return self._per_point(points, features, None, return_encoding, return_attention, chunk_size, buffer_bytes)
 
-
-class PCTNormalEstimator(FromCheckpoint, _PerPointNetwork):
+class PCTNormalEstimator(FromCheckpoint, _UnconditionedNetwork):
     """Per-point unit normals: PCT's normal estimation network, the segmentation network without
     the category embedding and with 3 outputs, normalised to unit length.
 
@@ -412,17 +417,6 @@ class PCTNormalEstimator(FromCheckpoint, _PerPointNetwork):
     ) -> None:
         super().__init__()
         self._build(attention, encoder, in_channels, 3, 0, hidden_channels, dropout, activation_checkpointing)
-
-    def forward(
-        self,
-        points: Tensor,
-        features: Tensor | None = None,
-        chunk_size: int | None = None,
-        return_encoding: bool = False,
-        return_attention: bool = False,
-        buffer_bytes: int | None = None,
-    ) -> Tensor | tuple[Tensor, EncoderOutput]:
-        return self._per_point(points, features, None, return_encoding, return_attention, chunk_size, buffer_bytes)
 
     def _finish(self, outputs: Tensor) -> Tensor:
         """Shapes: outputs (B, N, 3); returns (B, N, 3) of unit length (zero stays zero)."""

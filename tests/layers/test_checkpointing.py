@@ -55,6 +55,17 @@ def test_segmenter_gradients_and_running_statistics_equal_with_and_without_check
     )
 
 
+def test_local_neighbour_embedding_gradients_equal_with_and_without_checkpointing():
+    """The edges' LBRs (B, N, K, C) are checkpointed like the per-point ones, padding included."""
+    from torch_geometric.data import Batch, Data
+
+    encoder = dict(TINY_SEGMENTATION, local_neighbours=5)
+    plain = PointEncoder(**encoder).train()
+    checkpointed = PointEncoder(**encoder, activation_checkpointing=True).train()
+    batch = Batch.from_data_list([Data(pos=torch.rand(n, 3)) for n in (40, 27)])
+    _compare(plain, checkpointed, lambda m: (m(batch).features ** 2).sum())
+
+
 def test_sampling_encoder_gradients_equal_with_and_without_checkpointing():
     plain = PointEncoder(**dict(TINY_ENCODER, pooling="max+mean")).train()
     checkpointed = PointEncoder(**dict(TINY_ENCODER, pooling="max+mean"), activation_checkpointing=True).train()

@@ -116,3 +116,15 @@ def test_while_tracing_only_the_pure_torch_backend_runs(monkeypatch):
     monkeypatch.setattr(sampling, "is_tracing", lambda: True)
     assert torch.equal(fps(points, 40, backend="torch_cluster"), expected_fps)
     assert torch.equal(knn(points, centres, 8, backend="torch_cluster").sort(-1).values, expected_knn.sort(-1).values)
+
+
+def test_pure_torch_knn_in_query_blocks_finds_the_same_neighbours(monkeypatch):
+    """Queries beyond the pure-torch kNN's block budget are searched block by block, with the
+    same result as all at once (and a last, shorter block)."""
+    points, mask = torch.rand(2, 90, 3), torch.rand(2, 90) > 0.2
+    whole = knn(points, points, 5, mask, backend="torch")
+    monkeypatch.setattr(sampling, "_KNN_BLOCK_ELEMENTS", 2 * 90 * 7)  # blocks of 7 queries: 12 full, one of 6
+    blocks, search = [], sampling._torch_knn_block
+    monkeypatch.setattr(sampling, "_torch_knn_block", lambda p, q, *rest: blocks.append(q.shape[1]) or search(p, q, *rest))
+    assert torch.equal(knn(points, points, 5, mask, backend="torch"), whole)
+    assert blocks == [7] * 12 + [6]

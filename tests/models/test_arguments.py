@@ -25,6 +25,8 @@ SEGMENTATION_ENCODER = dict(TINY_ENCODER, sample_sizes=(), stage_channels=(), ch
         ("attention_dropout", 1.0, "attention_dropout must be a number in [0, 1), got 1.0"),
         ("pre_attention_layers", -1, "pre_attention_layers must be an integer >= 0, got -1"),
         ("neighbours", 1.5, "neighbours must be an integer >= 1, got 1.5"),
+        ("local_neighbours", -1, "local_neighbours must be an integer >= 0, got -1"),
+        ("local_neighbours", 4.0, "local_neighbours must be an integer >= 0, got 4.0"),
     ],
 )
 def test_encoder_numbers(name, bad, expected):

@@ -56,9 +56,12 @@ def test_encoder_in_chunks_equals_unchunked(pooling, fuse_embedding, pre_attenti
             assert torch.equal(got.positions, expected.positions)
 
 
+@pytest.mark.parametrize("local_neighbours", [0, 5])
 @pytest.mark.parametrize("buffer_bytes", [None, 3 * 45 * 320, 0])  # all kept, 45 points (some chunks) kept, none
-def test_encoder_in_chunks_on_an_uneven_pyg_batch_equals_unchunked(buffer_bytes):
-    encoder = _trained_statistics(PointEncoder(**TINY_SEGMENTATION))
+def test_encoder_in_chunks_on_an_uneven_pyg_batch_equals_unchunked(buffer_bytes, local_neighbours):
+    """With local_neighbours a chunk's points find their neighbours in the whole cloud (in other
+    chunks too), never in the padding."""
+    encoder = _trained_statistics(PointEncoder(**TINY_SEGMENTATION, local_neighbours=local_neighbours))
     batch = Batch.from_data_list([Data(pos=torch.rand(n, 3)) for n in (37, 100, 64)])
     with torch.no_grad():
         expected = encoder(batch)
@@ -90,10 +93,12 @@ def _streamed_points(model, points, chunk_size, buffer_bytes):
     return points.shape[1] - passes.kept
 
 
+@pytest.mark.parametrize("local_neighbours", [0, 6])
 @pytest.mark.parametrize("budget", BUDGETS)
 @pytest.mark.parametrize("network", ["semantic", "normals", "features"])
-def test_semantic_segmenter_and_normal_estimator_in_chunks_equal_unchunked(network, budget):
-    encoder = PointEncoder(**dict(TINY_SEGMENTATION, in_channels=4 if network == "features" else 0))
+def test_semantic_segmenter_and_normal_estimator_in_chunks_equal_unchunked(network, budget, local_neighbours):
+    in_channels = 4 if network == "features" else 0
+    encoder = PointEncoder(**TINY_SEGMENTATION, in_channels=in_channels, local_neighbours=local_neighbours)
     if network == "normals":
         model = PCTNormalEstimator(encoder=encoder, hidden_channels=(64, 16))
     else:

@@ -58,10 +58,12 @@ def test_pyg_batch_of_different_sizes_matches_clouds_one_by_one():
         assert torch.allclose(together.global_feature[i], alone.global_feature[0], atol=1e-5)
 
 
+@pytest.mark.parametrize("local_neighbours", [0, 5])
 @pytest.mark.parametrize("attention", ["external", "offset"])
-def test_full_resolution_encoder_masks_padding_of_uneven_batches(attention):
+def test_full_resolution_encoder_masks_padding_of_uneven_batches(attention, local_neighbours):
+    """The padding (at the origin, near these clouds' points) is never attended to nor a neighbour."""
     config = dict(TINY_ENCODER, sample_sizes=(), stage_channels=(), pooling="max+mean")
-    encoder = PointEncoder(attention=attention, **config).eval()
+    encoder = PointEncoder(attention=attention, **config, local_neighbours=local_neighbours).eval()
     clouds = [torch.rand(n, 3) for n in (40, 25)]
     out = encoder(Batch.from_data_list([Data(pos=c) for c in clouds]), return_attention=True)
     assert out.features.shape == (2, 40, 64) and out.global_feature.shape == (2, 128)
@@ -120,3 +122,57 @@ def test_fusion_width_follows_pct(fuse_embedding, fused):
     encoder = PointEncoder(**TINY_ENCODER, fuse_embedding=fuse_embedding)
     assert encoder.fuse.linear.in_features == fused
     assert len(encoder.pre_attention) == 2
+
+
+LOCAL = dict(TINY_ENCODER, sample_sizes=(), stage_channels=(), pre_attention_layers=0, channels=16)
+
+
+@pytest.mark.parametrize("in_channels", [0, 2])
+def test_local_neighbours_embed_each_point_with_its_nearest_points(in_channels):
+    """The input embedding with local_neighbours K: the two LBRs on concat(x_j - x_i, x_i) of the K
+    nearest inputs j of point i (itself included), max over them; computed here by brute force."""
+    encoder = PointEncoder(**LOCAL, in_channels=in_channels, local_neighbours=4).eval()
+    with torch.no_grad():
+        for module in encoder.modules():
+            if isinstance(module, torch.nn.BatchNorm1d):  # running statistics that are not the identity
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+    points, features = torch.rand(2, 30, 3), torch.rand(2, 30, in_channels) if in_channels else None
+    inputs = points if features is None else torch.cat([points, features], dim=-1)  # (B, N, D)
+    nearest = torch.cdist(points, points).topk(4, largest=False).indices  # (B, N, 4)
+    expected = torch.stack([
+        torch.stack([
+            encoder.embedding(torch.cat([inputs[b, nearest[b, i]] - inputs[b, i], inputs[b, i].expand(4, -1)], dim=-1)).amax(0)
+            for i in range(30)
+        ]) for b in range(2)
+    ])  # fmt: skip
+    with torch.no_grad():
+        embedding, *_ = encoder.embed(points, features, None)
+    assert encoder.embedding[0].linear.in_features == 2 * (3 + in_channels)
+    assert torch.allclose(embedding, expected, atol=1e-5)
+    assert PointEncoder(**LOCAL, in_channels=in_channels).embedding[0].linear.in_features == 3 + in_channels  # PCT's
+
+
+def test_local_neighbours_make_a_point_see_its_neighbourhood():
+    """Moving one point changes the embedding of its neighbours with local_neighbours, and of no
+    other point without them (PCT's embedding is per point)."""
+    points = torch.rand(1, 50, 3)
+    moved = points.clone()
+    moved[0, 0] += 0.05
+    near = torch.cdist(points[0, :1], points[0]).topk(6, largest=False).indices[0, 1:]  # 5 nearest others
+    for k, changed in ((8, True), (0, False)):
+        encoder = PointEncoder(**LOCAL, local_neighbours=k).eval()
+        with torch.no_grad():
+            before, after = encoder.embed(points, None, None)[0], encoder.embed(moved, None, None)[0]
+        difference = (before[0, near] - after[0, near]).abs().amax(dim=-1)  # (5,)
+        assert bool((difference > 1e-6).any()) == changed, k
+
+
+def test_fewer_points_than_local_neighbours_is_a_clear_error():
+    encoder = PointEncoder(**LOCAL, local_neighbours=16)
+    with pytest.raises(ValueError) as error:
+        encoder(torch.rand(2, 10, 3))
+    assert str(error.value) == (
+        "PointEncoder embeds each point with its 16 nearest (local_neighbours), but a cloud has 10 points; "
+        "resample clouds to at least 16 points (pointea.data transforms do) or lower local_neighbours"
+    )

@@ -31,6 +31,12 @@ def _normals(in_channels=0, **options):
     return PCTNormalEstimator(encoder=PointEncoder(**TINY_SEGMENTATION, in_channels=in_channels), **options)
 
 
+def _normals_local(in_channels=0, **options):
+    """The normal estimator whose points are embedded with their 6 nearest (local_neighbours)."""
+    encoder = PointEncoder(**TINY_SEGMENTATION, in_channels=in_channels, local_neighbours=6)
+    return PCTNormalEstimator(encoder=encoder, **options)
+
+
 def _parts(in_channels=0, **options):
     return PCTPartSegmenter(6, 3, encoder=PointEncoder(**TINY_SEGMENTATION, in_channels=in_channels), **options)
 
@@ -43,7 +49,7 @@ def _run(model, points, features=None, **options):
     return model(points, features, **options)
 
 
-NETWORKS = {"parts": _parts, "semantic": _semantic, "normals": _normals}
+NETWORKS = {"parts": _parts, "semantic": _semantic, "normals": _normals, "normals_local": _normals_local}
 
 
 @pytest.mark.parametrize("attention", ["external", "offset"])
@@ -147,6 +153,7 @@ def _save(tmp_path, network, task, state=None, record=None):
     [
         (PCTSemanticSegmenter, "semantic_segmentation", lambda: PCTSemanticSegmenter(7, in_channels=3, attention="external")),
         (PCTNormalEstimator, "normal_estimation", lambda: PCTNormalEstimator(in_channels=3)),
+        (PCTNormalEstimator, "normal_estimation", lambda: _normals_local(in_channels=3)),
     ],
 )
 def test_checkpoint_round_trip(tmp_path, cls, task, build):
@@ -158,8 +165,40 @@ def test_checkpoint_round_trip(tmp_path, cls, task, build):
     with torch.no_grad():
         assert torch.equal(loaded(points, features), network(points, features))
     assert PointEncoder.from_checkpoint(path).in_channels == 3
+    assert loaded.encoder.local_neighbours == network.encoder.local_neighbours
     with pytest.raises(CheckpointError, match=f"not of a PCTPartSegmenter"):
         PCTPartSegmenter.from_checkpoint(path)
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("16", r"network\.encoder\.local_neighbours is '16' \(str\), expected int"),
+        (True, r"network\.encoder\.local_neighbours is True \(bool\), expected int"),
+        (-2, "local_neighbours must be an integer >= 0, got -2"),
+        (0, r"resized weights \(e\.g\. encoder\.embedding\.0\.linear\.weight\)"),  # PCT's embedding, k > 0 weights
+    ],
+)
+def test_an_edited_local_neighbours_record_is_refused(tmp_path, value, message):
+    network = _normals_local()
+    record = network.constructor_record()
+    encoder_args = record["args"]["encoder"]["__network__"]["args"]
+    assert encoder_args["local_neighbours"] == 6  # saved in the record
+    encoder_args["local_neighbours"] = value
+    with pytest.raises(CheckpointError, match=message):
+        PCTNormalEstimator.from_checkpoint(_save(tmp_path, network, "normal_estimation", record=record))
+
+
+def test_a_record_without_local_neighbours_is_pct(tmp_path):
+    """Checkpoints written before local_neighbours existed rebuild PCT's per-point embedding."""
+    network = _trained_statistics(_normals())
+    record = network.constructor_record()
+    del record["args"]["encoder"]["__network__"]["args"]["local_neighbours"]
+    loaded = PCTNormalEstimator.from_checkpoint(_save(tmp_path, network, "normal_estimation", record=record))
+    assert loaded.encoder.local_neighbours == 0
+    points = torch.rand(1, 40, 3)
+    with torch.no_grad():
+        assert torch.equal(loaded(points), network(points))
 
 
 def test_checkpoint_of_the_old_segmenter_module_still_loads(tmp_path):
@@ -190,13 +229,50 @@ def test_checkpoint_of_the_old_segmenter_module_still_loads(tmp_path):
     assert OldPath is PCTPartSegmenter
 
 
-@pytest.mark.parametrize("name", ["semantic", "normals"])
+@pytest.mark.parametrize("name", ["semantic", "normals", "normals_local"])
 def test_torch_export_with_dynamic_points_matches_eager(name):
     """Exportable as the part segmenter is (pointea.export): one graph for any number of points."""
     model = _trained_statistics(NETWORKS[name](in_channels=2))
-    points = torch.export.Dim("points", min=2)
+    points = torch.export.Dim("points", min=max(2, model.encoder.min_points))  # as pointea.export does
     shapes = {"points": {1: points}, "features": {1: points}}
     program = torch.export.export(model, (torch.rand(2, 40, 3), torch.rand(2, 40, 2)), dynamic_shapes=shapes)
     other, features = torch.rand(2, 73, 3), torch.rand(2, 73, 2)
     with torch.no_grad():
         assert torch.allclose(program.module()(other, features), model(other, features), atol=1e-5)
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript", "exported"])
+def test_every_export_format_of_a_local_neighbour_estimator_matches_eager(tmp_path, fmt):
+    """pointea-export's formats, each run by its own runtime at another batch size and number of
+    points than traced with, give the eager normals of a network with local_neighbours."""
+    from pointea.export import export_model, load_runtime
+    from pointea.predict import load_trained_model
+
+    network = _trained_statistics(_normals_local())
+    out = tmp_path / f"normals.{ {'onnx': 'onnx', 'torchscript': 'pt', 'exported': 'pt2'}[fmt]}"
+    export_model(load_trained_model(_save(tmp_path, network, "normal_estimation")), fmt, out)
+    points = torch.rand(3, 77, 3) * 2 - 1
+    with torch.no_grad():
+        expected = network(points)
+    got = torch.from_numpy(load_runtime(fmt, out)(points.numpy()))
+    assert got.shape == (3, 77, 3)
+    assert (got - expected).abs().max() <= 1e-4
+
+
+def test_the_local_normals_config_is_the_normals_config_with_local_neighbours():
+    """configs/modelnet40_normals_local.yaml stays configs/modelnet40_normals.yaml (PCT's network and
+    recipe) plus local_neighbours 16: nothing else may drift between them."""
+    import yaml
+
+    from tests.training.conftest import REPO
+
+    def read(name):
+        return yaml.safe_load((REPO / "configs" / name).read_text())
+
+    plain, local = read("modelnet40_normals.yaml"), read("modelnet40_normals_local.yaml")
+    encoder = local["model"]["init_args"]["network"]["init_args"]["encoder"]["init_args"]
+    assert encoder.pop("local_neighbours") == 16
+    assert local["trainer"].pop("default_root_dir") == "runs/modelnet40_normals_local"
+    del plain["trainer"]["default_root_dir"]
+    assert local == plain
+    assert "local_neighbours" not in str(read("modelnet40_normals_pct.yaml"))  # PCT's network stays PCT's

@@ -23,7 +23,7 @@ CONFIGS = {
 
 
 #: Configs of the other tasks, each checked in its task's own tests (normals: tests/training/test_normals.py).
-OTHER_TASK_CONFIGS = ("demo_normals.yaml", "modelnet40_normals.yaml", "modelnet40_normals_pct.yaml")
+OTHER_TASK_CONFIGS = ("demo_normals.yaml", "modelnet40_normals.yaml", "modelnet40_normals_local.yaml", "modelnet40_normals_pct.yaml")
 
 
 def test_the_shipped_configs_are_these():

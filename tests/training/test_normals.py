@@ -116,7 +116,7 @@ def test_votes_are_refused_and_orientation_changes_the_loss():
 
 @pytest.mark.parametrize(
     "name, attention", [("modelnet40_normals.yaml", "external"), ("modelnet40_normals_pct.yaml", "offset"),
-                        ("demo_normals.yaml", "external")],
+                        ("modelnet40_normals_local.yaml", "external"), ("demo_normals.yaml", "external")],
 )  # fmt: skip
 def test_the_normal_configs_build_with_their_recipe(name, attention, tmp_path, monkeypatch):
     from pointea.training.cli import PointeaCLI
