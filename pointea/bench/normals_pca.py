@@ -30,7 +30,6 @@ import logging
 import os
 import platform
 import shlex
-import statistics
 import sys
 import time
 import warnings
@@ -96,17 +95,6 @@ def score_pca(batches, ks: tuple[int, ...], oriented: bool = False) -> dict[int,
     return scores
 
 
-def _spread(values: list[float]) -> dict[str, Any]:
-    """Mean, sample standard deviation (n - 1; None for one value), min and max."""
-    return {
-        "n": len(values),
-        "mean": statistics.fmean(values),
-        "std": statistics.stdev(values) if len(values) > 1 else None,
-        "min": min(values),
-        "max": max(values),
-    }
-
-
 def _runs_report(folder: Path) -> dict[str, Any]:
     """A compare-style report from a ``pointea-compare --runs`` folder (``<label>/seed<S>/result.json``),
     for runs whose comparison has not finished: only finished, ok runs count."""
@@ -126,6 +114,8 @@ def _runs_report(folder: Path) -> dict[str, Any]:
 def _network_rows(compare: dict[str, Any]) -> list[dict[str, Any]]:
     """The rows of a ``pointea-compare`` report: per config and checkpoint, the spread over its seeds
     of every normal metric each run logged (no voting)."""
+    from pointea.training.compare import spread
+
     if compare.get("task") != "normal_estimation":
         raise ConfigError(f"--compare: the report is of task {compare.get('task')!r}, expected 'normal_estimation'")
     rows = []
@@ -135,7 +125,7 @@ def _network_rows(compare: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         for checkpoint in ("last", "best"):
             logged = [next(t for t in run["tests"][checkpoint] if t["votes"] == 1)["metrics"] for run in config["runs"]]
-            stats = {name: _spread([m[f"test/{name}"] for m in logged]) for name, *_ in METRICS}
+            stats = {name: spread([m[f"test/{name}"] for m in logged]) for name, *_ in METRICS}
             seeds = ",".join(str(run["seed"]) for run in config["runs"])
             rows.append({"label": config["label"], "checkpoint": checkpoint, "seeds": seeds, "stats": stats})
     return rows
