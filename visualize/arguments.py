@@ -29,6 +29,7 @@ __all__ = [
     "add_sample_arguments",
     "check_index",
     "int_option",
+    "model_viewer_parser",
     "run_command",
 ]
 
@@ -89,6 +90,15 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "--seed", type=int_option(0, MAX_SEED), default=0, help="seed of the random model without --ckpt (default: 0)"
     )
     parser.add_argument("--device", default="cpu", help="torch device for the forward pass (default: cpu)")
+
+
+def model_viewer_parser(prog: str, description: str) -> CommandParser:
+    """The parser of a viewer that shows a model on a config's samples: the sample options
+    (:func:`add_sample_arguments`) and the model options (:func:`add_model_arguments`)."""
+    parser = CommandParser(prog=prog, description=description)
+    add_sample_arguments(parser)
+    add_model_arguments(parser)
+    return parser
 
 
 def check_index(index: int, size: int, split: str, what: str) -> None:
