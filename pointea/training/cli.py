@@ -131,6 +131,9 @@ class PointeaCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         # Two checkpoints in one folder: the best by the model's validation metric, and the latest
         # state as last.ckpt at every epoch end (Lightning's own save_last only follows new bests).
+        # last.ckpt is written at the end of each training epoch, after that epoch's validation if
+        # it has one: left to Lightning, a ModelCheckpoint saves after validation only once
+        # trainer.check_val_every_n_epoch > 1, so the epochs without validation wrote none.
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.add_lightning_class_args(ModelCheckpoint, "last_checkpoint")
         parser.set_defaults(
@@ -141,6 +144,7 @@ class PointeaCLI(LightningCLI):
                 "last_checkpoint.filename": LAST,
                 "last_checkpoint.save_top_k": 1,
                 "last_checkpoint.enable_version_counter": False,
+                "last_checkpoint.save_on_train_epoch_end": True,
             }
         )
         for key in ("checkpoint", "last_checkpoint"):
