@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 
-from pointea.errors import DataError, InputError
+from pointea.errors import ConfigError, DataError, InputError
 from visualize.picture import check_save_path
 from visualize.render import MAX_TILE_SIZE
 from visualize.window import NO_DISPLAY, has_display
@@ -109,8 +109,8 @@ def check_index(index: int, size: int, split: str, what: str) -> None:
 
 def run_command(parser: argparse.ArgumentParser, command: Callable[[argparse.Namespace], int], argv: Sequence[str] | None) -> int:
     """Parse ``argv`` and run ``command``; user errors (:class:`InputError`, the data loaders'
-    ``DataError``, asking for a window without a display) become ``parser.error`` (one line on
-    stderr, exit status 2)."""
+    ``DataError``, a config pointea refuses (``ConfigError``), asking for a window without a
+    display) become ``parser.error`` (one line on stderr, exit status 2)."""
     args = parser.parse_args(argv)
     try:
         if getattr(args, "save", None) is not None:
@@ -118,6 +118,6 @@ def run_command(parser: argparse.ArgumentParser, command: Callable[[argparse.Nam
         elif hasattr(args, "save") and not has_display():
             raise InputError(NO_DISPLAY)  # before loading anything
         return command(args)
-    except (InputError, DataError) as error:
+    except (InputError, DataError, ConfigError) as error:
         parser.error(str(error).replace("\n", " "))
     return 2  # not reached: parser.error exits

@@ -30,10 +30,11 @@ import numpy as np
 import torch
 
 from pointea.errors import CheckpointError, InputError
+from pointea.training.cli import load_config
 from visualize.arguments import MIN_TILE_SIZE, CommandParser, add_model_arguments, check_index, int_option, run_command
 from visualize.cloud import Cloud, fixed_camera
 from visualize.colors import scalar_colors
-from visualize.loading import _parse_config, reinitialise
+from visualize.loading import reinitialise
 from visualize.picture import GridLayout, Tile, point_size_for
 from visualize.render import MAX_TILE_SIZE
 from visualize.window import browse_or_save
@@ -116,7 +117,7 @@ def _data_records(args: argparse.Namespace):
     from pointea.models import PCTNormalEstimator
 
     overrides = ["--data.init_args.root", str(args.data_root)] if args.data_root is not None else []
-    cli = _parse_config(args.config, overrides)
+    cli = load_config(args.config, overrides)
     data = cli.datamodule
     if not isinstance(data, NormalsDataModule):
         raise InputError(f"{args.config}: data is a {type(data).__name__}; visualize.normals needs a NormalsDataModule config")

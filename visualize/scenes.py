@@ -42,11 +42,12 @@ import numpy as np
 import torch
 
 from pointea.errors import InputError
+from pointea.training.cli import load_config
 from pointea.training.semantic import SemanticSegmentation
 from visualize.arguments import check_index, int_option, model_viewer_parser, run_command
 from visualize.cloud import Cloud, fixed_camera
 from visualize.colors import categorical_palette, label_colors
-from visualize.loading import _parse_config, reinitialise
+from visualize.loading import reinitialise
 from visualize.picture import GridLayout, Tile, point_size_for
 from visualize.window import browse_or_save
 
@@ -187,7 +188,7 @@ def _load(args: argparse.Namespace) -> tuple[SemanticSegmentation, torch.utils.d
     """The config's semantic module (with the checkpoint's weights, or a seeded random network),
     the split's whole scenes and their names."""
     overrides = ["--data.init_args.root", str(args.data_root)] if args.data_root is not None else []
-    cli = _parse_config(args.config, overrides)
+    cli = load_config(args.config, overrides)
     module, datamodule = cli.model, cli.datamodule
     if not isinstance(module, SemanticSegmentation):
         raise InputError(f"{args.config} trains a {type(module).__name__}; visualize.scenes needs a semantic segmentation config")

@@ -26,13 +26,11 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import logging
 import os
 import platform
 import shlex
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -204,22 +202,9 @@ def _ks(text: str) -> tuple[int, ...]:
 
 def _test_loader(config: str, overrides: list[str]):
     """The config's data module, set up for test, and its test loader (no model is trained)."""
-    from pointea.training.cli import PointeaCLI
+    from pointea.training.cli import load_config
 
-    lightning = logging.getLogger("pytorch_lightning")
-    level = lightning.level
-    lightning.setLevel(logging.WARNING)  # no start-up chatter; restored, so a caller's logs stay
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="(?s).*args parameter is intended.*")
-            try:
-                cli = PointeaCLI(args=["--config", config, "--trainer.logger", "false", *overrides], run=False,
-                                 exit_on_error=False)  # fmt: skip
-            except argparse.ArgumentError as error:
-                raise ConfigError(f"cannot use config {config}: {str(error).splitlines()[0]}") from None
-    finally:
-        lightning.setLevel(level)
-    datamodule = cli.datamodule
+    datamodule = load_config(config, overrides).datamodule
     datamodule.prepare_data()
     datamodule.setup("test")
     return datamodule, datamodule.test_dataloader()

@@ -38,6 +38,8 @@ import logging
 import os
 import re
 import sys
+import warnings
+from collections.abc import Sequence
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -59,7 +61,7 @@ from pointea.training.module import PointCloudModule
 from pointea.training.predictions import PredictionWriter
 from pointea.training.run_lock import RunFolderBusy, RunLock
 
-__all__ = ["ConfigError", "PointeaCLI", "cli_main"]
+__all__ = ["ConfigError", "PointeaCLI", "cli_main", "load_config"]
 
 # data module attribute -> model argument it is linked to (links whose source or target the chosen
 # classes lack are skipped by jsonargparse, so one CLI serves both tasks).
@@ -308,6 +310,41 @@ def _config_error_line(error: BaseException) -> str:
     if keys and not str(chain[-1]).startswith("Parser key"):
         return f"{'.init_args.'.join(keys)}: {reason}"
     return reason
+
+
+def load_config(config: str | Path, overrides: Sequence[str] = ()) -> PointeaCLI:
+    """A config's classes as ``pointea fit`` builds them (data-to-model links included), with
+    nothing run: for the tools that take a training config (the viewers, ``pointea-normals-pca``).
+
+    ``overrides`` are more command-line arguments (``--data.init_args.root``, ``DIR``). It is quiet:
+    no logger, none of Lightning's start-up lines (restored after), none of the notices about a CLI
+    driven from Python.
+
+    Raises:
+        ConfigError: one line: ``config not found: PATH``, or ``cannot use config PATH: <key>:
+            <reason>`` for a config pointea refuses (the reason as ``pointea fit`` gives it).
+    """
+    path = Path(config)
+    if not path.is_file():
+        raise ConfigError(f"config not found: {path}")
+    quiet = [logging.getLogger(name) for name in ("pytorch_lightning", "lightning_fabric")]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:
+        logger.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="(?s).*args parameter is intended to run from within Python.*")
+            warnings.filterwarnings("ignore", message="(?s).*deprecated in v4.*")
+            warnings.filterwarnings("ignore", message="(?s).*JsonargparseDeprecationWarning.*")
+            return PointeaCLI(
+                args=["--config", str(path), "--trainer.logger", "false", *overrides], run=False, exit_on_error=False
+            )
+    except (argparse.ArgumentError, ConfigError) as error:
+        reason = str(error) if isinstance(error, ConfigError) else _config_error_line(error)  # ConfigError: one line already
+        raise ConfigError(f"cannot use config {path}: {reason}") from error
+    finally:
+        for logger, level in zip(quiet, levels):
+            logger.setLevel(level)
 
 
 def cli_main(args: ArgsType = None) -> None:
