@@ -95,6 +95,12 @@ HEAVY = {"torch", "torch_geometric", "pytorch_lightning", "lightning", "open3d",
         ("import pointea.io", set()),
         # the data modules read files through pointea.io and load open3d or laspy only for a file
         ("import pointea.io, pointea.data", HEAVY - {"open3d", "laspy"}),
+        # what predict and the readers of other packages use of pointea.data: no Lightning
+        (
+            "import pointea.data, pointea.data.transforms, pointea.data.storage, pointea.data.validation, "
+            "pointea.data.dataset, pointea.data.cache, pointea.data.arguments",
+            HEAVY - {"pytorch_lightning", "lightning", "open3d", "laspy"},
+        ),
         # the networks: torch only; a PyG Data/Batch input is converted where it is met
         ("from pointea import PointEncoder, PCTClassifier, PCTSemanticSegmenter", {"torch"}),
         ("import pointea.layers", {"torch"}),
@@ -105,6 +111,11 @@ HEAVY = {"torch", "torch_geometric", "pytorch_lightning", "lightning", "open3d",
 def test_light_modules_leave_heavy_packages_unloaded(statement: str, allowed: set[str]) -> None:
     loaded = _loaded_after(statement) & HEAVY
     assert loaded <= allowed, f"{statement!r} loaded {sorted(loaded - allowed)}"
+
+
+def test_the_check_sees_what_a_data_module_loads() -> None:
+    """The counterpart: the data modules are Lightning's, so the table above is not vacuous."""
+    assert "pytorch_lightning" in _loaded_after("from pointea.data import ModelNet40DataModule")
 
 
 def test_lazy_names_resolve() -> None:

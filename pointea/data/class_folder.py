@@ -29,13 +29,14 @@ import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from pointea.data.arguments import check_choice
 from pointea.data.datamodule import PointCloudDataModule
 from pointea.data.dataset import PointCloudDataset
-from pointea.data.transforms import Augmentation, Sampling, Transform
+from pointea.data.transforms import Transform
 from pointea.errors import DataError
 
 __all__ = ["ClassFolder", "ClassFolderDataModule", "ClassFolderListing", "SPLITS", "list_class_folder"]
@@ -240,16 +241,14 @@ class ClassFolderDataModule(PointCloudDataModule):
 
     Args:
         root: the folder (see the module notes for the split layouts).
-        num_points: points per served cloud (at most ``file_points``).
-        batch_size: shapes per batch.
-        num_workers: DataLoader worker processes.
-        augment: training augmentation, see :mod:`pointea.data.transforms`.
-        sampling: ``"random"`` or ``"fps"`` resampling to ``num_points``.
         normalize: centre and scale each cloud into the unit sphere (on by default: your files
             come in any units and place).
-        file_points: points read from each file once (meshes are sampled to this many).
+        file_points: points read from each file once (meshes are sampled to this many); at least
+            ``num_points``.
         test_fraction: when the folder gives no split, the seeded share of each class held out.
-        seed: seed of the hold-out split, the per-file subsets and the mesh sampling.
+        **kwargs: the shared options of :class:`~pointea.data.datamodule.PointCloudDataModule`
+            (``num_points``, ``batch_size``, ``num_workers``, ``augment``, ``sampling``,
+            ``seed``: of the hold-out split, the per-file subsets and the mesh sampling).
 
     Shapes:
         batch["points"]: (B, K, 3) float32; batch["label"]: (B,) int64; batch["index"]: (B,) int64
@@ -258,19 +257,13 @@ class ClassFolderDataModule(PointCloudDataModule):
     def __init__(
         self,
         root: str,
-        num_points: int = 1024,
-        batch_size: int = 32,
-        num_workers: int = 0,
-        augment: Augmentation = "pct",
-        sampling: Sampling = "random",
         normalize: bool = True,
         file_points: int = 2048,
         test_fraction: float = 0.2,
-        seed: int = 0,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            root, num_points, batch_size, num_workers, augment, sampling, normalize, False, seed
-        )
+        super().__init__(root, normalize=normalize, synthetic=False, **kwargs)
+        num_points = self.num_points
         if file_points < num_points:
             raise ValueError(f"file_points ({file_points}) must be >= num_points ({num_points})")
         self.file_points = file_points

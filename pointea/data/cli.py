@@ -140,30 +140,19 @@ def _sigterm_raises() -> Iterator[None]:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    written = []
-    if args.only in (None, "modelnet40"):
-        if ModelNet40.LAYOUT.find(args.root) is not None:
-            raise DataError(
-                f"{args.root} already holds a ModelNet40 layout; remove it to regenerate"
-            )
-        written.append(
-            write_synthetic_modelnet40(
-                args.root, args.seed, args.train_per_class, args.test_per_class
-            )
-        )
-    if args.only in (None, "shapenetpart"):
-        if ShapeNetPart.LAYOUT.find(args.root) is not None:
-            raise DataError(
-                f"{args.root} already holds a ShapeNetPart layout; remove it to regenerate"
-            )
-        written.append(
-            write_synthetic_shapenetpart(
-                args.root, args.seed, args.train_per_category, args.val_per_category,
-                args.test_per_category,
-            )
-        )  # fmt: skip
-    for folder in written:
-        print(f"wrote {folder}")
+    sets = {
+        "modelnet40": (ModelNet40, lambda: write_synthetic_modelnet40(
+            args.root, args.seed, args.train_per_class, args.test_per_class)),
+        "shapenetpart": (ShapeNetPart, lambda: write_synthetic_shapenetpart(
+            args.root, args.seed, args.train_per_category, args.val_per_category, args.test_per_category)),
+    }  # fmt: skip
+    chosen = [name for name in sets if args.only in (None, name)]
+    for name in chosen:  # refuse before writing anything
+        data_set = sets[name][0]
+        if data_set.LAYOUT.find(args.root) is not None:
+            raise DataError(f"{args.root} already holds a {data_set.__name__} layout; remove it to regenerate")
+    for name in chosen:
+        print(f"wrote {sets[name][1]()}")
     return 0
 
 

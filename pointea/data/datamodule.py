@@ -31,26 +31,47 @@ from pointea.data.arguments import (
     MAX_WORKERS,
     check_int,
 )
-from pointea.data.transforms import build_transform
+from pointea.data.transforms import Augmentation, Sampling, build_transform
 from pointea.errors import DataError
 
 __all__ = ["PointCloudDataModule"]
 
 
 class PointCloudDataModule(pl.LightningDataModule):
-    """What both data modules share: settings, transforms and the four dataloaders."""
+    """What every shape data module shares: settings, transforms and the four dataloaders.
+
+    Each data set's module takes its own options and passes these on (``**kwargs``), so each of
+    them is declared and documented once, here; the CLI reads them from this signature
+    (``--data.init_args.batch_size``, ...), and a data set that needs another default declares
+    that one again.
+
+    Args:
+        root: where the data set is (each data set says what it expects there).
+        num_points: points per served cloud (random subset for training, the first points, or
+            FPS, for evaluation).
+        batch_size: shapes per batch.
+        num_workers: DataLoader worker processes.
+        augment: training augmentation, see :mod:`pointea.data.transforms`.
+        sampling: ``"random"`` or ``"fps"`` resampling to ``num_points``; per-point labels and
+            normals follow their points.
+        normalize: centre and scale each cloud into the unit sphere first.
+        synthetic: when ``root`` holds no data, write the data set's synthetic stand-in there
+            (deterministic from ``seed``) where it has one.
+        seed: seed of what the data set draws once: its synthetic set, the resampling of text
+            and mesh layouts, a seeded hold-out split.
+    """
 
     def __init__(
         self,
         root: str,
-        num_points: int,
-        batch_size: int,
-        num_workers: int,
-        augment: str,
-        sampling: str,
-        normalize: bool,
-        synthetic: bool,
-        seed: int,
+        num_points: int = 1024,
+        batch_size: int = 32,
+        num_workers: int = 0,
+        augment: Augmentation = "pct",
+        sampling: Sampling = "random",
+        normalize: bool = False,
+        synthetic: bool = False,
+        seed: int = 0,
     ) -> None:
         super().__init__()
         owner = type(self).__name__

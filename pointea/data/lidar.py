@@ -1,19 +1,10 @@
 """Lidar tiles: a folder of LAS/LAZ files, ASPRS classification as labels, served as scenes.
 
-**Class map** (:class:`~pointea.data.lidar_tiles.ClassMap`, from YAML): class names in label
-order, each with the ASPRS codes it takes (several codes merge into one class; the name renames
-it), and codes to ignore::
-
-    classes:
-      ground: [2]
-      vegetation: [3, 4, 5]
-      building: 6
-    ignore: [0, 1, 7, 18]      # never classified, unclassified, low and high noise
-
-A code neither mapped nor ignored is ignored too (its points get ``ignore_index``); a map with no
-class is refused, and a split whose tiles hold no point of any mapped class is a
-:class:`~pointea.errors.DataError` listing the codes found. Without a map,
-:data:`DEFAULT_CLASS_MAP` (ground, vegetation, building, car: the synthetic tiles' classes).
+**Class map**: a YAML file of class names in label order, each with the ASPRS codes it takes, and
+codes to ignore (the format: :mod:`pointea.data.lidar_tiles`); without one,
+:data:`DEFAULT_CLASS_MAP` (ground, vegetation, building, car: the synthetic tiles' classes). A
+split whose tiles hold no point of any mapped class is a :class:`~pointea.errors.DataError`
+listing the codes found.
 
 **Tiles larger than memory**: each tile is converted once
 (:func:`~pointea.data.lidar_tiles.convert_tile`), streamed through laspy's
@@ -42,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
 import numpy as np
 
@@ -112,23 +103,9 @@ class LidarDataModule(SceneDataModule):
         synthetic_density: float = 8.0,
         features: Sequence[str] = ("intensity", "height"),
         crop: CropPreset = "lidar",
-        crop_shape: Literal["block", "sphere"] = "block",
-        crop_size: float | None = None,
-        num_points: int | None = None,
-        crops_per_epoch: int | None = None,
-        batch_size: int = 16,
-        num_workers: int = 0,
-        augment: bool = True,
-        grid_size: float | None = None,
-        class_weighting: str | None = None,
-        val_mode: Literal["scenes", "crops"] = "scenes",
-        ignore_index: int = -1,
-        seed: int = 0,
+        **scene_options: Any,
     ) -> None:
-        super().__init__(
-            features, crop, crop_shape, crop_size, num_points, crops_per_epoch, batch_size,
-            num_workers, augment, grid_size, class_weighting, val_mode, ignore_index, seed,
-        )  # fmt: skip
+        super().__init__(features=features, crop=crop, **scene_options)
         self.class_map = (
             ClassMap.from_yaml(class_map)
             if class_map

@@ -57,7 +57,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 
@@ -86,7 +86,7 @@ from pointea.data.storage import (
     write_lines,
     write_split,
 )
-from pointea.data.transforms import Augmentation, Sampling, Transform
+from pointea.data.transforms import Transform
 from pointea.data.validation import check_points, check_shape_labels
 from pointea.data.verify import (
     Verifier,
@@ -690,17 +690,8 @@ class ModelNet40DataModule(PointCloudDataModule):
 
     Args:
         root: the archive folder or a folder containing ``modelnet40_ply_hdf5_2048/``.
-        num_points: points per served cloud (random subset for training, the first points, or
-            FPS, for evaluation).
-        batch_size: shapes per batch.
-        num_workers: DataLoader worker processes.
-        augment: training augmentation, see :mod:`pointea.data.transforms`.
-        sampling: ``"random"`` or ``"fps"`` resampling to ``num_points``.
-        normalize: centre and scale each cloud into the unit sphere first.
-        synthetic: when ``root`` holds no data, ``prepare_data`` writes the synthetic 12-class set
-            there (deterministic from ``seed``).
-        seed: seed of the synthetic set and of the ``off`` layout's mesh sampling.
-        synthetic_train_per_class: synthetic training shapes per class.
+        synthetic_train_per_class: synthetic training shapes per class (``synthetic=True`` writes
+            the synthetic 12-class set when ``root`` holds no data).
         synthetic_test_per_class: synthetic test shapes per class.
         layout: ``"auto"`` (the first found: hdf5, normal_resampled, off), ``"hdf5"``
             (``modelnet40_ply_hdf5_2048``), ``"normal_resampled"`` (PointNet++'s text release) or
@@ -708,6 +699,10 @@ class ModelNet40DataModule(PointCloudDataModule):
             layout under ``cache_root`` (see :mod:`pointea.data.cache`).
         cache_root: where ``pointea_cache/`` goes; default: the folder holding the release.
         missing: listed shapes whose files are absent: ``"error"``, or ``"skip"`` them.
+        **kwargs: the shared options of :class:`~pointea.data.datamodule.PointCloudDataModule`
+            (``num_points``, ``batch_size``, ``num_workers``, ``augment``, ``sampling``,
+            ``normalize``, ``synthetic``, ``seed``: of the synthetic set and of the ``off``
+            layout's mesh sampling).
 
     Shapes:
         batch["points"]: (B, K, 3) float32; batch["label"]: (B,) int64; batch["index"]: (B,) int64
@@ -716,23 +711,14 @@ class ModelNet40DataModule(PointCloudDataModule):
     def __init__(
         self,
         root: str,
-        num_points: int = 1024,
-        batch_size: int = 32,
-        num_workers: int = 0,
-        augment: Augmentation = "pct",
-        sampling: Sampling = "random",
-        normalize: bool = False,
-        synthetic: bool = False,
-        seed: int = 0,
         synthetic_train_per_class: int = 64,
         synthetic_test_per_class: int = 16,
         layout: ModelNet40Layout = "auto",
         cache_root: str | None = None,
         missing: MissingPolicy = "error",
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            root, num_points, batch_size, num_workers, augment, sampling, normalize, synthetic, seed
-        )
+        super().__init__(root, **kwargs)
         size = self._synthetic_size
         train, test = synthetic_train_per_class, synthetic_test_per_class
         self.synthetic_train_per_class = size("synthetic_train_per_class", train)

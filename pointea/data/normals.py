@@ -43,7 +43,7 @@ import logging
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from torch.utils.data import Dataset
@@ -54,7 +54,7 @@ from pointea.data.datamodule import PointCloudDataModule
 from pointea.data.dataset import PointCloudDataset
 from pointea.data.modelnet40 import ModelNet40, find_modelnet40_layout, modelnet40_archive
 from pointea.data.synthetic.normals import NORMAL_CLASS_NAMES, generate_normals
-from pointea.data.transforms import Augmentation, Sampling, Transform
+from pointea.data.transforms import Transform
 from pointea.errors import DataError
 
 __all__ = [
@@ -312,19 +312,17 @@ class NormalsDataModule(PointCloudDataModule):
         root: the source folder or file (ignored with ``layout="synthetic"``).
         layout: ``"auto"``, ``"pcpnet"``, ``"hdf5"``, ``"normal_resampled"``, ``"off"``, ``"files"``
             or ``"synthetic"`` (see the module notes).
-        num_points: points per served cloud.
-        batch_size, num_workers: the DataLoaders'.
-        augment: training augmentation (:mod:`pointea.data.transforms`); rotations and scalings
-            transform the normals too.
-        sampling: ``"random"`` or ``"fps"`` resampling to ``num_points``.
-        normalize: centre and scale each cloud into the unit sphere first (normals unchanged).
-        seed: seed of the synthetic set, of the per-file subsets and of the hold-out split.
+        batch_size: clouds per batch.
         file_points: points kept per PCPNet shape or file (a seeded subset; PCPNet shapes hold 100k).
         train_list, test_list: PCPNet's list files of the two splits.
         test_fraction: class folders without a split: the share of each class held out for test.
         synthetic_per_class: synthetic clouds per surface family and split (5 families).
         cache_root, missing: of the ``normal_resampled`` and ``off`` conversions (see
             ``ModelNet40DataModule``).
+        **kwargs: the shared options of :class:`~pointea.data.datamodule.PointCloudDataModule`
+            (``num_points``, ``num_workers``, ``augment``: rotations and scalings transform the
+            normals too, ``sampling``, ``normalize``: normals unchanged, ``seed``: of the
+            synthetic set, of the per-file subsets and of the hold-out split).
 
     Shapes:
         batch["points"], batch["normals"]: (B, K, 3) float32; batch["index"]: (B,) int64;
@@ -335,13 +333,7 @@ class NormalsDataModule(PointCloudDataModule):
         self,
         root: str = "data/normals",
         layout: NormalsLayout = "auto",
-        num_points: int = 1024,
         batch_size: int = 16,
-        num_workers: int = 0,
-        augment: Augmentation = "pct",
-        sampling: Sampling = "random",
-        normalize: bool = False,
-        seed: int = 0,
         file_points: int = 10_000,
         train_list: str = "trainingset_whitenoise.txt",
         test_list: str = "testset_all.txt",
@@ -349,8 +341,10 @@ class NormalsDataModule(PointCloudDataModule):
         synthetic_per_class: int = 32,
         cache_root: str | None = None,
         missing: Literal["error", "skip"] = "error",
+        **kwargs: Any,
     ) -> None:
-        super().__init__(root, num_points, batch_size, num_workers, augment, sampling, normalize, layout == "synthetic", seed)
+        super().__init__(root, batch_size=batch_size, synthetic=layout == "synthetic", **kwargs)
+        num_points, seed = self.num_points, self.seed
         find_normals_layout(root, layout)  # an unknown layout fails here, with the argument named
         self.layout = layout
         self.file_points = check_int("NormalsDataModule: file_points", file_points, 1, MAX_POINTS)

@@ -41,11 +41,10 @@ import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
-from pointea.data.crops import CropPreset
 from pointea.data.cache import CACHE_FOLDER, ensure_cache, source_manifest
 from pointea.data.scene import Scene
 from pointea.data.scenes import SceneDataModule, Split
@@ -405,25 +404,9 @@ class S3DISDataModule(SceneDataModule):
         synthetic: bool = False,
         synthetic_rooms_per_area: int = 2,
         synthetic_density: float = 400.0,
-        features: Sequence[str] = ("color", "normalized"),
-        crop: CropPreset = "pointnet",
-        crop_shape: Literal["block", "sphere"] = "block",
-        crop_size: float | None = None,
-        num_points: int | None = None,
-        crops_per_epoch: int | None = None,
-        batch_size: int = 16,
-        num_workers: int = 0,
-        augment: bool = True,
-        grid_size: float | None = None,
-        class_weighting: str | None = None,
-        val_mode: Literal["scenes", "crops"] = "scenes",
-        ignore_index: int = -1,
-        seed: int = 0,
+        **scene_options: Any,
     ) -> None:
-        super().__init__(
-            features, crop, crop_shape, crop_size, num_points, crops_per_epoch, batch_size,
-            num_workers, augment, grid_size, class_weighting, val_mode, ignore_index, seed,
-        )  # fmt: skip
+        super().__init__(**scene_options)
         if isinstance(test_area, bool) or not isinstance(test_area, int) or test_area < 1:
             raise ConfigError(
                 f"S3DISDataModule: test_area must be an area number (1..6), got {test_area!r}"

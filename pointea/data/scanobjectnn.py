@@ -24,7 +24,7 @@ Shape legend: M shapes, N points per shape.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -32,7 +32,7 @@ from pointea.data.arguments import check_choice
 from pointea.data.datamodule import PointCloudDataModule
 from pointea.data.dataset import PointCloudDataset
 from pointea.data.storage import read_h5
-from pointea.data.transforms import Augmentation, Sampling, Transform
+from pointea.data.transforms import Transform
 from pointea.data.validation import check_points, check_shape_labels
 from pointea.data.verify import Verifier, VerifyReport
 from pointea.errors import DataError
@@ -183,32 +183,16 @@ class ScanObjectNNDataModule(PointCloudDataModule):
         variant: ``PB_T50_RS`` (main_split, ``*_augmentedrot_scale75.h5``: the hardest variant,
             the one most papers report), ``PB_T50_R``, ``PB_T25_R``, ``PB_T25``, ``OBJ_BG``
             (main_split, ``*_objectdataset.h5``) or ``OBJ_ONLY`` (main_split_nobg).
-        num_points: points per served cloud (of the 2048 stored).
-        batch_size: shapes per batch.
-        num_workers: DataLoader worker processes.
-        augment: training augmentation, see :mod:`pointea.data.transforms`.
-        sampling: ``"random"`` or ``"fps"`` resampling to ``num_points``.
-        normalize: centre and scale each cloud into the unit sphere first.
+        **kwargs: the shared options of :class:`~pointea.data.datamodule.PointCloudDataModule`
+            (``num_points``: of the 2048 stored, ``batch_size``, ``num_workers``, ``augment``,
+            ``sampling``, ``normalize``).
 
     Shapes:
         batch["points"]: (B, K, 3) float32; batch["label"]: (B,) int64; batch["index"]: (B,) int64
     """
 
-    def __init__(
-        self,
-        root: str,
-        variant: ScanObjectNNVariant = "PB_T50_RS",
-        num_points: int = 1024,
-        batch_size: int = 32,
-        num_workers: int = 0,
-        augment: Augmentation = "pct",
-        sampling: Sampling = "random",
-        normalize: bool = False,
-    ) -> None:
-        super().__init__(
-            root, num_points, batch_size, num_workers, augment, sampling, normalize,
-            synthetic=False, seed=0,
-        )  # fmt: skip
+    def __init__(self, root: str, variant: ScanObjectNNVariant = "PB_T50_RS", **kwargs: Any) -> None:
+        super().__init__(root, synthetic=False, seed=0, **kwargs)
         self.variant = check_choice("variant", variant, SCANOBJECTNN_VARIANTS)
         self.save_hyperparameters()
 

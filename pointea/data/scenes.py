@@ -15,16 +15,8 @@ Batches (the shared contract of the scene tasks):
     "index": int64 (B,)}``; ``labels`` hold ``ignore_index`` where a point is unlabelled or its
     class is ignored; ``features`` is absent when ``features=()``.
 
-Coordinates served: x and y relative to the crop's (or scene's) centre, z above the scene's lowest
-point. Features, in the order asked (``features``), C channels in all (:attr:`in_channels`):
-
-- ``"color"`` (3): RGB in [0, 1];
-- ``"normalized"`` (3): PointNet's normalised room coordinates, (p - scene min) / scene extent;
-- ``"height"`` (1): z above the lowest point of the crop (or scene), metres;
-- ``"local_height"`` (1): z above the lowest point of the scene within the same
-  :data:`LOCAL_HEIGHT_CELL` x :data:`LOCAL_HEIGHT_CELL` metre column (a coarse terrain model of the
-  whole scene, so a crop and the whole scene give a point the same value even on sloping ground);
-- ``"intensity"`` (1): lidar intensity or remission in [0, 1].
+Coordinates and features served (``features``, in the order asked, C channels in all:
+:attr:`in_channels`) are described in :mod:`pointea.data.scene`, which computes them.
 
 Shape legend: B batch, N points, K crop points, C feature channels, L classes.
 """

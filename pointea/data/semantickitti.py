@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -142,23 +142,10 @@ class SemanticKITTIDataModule(SceneDataModule):
         test_sequences: Sequence[int] | None = None,
         features: Sequence[str] = ("intensity", "height"),
         crop: CropPreset = "lidar",
-        crop_shape: Literal["block", "sphere"] = "block",
-        crop_size: float | None = None,
-        num_points: int | None = None,
-        crops_per_epoch: int | None = None,
         batch_size: int = 8,
-        num_workers: int = 0,
-        augment: bool = True,
-        grid_size: float | None = None,
-        class_weighting: str | None = None,
-        val_mode: Literal["scenes", "crops"] = "scenes",
-        ignore_index: int = -1,
-        seed: int = 0,
+        **scene_options: Any,
     ) -> None:
-        super().__init__(
-            features, crop, crop_shape, crop_size, num_points, crops_per_epoch, batch_size,
-            num_workers, augment, grid_size, class_weighting, val_mode, ignore_index, seed,
-        )  # fmt: skip
+        super().__init__(features=features, crop=crop, batch_size=batch_size, **scene_options)
         self.root = root
         config = Path(label_config).expanduser() if label_config else self._find_config()
         if config is not None:
@@ -167,7 +154,7 @@ class SemanticKITTIDataModule(SceneDataModule):
             learning, names, split = LEARNING_MAP, CLASS_NAMES, STANDARD_SPLIT
         self.label_config = str(config) if config else None
         self._names = list(names)
-        self.lookup = np.full(max(learning) + 1, ignore_index, dtype=np.int64)  # raw id -> class
+        self.lookup = np.full(max(learning) + 1, self.ignore_index, dtype=np.int64)  # raw id -> class
         for raw, learned in learning.items():
             if learned > 0:
                 self.lookup[raw] = learned - 1

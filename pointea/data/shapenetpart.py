@@ -55,7 +55,7 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import numpy as np
 from torch.utils.data import ConcatDataset
@@ -85,7 +85,7 @@ from pointea.data.storage import (
     write_lines,
     write_split,
 )
-from pointea.data.transforms import Augmentation, Sampling, Transform
+from pointea.data.transforms import Transform
 from pointea.data.validation import check_point_labels, check_points, check_shape_labels
 from pointea.data.verify import Verifier, VerifyReport, check_split, present_listed, read_checked
 from pointea.errors import DataError
@@ -644,24 +644,22 @@ class ShapeNetPartDataModule(PointCloudDataModule):
     Args:
         root: the archive folder or a folder containing ``shapenet_part_seg_hdf5_data/`` or
             ``hdf5_data/``.
-        num_points: points per served cloud (2048 keeps all of them).
-        batch_size: shapes per batch.
-        num_workers: DataLoader worker processes.
-        augment: training augmentation, see :mod:`pointea.data.transforms`.
-        sampling: ``"random"`` or ``"fps"`` resampling to ``num_points``; part labels follow.
-        normalize: centre and scale each cloud into the unit sphere first.
+        num_points: points per served cloud (2048 keeps all of them); part labels follow their
+            points through resampling.
         train_split: ``"train"``, or ``"trainval"`` to train on train + val.
-        synthetic: when ``root`` holds no data, ``prepare_data`` writes the synthetic 5-category
-            set there (deterministic from ``seed``), labelled in the standard label space.
-        seed: seed of the synthetic set and of the text layouts' resampling to 2048 points.
         synthetic_train_per_category, synthetic_val_per_category, synthetic_test_per_category:
-            synthetic shapes per category and split.
+            synthetic shapes per category and split (``synthetic=True`` writes the synthetic
+            5-category set, labelled in the standard label space, when ``root`` holds no data).
         layout: ``"auto"`` (the first found: hdf5, v0_normal, v0), ``"hdf5"``
             (``shapenet_part_seg_hdf5_data``), ``"v0_normal"`` or ``"v0"`` (the text releases,
             converted once into the HDF5 layout under ``cache_root``, see
             :mod:`pointea.data.cache`).
         cache_root: where ``pointea_cache/`` goes; default: the folder holding the release.
         missing: listed shapes whose files are absent: ``"error"``, or ``"skip"`` them.
+        **kwargs: the shared options of :class:`~pointea.data.datamodule.PointCloudDataModule`
+            (``batch_size``, ``num_workers``, ``augment``, ``sampling``, ``normalize``,
+            ``synthetic``, ``seed``: of the synthetic set and of the text layouts' resampling to
+            2048 points).
 
     Shapes:
         batch["points"]: (B, K, 3) float32; batch["parts"]: (B, K) int64;
@@ -672,24 +670,16 @@ class ShapeNetPartDataModule(PointCloudDataModule):
         self,
         root: str,
         num_points: int = 2048,
-        batch_size: int = 32,
-        num_workers: int = 0,
-        augment: Augmentation = "pct",
-        sampling: Sampling = "random",
-        normalize: bool = False,
         train_split: Literal["train", "trainval"] = "train",
-        synthetic: bool = False,
-        seed: int = 0,
         synthetic_train_per_category: int = 100,
         synthetic_val_per_category: int = 20,
         synthetic_test_per_category: int = 20,
         layout: ShapeNetPartLayout = "auto",
         cache_root: str | None = None,
         missing: MissingPolicy = "error",
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            root, num_points, batch_size, num_workers, augment, sampling, normalize, synthetic, seed
-        )
+        super().__init__(root, num_points=num_points, **kwargs)
         self.train_split = check_choice("train_split", train_split, ("train", "trainval"))
         self.synthetic_sizes = tuple(
             self._synthetic_size(name, value)

@@ -24,6 +24,7 @@ Shape legend: N points, P points of one surface.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -249,6 +250,17 @@ def _atomic_save(path: Path, array: np.ndarray) -> None:
     os.replace(temporary, path)
 
 
+def _write_once(root: Path, marker: str, recipe: str, write: Callable[[Path], None]) -> Path:
+    """``write(root)`` unless ``root`` already holds the set this ``recipe`` makes (its marker file
+    says so); the marker is written last, so a set interrupted before it is written again."""
+    if (root / marker).is_file() and (root / marker).read_text() == recipe:
+        return root
+    root.mkdir(parents=True, exist_ok=True)
+    write(root)
+    (root / marker).write_text(recipe)
+    return root
+
+
 def write_synthetic_rooms(
     root: str | Path,
     seed: int = 0,
@@ -261,22 +273,19 @@ def write_synthetic_rooms(
 
     Returns ``root``.
     """
-    root = Path(root)
     recipe = f"seed={seed} rooms_per_area={rooms_per_area} areas={list(areas)} {settings}\n"
-    marker = root / SYNTHETIC_ROOMS_MARKER
-    if marker.is_file() and marker.read_text() == recipe:
-        return root
-    root.mkdir(parents=True, exist_ok=True)
     seeds = np.random.SeedSequence(seed).spawn(len(areas) * rooms_per_area)
-    for position, area in enumerate(areas):
-        for k in range(rooms_per_area):
-            folder = root / f"Area_{area}" / f"room_{k + 1}"
-            folder.mkdir(parents=True, exist_ok=True)
-            coord, color, segment = generate_room(seeds[position * rooms_per_area + k], settings)
-            for name, array in (("coord", coord), ("color", color), ("segment", segment)):
-                _atomic_save(folder / f"{name}.npy", array)
-    marker.write_text(recipe)  # last: a set interrupted before this is rewritten
-    return root
+
+    def write(root: Path) -> None:
+        for position, area in enumerate(areas):
+            for k in range(rooms_per_area):
+                folder = root / f"Area_{area}" / f"room_{k + 1}"
+                folder.mkdir(parents=True, exist_ok=True)
+                coord, color, segment = generate_room(seeds[position * rooms_per_area + k], settings)
+                for name, array in (("coord", coord), ("color", color), ("segment", segment)):
+                    _atomic_save(folder / f"{name}.npy", array)
+
+    return _write_once(Path(root), SYNTHETIC_ROOMS_MARKER, recipe, write)
 
 
 def _terrain(x: np.ndarray, y: np.ndarray, phase: np.ndarray) -> np.ndarray:
@@ -408,31 +417,22 @@ def write_synthetic_tiles(
     """
     import laspy
 
-    root = Path(root)
     recipe = f"seed={seed} tiles={tiles} size={size} density={density}\n"
-    marker = root / SYNTHETIC_TILES_MARKER
-    if marker.is_file() and marker.read_text() == recipe:
-        return root
-    root.mkdir(parents=True, exist_ok=True)
-    for k, child in enumerate(np.random.SeedSequence(seed).spawn(tiles)):
-        tile = generate_tile(child, size, density)
-        corner = _TILE_ORIGIN + [k % 3 * size, k // 3 * size, 0.0]
-        header = laspy.LasHeader(point_format=6, version="1.4")
-        header.scales = np.array([0.01, 0.01, 0.01])
-        header.offsets = corner
-        las = laspy.LasData(header)
-        las.x, las.y, las.z = tile["x"] + corner[0], tile["y"] + corner[1], tile["z"] + corner[2]
-        for field in (
-            "classification",
-            "intensity",
-            "return_number",
-            "number_of_returns",
-            "gps_time",
-        ):
-            setattr(las, field, tile[field])
-        path = root / f"tile_{k + 1}.las"
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        las.write(temporary)
-        os.replace(temporary, path)
-    marker.write_text(recipe)
-    return root
+
+    def write(root: Path) -> None:
+        for k, child in enumerate(np.random.SeedSequence(seed).spawn(tiles)):
+            tile = generate_tile(child, size, density)
+            corner = _TILE_ORIGIN + [k % 3 * size, k // 3 * size, 0.0]
+            header = laspy.LasHeader(point_format=6, version="1.4")
+            header.scales = np.array([0.01, 0.01, 0.01])
+            header.offsets = corner
+            las = laspy.LasData(header)
+            las.x, las.y, las.z = tile["x"] + corner[0], tile["y"] + corner[1], tile["z"] + corner[2]
+            for field in ("classification", "intensity", "return_number", "number_of_returns", "gps_time"):
+                setattr(las, field, tile[field])
+            path = root / f"tile_{k + 1}.las"
+            temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            las.write(temporary)
+            os.replace(temporary, path)
+
+    return _write_once(Path(root), SYNTHETIC_TILES_MARKER, recipe, write)

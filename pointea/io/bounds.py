@@ -32,9 +32,11 @@ The caps (module constants; :func:`pointea.io.read_points` takes the first three
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import numpy as np
 
 from pointea.errors import DataError
 
@@ -49,6 +51,7 @@ __all__ = [
     "ORIGIN_RATIO",
     "check_declared",
     "check_count",
+    "check_magnitude",
     "parser_errors",
 ]
 
@@ -74,6 +77,30 @@ def check_declared(path: Path, what: str, needed: int, available: int) -> None:
         raise DataError(
             f"{path}: truncated or corrupt: the header declares {what}, which needs at least "
             f"{needed:,} bytes, the file has {available:,}"
+        )
+
+
+def check_magnitude(
+    path: Path,
+    coordinates: np.ndarray,
+    max_coordinate: float,
+    place: Callable[[int], str] | None = None,
+    what: str = "coordinate",
+) -> None:
+    """Coordinates of magnitude beyond ``max_coordinate`` (:data:`MAX_COORDINATE` by default: the
+    encoder's limit) are refused, naming the first such row's ``place`` in the file (``"line 4"``,
+    ``"row 3"``; none for a mesh's vertices) and ``what`` it is.
+
+    Shapes: coordinates (K, C), C >= 1 (NaN rows must be refused before: they compare false)
+    """
+    magnitude = np.abs(coordinates).max(axis=1, initial=0)  # (K,)
+    beyond = np.flatnonzero(magnitude > max_coordinate)
+    if beyond.size:
+        first = int(beyond[0])
+        where = f" {place(first)}:" if place is not None else ""
+        raise DataError(
+            f"{path}:{where} {what} of magnitude {magnitude[first]:.3g} beyond {max_coordinate:.0e}, the "
+            "largest the encoder accepts (centre and scale the cloud)"
         )
 
 

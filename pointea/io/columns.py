@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from pointea.errors import DataError
-from pointea.io.bounds import LABEL_LIMIT, MAX_COORDINATE, ORIGIN_RATIO
+from pointea.io.bounds import LABEL_LIMIT, MAX_COORDINATE, ORIGIN_RATIO, check_magnitude
 from pointea.io.cloud import PointCloud
 from pointea.io.selection import KeptRows
 
@@ -115,7 +115,8 @@ def cloud_from_rows(
     values = kept.values
     coordinates = np.asarray(values[:, [columns.index(axis) for axis in "xyz"]], np.float64)
     _check_finite(path, coordinates, kept.indices, "coordinates")
-    _check_magnitude(path, coordinates, kept.indices, origin, max_coordinate)
+    true = coordinates if origin is None else coordinates + origin  # (K, 3)
+    check_magnitude(path, true, max_coordinate, lambda row: f"row {int(kept.indices[row]) + 1}")
     coordinates, origin = _centre_far_off(coordinates, origin)
     points = coordinates.astype(np.float32)  # (K, 3)
     normals = colours = labels = None
@@ -143,26 +144,6 @@ def cloud_from_rows(
         resampled=kept.resampled,
         origin=origin,
     )
-
-
-def _check_magnitude(
-    path: Path,
-    coordinates: np.ndarray,
-    indices: np.ndarray,
-    origin: np.ndarray | None,
-    max_coordinate: float,
-) -> None:
-    """Coordinates (plus ``origin``) of magnitude beyond ``max_coordinate``: the encoder's limit."""
-    true = coordinates if origin is None else coordinates + origin  # (K, 3)
-    magnitude = np.abs(true).max(axis=1)  # (K,)
-    beyond = magnitude > max_coordinate
-    if beyond.any():
-        first = int(np.flatnonzero(beyond)[0])
-        raise DataError(
-            f"{path}: row {int(indices[first]) + 1}: coordinate of magnitude "
-            f"{magnitude[first]:.3g} beyond {max_coordinate:.0e}, the largest the encoder "
-            "accepts (centre and scale the cloud)"
-        )
 
 
 def _centre_far_off(

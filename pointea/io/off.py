@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from pointea.errors import DataError
-from pointea.io.bounds import DEFAULT_MAX_POINTS, MAX_COORDINATE, check_count
+from pointea.io.bounds import DEFAULT_MAX_POINTS, MAX_COORDINATE, check_count, check_magnitude
 
 __all__ = ["read_off"]
 
@@ -122,14 +122,7 @@ def _vertices(path: Path, lines: list[tuple[int, bytes]], max_coordinate: float)
     finite = np.isfinite(vertices).all(axis=1)  # (V,)
     if not finite.all():
         raise DataError(f"{path}: line {lines[int(np.flatnonzero(~finite)[0])][0]}: NaN/Inf vertex")
-    magnitude = np.abs(vertices).max(axis=1, initial=0)  # (V,)
-    beyond = magnitude > max_coordinate
-    if beyond.any():
-        first = int(np.flatnonzero(beyond)[0])
-        raise DataError(
-            f"{path}: line {lines[first][0]}: vertex coordinate of magnitude {magnitude[first]:.3g} "
-            f"beyond {max_coordinate:.0e}, the largest the encoder accepts"
-        )
+    check_magnitude(path, vertices, max_coordinate, lambda row: f"line {lines[row][0]}", "vertex coordinate")
     return vertices
 
 

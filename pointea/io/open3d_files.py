@@ -33,6 +33,7 @@ from pointea.io.bounds import (
     PCD_LZF_MAX_RATIO,
     check_count,
     check_declared,
+    check_magnitude,
     parser_errors,
 )
 from pointea.io.selection import KeepAll, KeepRandom, KeptRows
@@ -229,12 +230,7 @@ def read_open3d_mesh(
         )
     if not np.isfinite(vertices).all():
         raise DataError(f"{path}: the mesh has NaN/Inf vertices")
-    magnitude = float(np.abs(vertices).max())
-    if magnitude > max_coordinate:
-        raise DataError(
-            f"{path}: a vertex coordinate of magnitude {magnitude:.3g} is beyond "
-            f"{max_coordinate:.0e}, the largest the encoder accepts"
-        )
+    check_magnitude(path, vertices, max_coordinate, what="a vertex coordinate")
     bad = ((triangles < 0) | (triangles >= vertices.shape[0])).any(axis=1)  # (T,)
     if bad.any():
         raise DataError(

@@ -32,6 +32,7 @@ from pointea.io.bounds import (
     MAX_COORDINATE,
     check_count,
     check_declared,
+    check_magnitude,
 )
 from pointea.io.columns import check_columns, header_columns
 from pointea.io.selection import KeepAll, KeepRandom, KeptRows
@@ -383,12 +384,7 @@ def _vertex_xyz(
     vertices = rows[:, [names.index(axis) for axis in "xyz"]]  # (V, 3)
     if not np.isfinite(vertices).all():
         raise DataError(f"{path}: the mesh has NaN/Inf vertices")
-    magnitude = float(np.abs(vertices).max(initial=0))
-    if magnitude > max_coordinate:
-        raise DataError(
-            f"{path}: a vertex coordinate of magnitude {magnitude:.3g} is beyond "
-            f"{max_coordinate:.0e}, the largest the encoder accepts"
-        )
+    check_magnitude(path, vertices, max_coordinate, what="a vertex coordinate")
     return vertices
 
 

@@ -33,7 +33,7 @@ from typing import BinaryIO
 import numpy as np
 
 from pointea.errors import DataError
-from pointea.io.bounds import DEFAULT_MAX_COLUMNS, LABEL_LIMIT, MAX_COORDINATE
+from pointea.io.bounds import DEFAULT_MAX_COLUMNS, LABEL_LIMIT, MAX_COORDINATE, check_magnitude
 from pointea.io.columns import check_columns, default_columns, header_columns
 from pointea.io.selection import KeepAll, KeepRandom, KeptRows
 
@@ -186,15 +186,8 @@ class _TextTable:
                     f"{self.path}: line {line_of(np.flatnonzero(~finite)[0])}: NaN/Inf value"
                 )
         if self.coordinates:
-            magnitude = np.abs(rows[:, self.coordinates]).max(axis=1, initial=0)  # (R,)
-            beyond = magnitude > self.max_coordinate
-            if beyond.any():
-                row = np.flatnonzero(beyond)[0]
-                raise DataError(
-                    f"{self.path}: line {line_of(row)}: coordinate of magnitude "
-                    f"{magnitude[row]:.3g} beyond {self.max_coordinate:.0e}, the largest the "
-                    "encoder accepts (centre and scale the cloud)"
-                )
+            coordinates = rows[:, self.coordinates]  # (R, C)
+            check_magnitude(self.path, coordinates, self.max_coordinate, lambda row: f"line {line_of(row)}")
         if self.label_column is None:
             return
         labels = rows[:, self.label_column]  # (R,)

@@ -103,25 +103,28 @@ def test_chunked_conversion_matches_and_stays_within_a_chunk(tmp_path: Path) -> 
     assert (np.floor(members[:, 1] / 10.0) == iy).all()
 
 
-def test_class_maps_merge_rename_ignore_and_refuse_nonsense(tmp_path: Path) -> None:
+def test_class_maps_merge_rename_and_ignore() -> None:
     cmap = ClassMap({"terrain": 2, "green": [3, 4, 5]}, ignore=[0, 7])
     lookup = cmap.lookup(-1)
     assert cmap.names == ["terrain", "green"]
     assert (
         lookup[2] == 0 and lookup[3] == lookup[5] == 1 and lookup[0] == lookup[7] == lookup[6] == -1
     )
-    (tmp_path / "empty.yaml").write_text("classes: {}\n")
-    with pytest.raises(ConfigError, match="empty.yaml: maps no class"):
-        ClassMap.from_yaml(tmp_path / "empty.yaml")
-    (tmp_path / "twice.yaml").write_text("classes: {a: [2], b: [2]}\n")
-    with pytest.raises(ConfigError, match="code 2 is mapped to both 'a' and 'b'"):
-        ClassMap.from_yaml(tmp_path / "twice.yaml")
-    (tmp_path / "typo.yaml").write_text("clases: {a: [2]}\n")
-    with pytest.raises(ConfigError, match="unknown key"):
-        ClassMap.from_yaml(tmp_path / "typo.yaml")
-    (tmp_path / "range.yaml").write_text("classes: {a: [300]}\n")
-    with pytest.raises(ConfigError, match="code 300 is not an ASPRS code"):
-        ClassMap.from_yaml(tmp_path / "range.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("classes: {}\n", "bad.yaml: maps no class"),
+        ("classes: {a: [2], b: [2]}\n", "code 2 is mapped to both 'a' and 'b'"),
+        ("clases: {a: [2]}\n", "unknown key"),
+        ("classes: {a: [300]}\n", "code 300 is not an ASPRS code"),
+    ],
+)
+def test_class_maps_refuse_nonsense(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "bad.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        ClassMap.from_yaml(tmp_path / "bad.yaml")
 
 
 def test_a_map_that_maps_none_of_the_codes_found(tmp_path: Path) -> None:
