@@ -28,7 +28,6 @@ dict of another architecture).
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,7 +36,6 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from pointea.io.atomic import atomic_write
 from pointea.models.checkpoint import CheckpointError, check_finite_weights, load_torch_file
 from pointea.models.classifier import PCTClassifier
 
@@ -194,6 +192,7 @@ def write_checkpoint(network: PCTClassifier, path: str | Path) -> Path:
     import pytorch_lightning as pl
 
     from pointea.training import PointCloudClassifier
+    from pointea.training.checkpoint_io import write_checkpoint_file
 
     module = PointCloudClassifier(network)
     checkpoint = {
@@ -203,16 +202,7 @@ def write_checkpoint(network: PCTClassifier, path: str | Path) -> Path:
         "state_dict": module.state_dict(),
     }
     module.on_save_checkpoint(checkpoint)  # pointea's network record, exactly as in training
-    path = Path(path)
-    buffer = io.BytesIO()
-    torch.save(checkpoint, buffer)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(path) as handle:
-            handle.write(buffer.getbuffer())
-    except OSError as error:
-        raise CheckpointError(f"cannot write {path}: {error.strerror or error} (an earlier file there is intact)") from None
-    return path
+    return write_checkpoint_file(checkpoint, path)
 
 
 def convert_pct_pytorch(source: str | Path, destination: str | Path) -> PCTClassifier:

@@ -184,7 +184,7 @@ def test_a_file_size_limit_while_writing_is_one_line_and_keeps_the_earlier_file(
                           cwd=REPO, capture_output=True, text=True, timeout=600, preexec_fn=small_disk)  # fmt: skip
     assert done.returncode == 2, done.stderr[-2000:]
     assert done.stderr.strip().splitlines()[-1] == (
-        f"pointea-convert: error: cannot write {out}: File too large (an earlier file there is intact)"
+        f"pointea-convert: error: cannot write checkpoint {out}: File too large (an earlier file of that name is intact)"
     )
     assert out.read_bytes() == b"an earlier checkpoint"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.t7", "pct.ckpt"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 
-from pointea.errors import DataError, InputError
+from pointea.errors import ConfigError, DataError, InputError
 from visualize.picture import check_save_path
 from visualize.render import MAX_TILE_SIZE
 from visualize.window import NO_DISPLAY, has_display
@@ -29,6 +29,7 @@ __all__ = [
     "add_sample_arguments",
     "check_index",
     "int_option",
+    "model_viewer_parser",
     "run_command",
 ]
 
@@ -91,6 +92,15 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="torch device for the forward pass (default: cpu)")
 
 
+def model_viewer_parser(prog: str, description: str) -> CommandParser:
+    """The parser of a viewer that shows a model on a config's samples: the sample options
+    (:func:`add_sample_arguments`) and the model options (:func:`add_model_arguments`)."""
+    parser = CommandParser(prog=prog, description=description)
+    add_sample_arguments(parser)
+    add_model_arguments(parser)
+    return parser
+
+
 def check_index(index: int, size: int, split: str, what: str) -> None:
     """Raise :class:`InputError` unless ``0 <= index < size``."""
     if not 0 <= index < size:
@@ -99,8 +109,8 @@ def check_index(index: int, size: int, split: str, what: str) -> None:
 
 def run_command(parser: argparse.ArgumentParser, command: Callable[[argparse.Namespace], int], argv: Sequence[str] | None) -> int:
     """Parse ``argv`` and run ``command``; user errors (:class:`InputError`, the data loaders'
-    ``DataError``, asking for a window without a display) become ``parser.error`` (one line on
-    stderr, exit status 2)."""
+    ``DataError``, a config pointea refuses (``ConfigError``), asking for a window without a
+    display) become ``parser.error`` (one line on stderr, exit status 2)."""
     args = parser.parse_args(argv)
     try:
         if getattr(args, "save", None) is not None:
@@ -108,6 +118,6 @@ def run_command(parser: argparse.ArgumentParser, command: Callable[[argparse.Nam
         elif hasattr(args, "save") and not has_display():
             raise InputError(NO_DISPLAY)  # before loading anything
         return command(args)
-    except (InputError, DataError) as error:
+    except (InputError, DataError, ConfigError) as error:
         parser.error(str(error).replace("\n", " "))
     return 2  # not reached: parser.error exits

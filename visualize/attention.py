@@ -46,10 +46,11 @@ from torch import nn
 
 from pointea.data import ShapeNetPart
 from pointea.errors import InputError
+from pointea.layers.offset_attention import ATTENTION_KINDS
 from pointea.layers.propagate import nearest_indices
 from pointea.models import PCTClassifier, PCTPartSegmenter
 from pointea.training import CategoryParts
-from visualize.arguments import CommandParser, add_model_arguments, add_sample_arguments, check_index, int_option, run_command
+from visualize.arguments import check_index, int_option, model_viewer_parser, run_command
 from visualize.cloud import Camera, Cloud, fixed_camera
 from visualize.colors import categorical_palette, label_colors, scalar_colors
 from visualize.loading import category_parts, load_data, load_file, load_model, local_parts
@@ -99,6 +100,11 @@ def _nearest(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     return nearest_indices(source_t, target_t).numpy()
 
 
+def _check_kind(owner: str, kind: str) -> None:
+    if kind not in ATTENTION_KINDS:  # the stored names: ("external", "offset")
+        raise ValueError(f"{owner}: kind must be one of {ATTENTION_KINDS}, got {kind!r}")
+
+
 @dataclass(frozen=True)
 class AttentionRecord:
     """Everything drawn for one sample.
@@ -135,8 +141,7 @@ class AttentionRecord:
     prediction_title: str
 
     def __post_init__(self) -> None:
-        if self.kind not in ("external", "offset"):
-            raise ValueError(f"AttentionRecord: kind must be 'external' or 'offset', got {self.kind!r}")
+        _check_kind("AttentionRecord", self.kind)
         if not self.attention:
             raise ValueError("AttentionRecord: no attention maps")
         num_points, num_attention = self.points.shape[0], self.positions.shape[0]
@@ -282,8 +287,7 @@ class Limits:
     points: int
 
     def __post_init__(self) -> None:
-        if self.kind not in ("external", "offset"):
-            raise ValueError(f"Limits: kind must be 'external' or 'offset', got {self.kind!r}")
+        _check_kind("Limits", self.kind)
         for name in ("samples", "layers", "heads", "points"):
             if getattr(self, name) < 1:
                 raise ValueError(f"Limits: {name} must be >= 1, got {getattr(self, name)}")
@@ -616,12 +620,10 @@ class AttentionViewer:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = CommandParser(
-        prog="python -m visualize.attention",
-        description="Show per-head attention of a pointea model on a sample: open3d window, or --save a PNG grid.",
+    parser = model_viewer_parser(
+        "python -m visualize.attention",
+        "Show per-head attention of a pointea model on a sample: open3d window, or --save a PNG grid.",
     )
-    add_sample_arguments(parser)
-    add_model_arguments(parser)
     parser.add_argument(
         "--colour-by", choices=("argmax", "weight"),
         help="external attention: the slot each point attends to most, or the weight on --slot "

@@ -1,7 +1,7 @@
 """What a viewer command shows: the data split and the model, from a training config and a
 checkpoint; a point file of the user's; ShapeNetPart's part labels as the viewers colour them.
 
-The config is parsed by ``pointea``'s own CLI (:class:`~pointea.training.cli.PointeaCLI`, which
+The config is parsed by ``pointea``'s own CLI (:func:`pointea.training.cli.load_config`, which
 instantiates its classes and runs nothing), so it means what it means to ``pointea fit``, data-to-
 model links included (e.g. the classifier gets the data set's number of classes). Its ``data``
 section gives the data module (``--data-root`` overrides its ``root``); its ``model`` section, a
@@ -11,16 +11,15 @@ network from the architecture record pointea's training modules store in it
 (``PCTClassifier.from_checkpoint``, read with ``weights_only=True``); that network must fit the
 config's data (task and number of labels).
 
-Every problem the user can fix (a missing file, a config ``pointea`` rejects, a checkpoint of the
-other task or of another label set) is an :class:`~pointea.errors.InputError` with a one-line
-message.
+Every problem the user can fix (a missing file, a checkpoint of the other task or of another label
+set) is an :class:`~pointea.errors.InputError` with a one-line message; a config ``pointea``
+rejects is a one-line :class:`~pointea.errors.ConfigError`, as ``pointea-normals-pca`` reports it.
 
 Shape legend: N points, P parts of one ShapeNetPart category.
 """
 
 from __future__ import annotations
 
-import logging
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from pointea.errors import InputError, ResampledWarning
 from pointea.io import PointCloud, read_points
 from pointea.models import PCTClassifier, PCTPartSegmenter
 from pointea.models.checkpoint import CHECKPOINT_KEY, CheckpointError, read_checkpoint
+from pointea.training.cli import load_config
 
 __all__ = [
     "DataSplit",
@@ -114,49 +114,6 @@ def local_parts(parts: np.ndarray, category: int) -> np.ndarray:
     return local
 
 
-def _parse_config(config: str | Path, overrides: Sequence[str] = ()) -> Any:
-    """Instantiate the config's classes with pointea's CLI (nothing is run)."""
-    from argparse import ArgumentError
-
-    from pointea.training.cli import ConfigError, PointeaCLI
-
-    path = Path(config)
-    if not path.is_file():
-        raise InputError(f"config not found: {path}")
-    # The trainer is built too (nothing runs): no logger, and none of its start-up chatter
-    # ("Seed set to 0", the accelerator summary).
-    quiet = [logging.getLogger(name) for name in ("pytorch_lightning", "lightning_fabric")]
-    levels = [logger.level for logger in quiet]
-    for logger in quiet:
-        logger.setLevel(logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            # The CLI is driven with ``args`` from inside another command (so sys.argv differs),
-            # and Lightning's own use of jsonargparse raises deprecation notices: neither is the
-            # user's concern.
-            warnings.filterwarnings("ignore", message="(?s).*args parameter is intended to run from within Python.*")
-            warnings.filterwarnings("ignore", message="(?s).*deprecated in v4.*")
-            warnings.filterwarnings("ignore", message="(?s).*JsonargparseDeprecationWarning.*")
-            return PointeaCLI(
-                args=["--config", str(path), "--trainer.logger", "false", *overrides],
-                run=False,
-                exit_on_error=False,
-            )
-    except (ArgumentError, ConfigError) as error:
-        raise InputError(f"cannot use config {path}: {_one_line(error)}") from error
-    finally:
-        for logger, level in zip(quiet, levels):
-            logger.setLevel(level)
-
-
-def _one_line(error: Exception, limit: int = 400) -> str:
-    """jsonargparse's indented, multi-line report on one line, without its echo of the given value
-    (which can be the whole model section)."""
-    lines = [line.strip() for line in str(error).splitlines()]
-    text = " ".join(line for line in lines if line and not line.startswith("Given value")) or type(error).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def load_data(config: str | Path, split: str, data_root: str | Path | None = None) -> DataSplit:
     """The ``split`` of the config's data set (``data_root`` replacing the config's folder).
 
@@ -164,7 +121,7 @@ def load_data(config: str | Path, split: str, data_root: str | Path | None = Non
     as ``pointea fit`` would.
     """
     overrides = ["--data.init_args.root", str(data_root)] if data_root is not None else []
-    datamodule = _parse_config(config, overrides).datamodule
+    datamodule = load_config(config, overrides).datamodule
     if isinstance(datamodule, ModelNet40DataModule):
         datamodule.prepare_data()
         dataset: Dataset = ModelNet40(datamodule.root, split, datamodule.eval_transform)
@@ -200,7 +157,7 @@ def load_file(config: str | Path, path: str | Path, seed: int = 0) -> DataSplit:
     """
     from pointea.data.transforms import NormalizeUnitSphere
 
-    datamodule = _parse_config(config).datamodule
+    datamodule = load_config(config).datamodule
     names = getattr(datamodule, "class_names", None)
     if getattr(datamodule, "num_parts", None) is not None or names is None:
         raise InputError(f"{config}: --file needs a classification config (a part segmenter needs each shape's category)")
@@ -227,7 +184,7 @@ def reinitialise(network: nn.Module, seed: int) -> nn.Module:
 
 def _config_network(config: str | Path, task: Task) -> nn.Module:
     """The network of the config's training module (a ``PointCloudModule``; the CLI checks that)."""
-    network = _parse_config(config).model.network
+    network = load_config(config).model.network
     wanted = _NETWORKS[task]
     if not isinstance(network, wanted):
         raise InputError(f"{config}: its model trains a {type(network).__name__}, but its {task} data needs a {wanted.__name__}")

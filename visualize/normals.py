@@ -30,13 +30,14 @@ import numpy as np
 import torch
 
 from pointea.errors import CheckpointError, InputError
+from pointea.training.cli import load_config
 from visualize.arguments import MIN_TILE_SIZE, CommandParser, add_model_arguments, check_index, int_option, run_command
-from visualize.cloud import Cloud, fixed_camera, side_by_side
+from visualize.cloud import Cloud, fixed_camera
 from visualize.colors import scalar_colors
-from visualize.loading import _parse_config, reinitialise
-from visualize.picture import GridLayout, Tile, point_size_for, render_picture, save_image
+from visualize.loading import reinitialise
+from visualize.picture import GridLayout, Tile, point_size_for
 from visualize.render import MAX_TILE_SIZE
-from visualize.window import Frame, SampleBrowser, run_window
+from visualize.window import browse_or_save
 
 __all__ = ["NormalsRecord", "direction_colors", "error_degrees", "normals_clouds", "normals_tiles", "main"]
 
@@ -116,7 +117,7 @@ def _data_records(args: argparse.Namespace):
     from pointea.models import PCTNormalEstimator
 
     overrides = ["--data.init_args.root", str(args.data_root)] if args.data_root is not None else []
-    cli = _parse_config(args.config, overrides)
+    cli = load_config(args.config, overrides)
     data = cli.datamodule
     if not isinstance(data, NormalsDataModule):
         raise InputError(f"{args.config}: data is a {type(data).__name__}; visualize.normals needs a NormalsDataModule config")
@@ -168,21 +169,11 @@ def _command(args: argparse.Namespace) -> int:
     else:
         record, count, note, source = _data_records(args)
         check_index(args.index, count, args.split, source)
-    if args.save:
-        sample = record(args.index)
-        layout, tiles = normals_tiles(sample, args.tile_size)
-        image = render_picture(layout, tiles, header=f"{note}\n{sample.caption}")
-        print(f"wrote {save_image(image, args.save)}: {note} | {sample.caption}")
-        return 0
+    def window(sample: NormalsRecord) -> tuple[list[Cloud], str]:
+        clouds = normals_clouds(sample)
+        return [cloud for cloud, _ in clouds], ", ".join(title for _, title in clouds)
 
-    def frame(index: int) -> Frame:
-        sample = record(index)
-        clouds = tuple(side_by_side([cloud for cloud, _ in normals_clouds(sample)]))
-        titles = ", ".join(title for _, title in normals_clouds(sample))
-        return Frame(clouds, f"pointea normals | {note} | {sample.caption}", f"{note}\n{sample.caption}\n{titles}")
-
-    run_window(SampleBrowser(frame, count, start=args.index))
-    return 0
+    return browse_or_save("normals", record, count, args.index, note, normals_tiles, window, args.save, args.tile_size)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

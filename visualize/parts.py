@@ -19,13 +19,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from pointea.errors import InputError
-from visualize.arguments import CommandParser, add_model_arguments, add_sample_arguments, check_index, run_command
+from visualize.arguments import check_index, model_viewer_parser, run_command
 from visualize.attention import AttentionRecord, record_attention
-from visualize.cloud import Cloud, fixed_camera, side_by_side
+from visualize.cloud import Cloud, fixed_camera
 from visualize.colors import label_colors
 from visualize.loading import load_data, load_model
-from visualize.picture import GridLayout, Tile, point_size_for, render_picture, save_image
-from visualize.window import Frame, SampleBrowser, run_window
+from visualize.picture import GridLayout, Tile, point_size_for
+from visualize.window import browse_or_save
 
 __all__ = ["ERROR_COLORS", "main", "parts_clouds", "parts_tiles"]
 
@@ -52,13 +52,9 @@ def parts_tiles(record: AttentionRecord, tile_size: int) -> tuple[GridLayout, di
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = CommandParser(
-        prog="python -m visualize.parts",
-        description="Part segmentation, ground truth vs prediction: open3d window, or --save a PNG.",
+    return model_viewer_parser(
+        "python -m visualize.parts", "Part segmentation, ground truth vs prediction: open3d window, or --save a PNG."
     )
-    add_sample_arguments(parser)
-    add_model_arguments(parser)
-    return parser
 
 
 def _command(args: argparse.Namespace) -> int:
@@ -71,20 +67,11 @@ def _command(args: argparse.Namespace) -> int:
     def record(index: int) -> AttentionRecord:
         return record_attention(model.network, data.dataset[index], data.label_names, args.split)
 
-    if args.save:
-        sample = record(args.index)
-        layout, tiles = parts_tiles(sample, args.tile_size)
-        image = render_picture(layout, tiles, header=f"{model.note}\n{sample.caption}")
-        print(f"wrote {save_image(image, args.save)}: {model.note} | {sample.caption}")
-        return 0
-    def frame(index: int) -> Frame:
-        sample = record(index)
+    def window(sample: AttentionRecord) -> tuple[list[Cloud], str]:
         truth, prediction, _ = parts_clouds(sample)
-        clouds = tuple(side_by_side([truth, prediction]))
-        return Frame(clouds, f"pointea parts | {model.note} | {sample.caption}", f"{model.note}\n{sample.caption}\nleft: truth, right: prediction")
+        return [truth, prediction], "left: truth, right: prediction"
 
-    run_window(SampleBrowser(frame, len(data.dataset), start=args.index))
-    return 0
+    return browse_or_save("parts", record, len(data.dataset), args.index, model.note, parts_tiles, window, args.save, args.tile_size)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -44,13 +44,14 @@ import numpy as np
 import torch
 
 from pointea.errors import InputError
+from pointea.training.cli import load_config
 from pointea.training.semantic import SemanticSegmentation
-from visualize.arguments import CommandParser, add_model_arguments, add_sample_arguments, check_index, int_option, run_command
-from visualize.cloud import Cloud, fixed_camera, side_by_side
+from visualize.arguments import check_index, int_option, model_viewer_parser, run_command
+from visualize.cloud import Cloud, fixed_camera
 from visualize.colors import categorical_palette, label_colors
-from visualize.loading import _parse_config, reinitialise
-from visualize.picture import GridLayout, Tile, point_size_for, render_picture, save_image
-from visualize.window import Frame, SampleBrowser, run_window
+from visualize.loading import reinitialise
+from visualize.picture import GridLayout, Tile, point_size_for
+from visualize.window import browse_or_save
 
 __all__ = ["SceneRecord", "record_scene", "scene_clouds", "scene_tiles", "main"]
 
@@ -190,7 +191,7 @@ def _load(args: argparse.Namespace) -> tuple[SemanticSegmentation, torch.utils.d
     """The config's semantic module (with the checkpoint's weights, or a seeded random network),
     the split's whole scenes and their names."""
     overrides = ["--data.init_args.root", str(args.data_root)] if args.data_root is not None else []
-    cli = _parse_config(args.config, overrides)
+    cli = load_config(args.config, overrides)
     module, datamodule = cli.model, cli.datamodule
     if not isinstance(module, SemanticSegmentation):
         raise InputError(f"{args.config} trains a {type(module).__name__}; visualize.scenes needs a semantic segmentation config")
@@ -219,12 +220,10 @@ def _load(args: argparse.Namespace) -> tuple[SemanticSegmentation, torch.utils.d
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = CommandParser(
-        prog="python -m visualize.scenes",
-        description="A whole scene: truth, prediction, errors and each head's strongest memory slot; window or --save a PNG.",
+    parser = model_viewer_parser(
+        "python -m visualize.scenes",
+        "A whole scene: truth, prediction, errors and each head's strongest memory slot; window or --save a PNG.",
     )
-    add_sample_arguments(parser)
-    add_model_arguments(parser)
     parser.add_argument("--layer", type=int_option(0), default=None, help="attention layer of the slot tiles (default: the last)")
     parser.add_argument("--max-points", type=int_option(1), default=200_000, help="most points drawn (default 200000; predictions and slots are of every point)")
     parser.add_argument("--show-ceiling", action="store_true", help="keep the ceiling (hidden by default: it hides the room)")
@@ -239,21 +238,11 @@ def _command(args: argparse.Namespace) -> int:
         sample = {key: value.to(args.device) for key, value in dataset[index].items()}
         return record_scene(module, sample, names[index], args.layer, args.max_points, args.show_ceiling, args.seed)
 
-    if args.save:
-        scene = record(args.index)
-        layout, tiles = scene_tiles(scene, args.tile_size)
-        image = render_picture(layout, tiles, header=f"{note}\n{scene.caption}")
-        print(f"wrote {save_image(image, args.save)}: {note} | {scene.caption}")
-        return 0
-
-    def frame(index: int) -> Frame:
-        scene = record(index)
+    def window(scene: SceneRecord) -> tuple[list[Cloud], str]:
         (truth, _), (prediction, _), *_ = scene_clouds(scene)
-        clouds = tuple(side_by_side([truth, prediction]))
-        return Frame(clouds, f"pointea scenes | {note} | {scene.caption}", f"{note}\n{scene.caption}\nleft: truth, right: prediction")
+        return [truth, prediction], "left: truth, right: prediction"
 
-    run_window(SampleBrowser(frame, len(dataset), start=args.index))
-    return 0
+    return browse_or_save("scenes", record, len(dataset), args.index, note, scene_tiles, window, args.save, args.tile_size)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

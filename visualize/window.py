@@ -13,18 +13,29 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from pointea.errors import InputError
-from visualize.cloud import Camera, Cloud, fixed_camera
-from visualize.picture import point_size_for
+from visualize.cloud import Camera, Cloud, fixed_camera, side_by_side
+from visualize.picture import GridLayout, Tile, point_size_for, render_picture, save_image
 from visualize.render import add_cloud, prepare_scene
 
-__all__ = ["Frame", "NO_DISPLAY", "SampleBrowser", "Viewer", "ViewerWindow", "cycle", "has_display", "key_name", "run_window"]
+__all__ = [
+    "Frame",
+    "NO_DISPLAY",
+    "SampleBrowser",
+    "Viewer",
+    "ViewerWindow",
+    "browse_or_save",
+    "cycle",
+    "has_display",
+    "key_name",
+    "run_window",
+]
 
 
 @dataclass(frozen=True)
@@ -265,3 +276,39 @@ def run_window(viewer: Viewer) -> None:
     gui.Application.instance.initialize()
     ViewerWindow(viewer)
     gui.Application.instance.run()
+
+
+def browse_or_save(
+    name: str,
+    record: Callable[[int], Any],
+    count: int,
+    start: int,
+    note: str,
+    picture: Callable[[Any, int], tuple[GridLayout, dict[tuple[int, int], Tile]]],
+    window: Callable[[Any], tuple[Sequence[Cloud], str]],
+    save: str | None,
+    tile_size: int,
+) -> int:
+    """What the per-sample viewers (parts, scenes, normals) do with their records; returns 0.
+
+    ``record(index)`` is sample ``index``'s record (with a one-line ``caption``), of ``count``.
+    With ``save``: the picture of sample ``start``, ``picture(record, tile_size)`` giving its layout
+    and tiles, under a header of ``note`` and the caption. Otherwise a window stepping through
+    every sample from ``start``: ``window(record)`` gives the clouds, shown side by side, and a
+    legend line for the status text; the title reads ``pointea <name> | <note> | <caption>``.
+    """
+    if save:
+        sample = record(start)
+        layout, tiles = picture(sample, tile_size)
+        image = render_picture(layout, tiles, header=f"{note}\n{sample.caption}")
+        print(f"wrote {save_image(image, save)}: {note} | {sample.caption}")
+        return 0
+
+    def frame(index: int) -> Frame:
+        sample = record(index)
+        clouds, legend = window(sample)
+        status = f"{note}\n{sample.caption}\n{legend}"
+        return Frame(tuple(side_by_side(list(clouds))), f"pointea {name} | {note} | {sample.caption}", status)
+
+    run_window(SampleBrowser(frame, count, start=start))
+    return 0

@@ -40,7 +40,7 @@ from pointea.bench.cases import (
     format_gib,
     plan_stages,
 )
-from pointea.bench.measure import default_device, describe_machine, run_case
+from pointea.bench.measure import CaseSettings, default_device, describe_machine, run_case
 from pointea.bench.report import (
     attention_ratios,
     render_report,
@@ -137,17 +137,8 @@ def _run_model_case(case: ModelCase, settings: BenchSettings, earlier: list[dict
     if not stages:
         return {"case": case.to_dict(), "status": "out_of_memory", "reason": skip_reason, "skipped": True,
                 "estimated_attention_bytes": estimate}  # fmt: skip
-    result = run_case(
-        case,
-        settings.device,
-        warmup=settings.warmup,
-        repeats=settings.repeats,
-        budget_seconds=settings.budget_seconds,
-        stages=stages,
-        timeout_seconds=settings.case_timeout_seconds,
-        threads=settings.threads,
-        parity=parity,
-    )
+    measured = CaseSettings(settings.warmup, settings.repeats, settings.budget_seconds, stages, parity)
+    result = run_case(case, settings.device, measured, timeout_seconds=settings.case_timeout_seconds, threads=settings.threads)
     result["estimated_attention_bytes"] = estimate
     if result.get("status") == "out_of_memory":
         needs = f"needs ~{format_gib(estimate)}; " if estimate else ""

@@ -54,6 +54,7 @@ import torch
 from pointea.bench.cases import STAGES, ModelCase
 
 __all__ = [
+    "CaseSettings",
     "Timing",
     "time_callable",
     "PeakMemoryMeter",
@@ -284,15 +285,37 @@ def _precision_context(case: ModelCase, device: torch.device) -> Callable[[], co
     return contextlib.nullcontext
 
 
+@dataclass(frozen=True)
+class CaseSettings:
+    """How one case is measured, here (:func:`measure_case`) or in a child process
+    (:func:`run_case`, which hands them over as the child's flags, :meth:`flags`).
+
+    Args:
+        warmup: untimed runs before each stage's timed ones.
+        repeats: the most timed runs per stage.
+        budget_seconds: no new timed run starts once a stage's timed runs took this long
+            (``None``: no budget).
+        stages: which of :data:`~pointea.bench.cases.STAGES` to run (a skipped one is left out).
+        parity: for a variant, also run the plain fp32 eager forward (unchunked: it must fit) and
+            record ``max_logit_difference``.
+    """
+
+    warmup: int = 1
+    repeats: int = 5
+    budget_seconds: float | None = 20.0
+    stages: tuple[str, ...] = STAGES
+    parity: bool = False
+
+    def flags(self) -> list[str]:
+        """The child's command-line flags for these settings (see :func:`main`)."""
+        flags = ["--warmup", str(self.warmup), "--repeats", str(self.repeats), "--stages", ",".join(self.stages)]
+        if self.budget_seconds is not None:
+            flags += ["--budget-seconds", str(self.budget_seconds)]
+        return flags + (["--parity"] if self.parity else [])
+
+
 def measure_case(
-    case: ModelCase,
-    device: str,
-    result_path: Path,
-    warmup: int = 1,
-    repeats: int = 5,
-    budget_seconds: float | None = 20.0,
-    stages: tuple[str, ...] = STAGES,
-    parity: bool = False,
+    case: ModelCase, device: str, result_path: Path, settings: CaseSettings = CaseSettings()
 ) -> dict[str, Any]:
     """Measure ``case`` in this process, writing the figures to ``result_path`` after every stage.
 
@@ -300,12 +323,7 @@ def measure_case(
         case: what to measure.
         device: torch device name.
         result_path: JSON file the figures go to (rewritten after each stage).
-        warmup: untimed runs before each stage's timed ones.
-        repeats: the most timed runs per stage.
-        budget_seconds: no new timed run starts once a stage's timed runs took this long.
-        stages: which of :data:`~pointea.bench.cases.STAGES` to run (a skipped one is left out).
-        parity: for a variant, also run the plain fp32 eager forward (unchunked: it must fit) and
-            record ``max_logit_difference``.
+        settings: warm-up, repeats, budget, stages and parity (:class:`CaseSettings`).
 
     Returns:
         ``{"case", "status", "parameters", "forward": {"median_seconds", "min_seconds", "seconds",
@@ -346,9 +364,10 @@ def measure_case(
             result["compile_seconds"] = time.perf_counter() - start
         work = {"forward": forward, "train": train_step}
         meter = PeakMemoryMeter(torch_device)
+        stages = settings.stages
         for stage in (s for s in STAGES if s in stages):
             meter.start()
-            timing = time_callable(work[stage], torch_device, warmup, repeats, budget_seconds)
+            timing = time_callable(work[stage], torch_device, settings.warmup, settings.repeats, settings.budget_seconds)
             result[stage] = {
                 "median_seconds": timing.median,
                 "min_seconds": timing.minimum,
@@ -360,7 +379,7 @@ def measure_case(
             _write(result, result_path)
         if case.is_plain and "forward" in stages:  # a variant's are its plain case's; the count runs unchunked
             result["flops"] = count_flops(eager, *inputs)[0]
-        if parity and not case.is_plain and "forward" in stages:
+        if settings.parity and not case.is_plain and "forward" in stages:
             with torch.no_grad():
                 reference = eager(*inputs).float()
                 result["max_logit_difference"] = float((forward().float() - reference).abs().max())
@@ -375,13 +394,9 @@ def measure_case(
 def run_case(
     case: ModelCase,
     device: str,
-    warmup: int = 1,
-    repeats: int = 5,
-    budget_seconds: float | None = 20.0,
-    stages: tuple[str, ...] = STAGES,
+    settings: CaseSettings = CaseSettings(),
     timeout_seconds: float | None = None,
     threads: int | None = None,
-    parity: bool = False,
 ) -> dict[str, Any]:
     """Measure ``case`` in a fresh ``python -m pointea.bench.measure`` subprocess.
 
@@ -397,16 +412,10 @@ def run_case(
             "--case", json.dumps(case.to_dict()),
             "--device", device,
             "--result", str(result_path),
-            "--warmup", str(warmup),
-            "--repeats", str(repeats),
-            "--stages", ",".join(stages),
+            *settings.flags(),
         ]  # fmt: skip
-        if budget_seconds is not None:
-            command += ["--budget-seconds", str(budget_seconds)]
         if threads is not None:
             command += ["--threads", str(threads)]
-        if parity:
-            command.append("--parity")
         status, reason = None, None
         try:
             completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout_seconds)
@@ -447,11 +456,13 @@ def main(argv: list[str] | None = None) -> None:
         ModelCase.from_dict(json.loads(args.case)),
         args.device,
         args.result,
-        warmup=args.warmup,
-        repeats=args.repeats,
-        budget_seconds=args.budget_seconds,
-        stages=tuple(s for s in args.stages.split(",") if s),
-        parity=args.parity,
+        CaseSettings(
+            warmup=args.warmup,
+            repeats=args.repeats,
+            budget_seconds=args.budget_seconds,  # no budget unless given
+            stages=tuple(s for s in args.stages.split(",") if s),
+            parity=args.parity,
+        ),
     )
 
 

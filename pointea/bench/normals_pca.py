@@ -26,14 +26,11 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import logging
 import os
 import platform
 import shlex
-import statistics
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -96,17 +93,6 @@ def score_pca(batches, ks: tuple[int, ...], oriented: bool = False) -> dict[int,
     return scores
 
 
-def _spread(values: list[float]) -> dict[str, Any]:
-    """Mean, sample standard deviation (n - 1; None for one value), min and max."""
-    return {
-        "n": len(values),
-        "mean": statistics.fmean(values),
-        "std": statistics.stdev(values) if len(values) > 1 else None,
-        "min": min(values),
-        "max": max(values),
-    }
-
-
 def _runs_report(folder: Path) -> dict[str, Any]:
     """A compare-style report from a ``pointea-compare --runs`` folder (``<label>/seed<S>/result.json``),
     for runs whose comparison has not finished: only finished, ok runs count."""
@@ -126,6 +112,8 @@ def _runs_report(folder: Path) -> dict[str, Any]:
 def _network_rows(compare: dict[str, Any]) -> list[dict[str, Any]]:
     """The rows of a ``pointea-compare`` report: per config and checkpoint, the spread over its seeds
     of every normal metric each run logged (no voting)."""
+    from pointea.training.compare import spread
+
     if compare.get("task") != "normal_estimation":
         raise ConfigError(f"--compare: the report is of task {compare.get('task')!r}, expected 'normal_estimation'")
     rows = []
@@ -135,7 +123,7 @@ def _network_rows(compare: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         for checkpoint in ("last", "best"):
             logged = [next(t for t in run["tests"][checkpoint] if t["votes"] == 1)["metrics"] for run in config["runs"]]
-            stats = {name: _spread([m[f"test/{name}"] for m in logged]) for name, *_ in METRICS}
+            stats = {name: spread([m[f"test/{name}"] for m in logged]) for name, *_ in METRICS}
             seeds = ",".join(str(run["seed"]) for run in config["runs"])
             rows.append({"label": config["label"], "checkpoint": checkpoint, "seeds": seeds, "stats": stats})
     return rows
@@ -214,22 +202,9 @@ def _ks(text: str) -> tuple[int, ...]:
 
 def _test_loader(config: str, overrides: list[str]):
     """The config's data module, set up for test, and its test loader (no model is trained)."""
-    from pointea.training.cli import PointeaCLI
+    from pointea.training.cli import load_config
 
-    lightning = logging.getLogger("pytorch_lightning")
-    level = lightning.level
-    lightning.setLevel(logging.WARNING)  # no start-up chatter; restored, so a caller's logs stay
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="(?s).*args parameter is intended.*")
-            try:
-                cli = PointeaCLI(args=["--config", config, "--trainer.logger", "false", *overrides], run=False,
-                                 exit_on_error=False)  # fmt: skip
-            except argparse.ArgumentError as error:
-                raise ConfigError(f"cannot use config {config}: {str(error).splitlines()[0]}") from None
-    finally:
-        lightning.setLevel(level)
-    datamodule = cli.datamodule
+    datamodule = load_config(config, overrides).datamodule
     datamodule.prepare_data()
     datamodule.setup("test")
     return datamodule, datamodule.test_dataloader()

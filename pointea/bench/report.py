@@ -299,6 +299,11 @@ def _case_note(result: dict[str, Any], repeats: int) -> str:
     return "; ".join(notes)
 
 
+def _ratio_cells(ratios: dict[str, Any]) -> str:
+    """The time and memory ratios as table cells: fwd time | fwd+bwd time | fwd peak | fwd+bwd peak."""
+    return " | ".join(format_ratio(ratios[name]) for name in _NESTED)
+
+
 def render_model_table(report: dict[str, Any]) -> str:
     """The model cases, with the external/offset ratio rows after each (model, N) group."""
     repeats = report["settings"]["repeats"]
@@ -333,8 +338,7 @@ def render_model_table(report: dict[str, Any]) -> str:
                 lines.append(
                     f"| {case['model']} | {case['num_points']} | **{name}/offset** "
                     f"| {format_ratio(r['parameters'])} | {format_ratio(r['flops'])} "
-                    f"| {format_ratio(r['forward_seconds'])} | {format_ratio(r['train_seconds'])} "
-                    f"| {format_ratio(r['forward_peak_bytes'])} | {format_ratio(r['train_peak_bytes'])} | |"
+                    f"| {_ratio_cells(r)} | |"
                 )
     return "\n".join(lines)
 
@@ -355,8 +359,7 @@ def render_variant_table(report: dict[str, Any]) -> str:
         compile_seconds = row.get("compile_seconds")
         lines.append(
             f"| {case['model']} | {case['num_points']} | {case['attention']} | {row['variant']} "
-            f"| {format_ratio(r['forward_seconds'])} | {format_ratio(r['train_seconds'])} "
-            f"| {format_ratio(r['forward_peak_bytes'])} | {format_ratio(r['train_peak_bytes'])} "
+            f"| {_ratio_cells(r)} "
             f"| {_MISSING if difference is None else f'{difference:.2g}'} "
             f"| {_MISSING if compile_seconds is None else f'{compile_seconds:.1f}'} |"
         )

@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -232,6 +233,13 @@ def _gib(value: float | None) -> str:
     return "" if value is None else f"{value / 2**30:.2f} GiB" if value < 2**40 else f"{value / 2**40:.1f} TiB"
 
 
+def _results_of(report: dict[str, Any], kind: str) -> Iterator[tuple[dict[str, Any], dict[str, Any], str]]:
+    """Each result of the cases of ``kind`` ("scene" or "train"), its case and the offset estimate cell."""
+    for result in report["results"]:
+        if result["case"]["kind"] == kind:
+            yield result, result["case"], _gib(result.get("self_attention_estimate_bytes"))
+
+
 def render_scene_report(report: dict[str, Any]) -> str:
     machine = report["machine"]
     lines = [
@@ -243,11 +251,7 @@ def render_scene_report(report: dict[str, Any]) -> str:
         "| N | attention | evaluation | seconds | us / point | extra memory | offset exact pass needs |",
         "|---:|---|---|---:|---:|---:|---:|",
     ]
-    for result in report["results"]:
-        case = result["case"]
-        if case["kind"] != "scene":
-            continue
-        needs = _gib(result.get("self_attention_estimate_bytes"))
+    for result, case, needs in _results_of(report, "scene"):
         if result["status"] == "ok":
             lines.append(
                 f"| {case['num_points']:,} | {case['attention']} | {result['evaluation']} | {result['seconds']:.1f} | "
@@ -262,11 +266,7 @@ def render_scene_report(report: dict[str, Any]) -> str:
         "| preset | N per crop | B | attention | seconds / step | peak memory | offset N x N estimate | note |",
         "|---|---:|---:|---|---:|---:|---:|---|",
     ]
-    for result in report["results"]:
-        case = result["case"]
-        if case["kind"] != "train":
-            continue
-        needs = _gib(result.get("self_attention_estimate_bytes"))
+    for result, case, needs in _results_of(report, "train"):
         if result["status"] == "ok":
             row = f"{result['seconds']:.2f} | {_gib(result['peak_extra_bytes'])} | {needs} | |"
         else:

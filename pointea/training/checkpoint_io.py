@@ -20,7 +20,27 @@ from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pointea.errors import CheckpointError
 from pointea.io.atomic import atomic_write
 
-__all__ = ["AtomicCheckpointIO"]
+__all__ = ["AtomicCheckpointIO", "write_checkpoint_file"]
+
+
+def write_checkpoint_file(checkpoint: dict[str, Any], path: str | Path) -> Path:
+    """Write ``checkpoint`` to ``path`` atomically (see the module docstring); returns ``path``.
+
+    Raises:
+        CheckpointError: the file cannot be written (full disk, file-size limit, no permission).
+    """
+    path = Path(path)
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path) as handle:
+            handle.write(buffer.getbuffer())
+    except OSError as error:
+        raise CheckpointError(
+            f"cannot write checkpoint {path}: {error.strerror or error} (an earlier file of that name is intact)"
+        ) from None
+    return path
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -29,14 +49,4 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
         if storage_options is not None:
             raise TypeError(f"{type(self).__name__} takes no storage_options")
-        path = Path(path)
-        buffer = io.BytesIO()
-        torch.save(checkpoint, buffer)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_write(path) as handle:
-                handle.write(buffer.getbuffer())
-        except OSError as error:
-            raise CheckpointError(
-                f"cannot write checkpoint {path}: {error.strerror or error} (an earlier file of that name is intact)"
-            ) from None
+        write_checkpoint_file(checkpoint, path)

@@ -13,13 +13,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
-from torch import Tensor
+from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from pointea.io.predictions import CloudPrediction
 from pointea.models.classifier import PCTClassifier
-from pointea.training.module import PCT_MIN_LR, PointCloudModule
+from pointea.training.module import PointCloudModule
 
 __all__ = ["PointCloudClassifier"]
 
@@ -29,10 +28,10 @@ class PointCloudClassifier(PointCloudModule):
 
     Args:
         network: the classifier; under the CLI its ``num_classes`` is linked from the data module.
-        optimizer, scheduler, min_lr, label_smoothing, votes, compile: see
-            :class:`~pointea.training.module.PointCloudModule` (PCT's recipe by default).
         class_names: names of the classes in label order, for predictions; linked from the data
             module under the CLI.
+        recipe: optimizer, scheduler, min_lr, label_smoothing, votes, compile, by keyword: see
+            :class:`~pointea.training.module.PointCloudModule` (PCT's recipe by default).
 
     Batches: ``{"points": (B, N, 3) float, "label": (B,) long, "index": (B,) long}``; ``label`` is
     optional for ``predict``.
@@ -47,15 +46,11 @@ class PointCloudClassifier(PointCloudModule):
     def __init__(
         self,
         network: PCTClassifier,
-        optimizer: OptimizerCallable | None = None,
-        scheduler: LRSchedulerCallable | None = None,
-        min_lr: float = PCT_MIN_LR,
-        label_smoothing: float = 0.2,
-        votes: int = 1,
         class_names: list[str] | None = None,
-        compile: bool = False,
+        **recipe: Any,
     ) -> None:
-        super().__init__(network, optimizer, scheduler, min_lr, label_smoothing, votes, compile)
+        super().__init__(network, **recipe)
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=self.label_smoothing)
         num_classes = network.num_classes
         if class_names is not None and len(class_names) != num_classes:
             raise ValueError(f"{len(class_names)} class_names for a network with {num_classes} classes")

@@ -38,6 +38,8 @@ import logging
 import os
 import re
 import sys
+import warnings
+from collections.abc import Sequence
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -59,7 +61,7 @@ from pointea.training.module import PointCloudModule
 from pointea.training.predictions import PredictionWriter
 from pointea.training.run_lock import RunFolderBusy, RunLock
 
-__all__ = ["ConfigError", "PointeaCLI", "cli_main"]
+__all__ = ["ConfigError", "PointeaCLI", "cli_main", "load_config"]
 
 # data module attribute -> model argument it is linked to (links whose source or target the chosen
 # classes lack are skipped by jsonargparse, so one CLI serves both tasks).
@@ -131,6 +133,9 @@ class PointeaCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         # Two checkpoints in one folder: the best by the model's validation metric, and the latest
         # state as last.ckpt at every epoch end (Lightning's own save_last only follows new bests).
+        # last.ckpt is written at the end of each training epoch, after that epoch's validation if
+        # it has one: left to Lightning, a ModelCheckpoint saves after validation only once
+        # trainer.check_val_every_n_epoch > 1, so the epochs without validation wrote none.
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.add_lightning_class_args(ModelCheckpoint, "last_checkpoint")
         parser.set_defaults(
@@ -141,6 +146,7 @@ class PointeaCLI(LightningCLI):
                 "last_checkpoint.filename": LAST,
                 "last_checkpoint.save_top_k": 1,
                 "last_checkpoint.enable_version_counter": False,
+                "last_checkpoint.save_on_train_epoch_end": True,
             }
         )
         for key in ("checkpoint", "last_checkpoint"):
@@ -304,6 +310,41 @@ def _config_error_line(error: BaseException) -> str:
     if keys and not str(chain[-1]).startswith("Parser key"):
         return f"{'.init_args.'.join(keys)}: {reason}"
     return reason
+
+
+def load_config(config: str | Path, overrides: Sequence[str] = ()) -> PointeaCLI:
+    """A config's classes as ``pointea fit`` builds them (data-to-model links included), with
+    nothing run: for the tools that take a training config (the viewers, ``pointea-normals-pca``).
+
+    ``overrides`` are more command-line arguments (``--data.init_args.root``, ``DIR``). It is quiet:
+    no logger, none of Lightning's start-up lines (restored after), none of the notices about a CLI
+    driven from Python.
+
+    Raises:
+        ConfigError: one line: ``config not found: PATH``, or ``cannot use config PATH: <key>:
+            <reason>`` for a config pointea refuses (the reason as ``pointea fit`` gives it).
+    """
+    path = Path(config)
+    if not path.is_file():
+        raise ConfigError(f"config not found: {path}")
+    quiet = [logging.getLogger(name) for name in ("pytorch_lightning", "lightning_fabric")]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:
+        logger.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="(?s).*args parameter is intended to run from within Python.*")
+            warnings.filterwarnings("ignore", message="(?s).*deprecated in v4.*")
+            warnings.filterwarnings("ignore", message="(?s).*JsonargparseDeprecationWarning.*")
+            return PointeaCLI(
+                args=["--config", str(path), "--trainer.logger", "false", *overrides], run=False, exit_on_error=False
+            )
+    except (argparse.ArgumentError, ConfigError) as error:
+        reason = str(error) if isinstance(error, ConfigError) else _config_error_line(error)  # ConfigError: one line already
+        raise ConfigError(f"cannot use config {path}: {reason}") from error
+    finally:
+        for logger, level in zip(quiet, levels):
+            logger.setLevel(level)
 
 
 def cli_main(args: ArgsType = None) -> None:

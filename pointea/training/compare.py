@@ -49,7 +49,7 @@ from pointea.io.atomic import atomic_write
 from pointea.io.writable import check_out_folder
 from pointea.training.compare_run import RESULT_FILE
 
-__all__ = ["CompareError", "TEST_METRICS", "config_task", "summarize", "write_report", "main"]
+__all__ = ["CompareError", "TEST_METRICS", "config_task", "spread", "summarize", "write_report", "main"]
 
 #: The headline test metrics of each task, as logged, with the report's names.
 TEST_METRICS = {
@@ -107,7 +107,8 @@ def _labels(paths: list[str]) -> list[str]:
     return stems if len(set(stems)) == len(stems) else [f"{c}-{s}" for c, s in zip("AB", stems)]
 
 
-def _stats(values: list[float]) -> dict[str, Any]:
+def spread(values: list[float]) -> dict[str, Any]:
+    """Mean, sample standard deviation (n - 1; None for one value), min, max and the values."""
     return {
         "n": len(values),
         "mean": statistics.fmean(values),
@@ -135,14 +136,14 @@ def summarize(task: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
             votes = test["votes"]
             per_run = [next(t for t in r["tests"][checkpoint] if t["votes"] == votes)["metrics"] for r in runs]
             metrics.setdefault(checkpoint, {})[str(votes)] = {
-                name: _stats([m[name] for m in per_run]) for name in TEST_METRICS[task]
+                name: spread([m[name] for m in per_run]) for name in TEST_METRICS[task]
             }
-        metrics[checkpoint]["epoch"] = _stats([float(r["checkpoints"][checkpoint]["epoch"]) for r in runs])
+        metrics[checkpoint]["epoch"] = spread([float(r["checkpoints"][checkpoint]["epoch"]) for r in runs])
     summary["metrics"] = metrics
     for key in ("seconds_per_epoch", "peak_rss_mib"):
-        summary[key] = _stats([r[key] for r in runs])
+        summary[key] = spread([r[key] for r in runs])
     cuda = [r["peak_cuda_mib"] for r in runs if r.get("peak_cuda_mib") is not None]
-    summary["peak_cuda_mib"] = _stats(cuda) if cuda else None
+    summary["peak_cuda_mib"] = spread(cuda) if cuda else None
     summary["parameters"] = runs[0]["parameters"]
     summary["gflops"] = runs[0]["gflops"]
     return summary

@@ -90,7 +90,7 @@ class PointCloudModule(pl.LightningModule):
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.min_lr = min_lr
-        self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        self.label_smoothing = label_smoothing  # the subclasses' training cross-entropy
         self.voting = ScaleVoting(votes)
         self._last_finite_loss: Tensor | None = None
         self.compile_network = compile

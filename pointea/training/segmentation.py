@@ -14,15 +14,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
-from torch import Tensor
+from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from pointea.data.shapenetpart import ShapeNetPart
 from pointea.io.predictions import CloudPrediction
 from pointea.models.category_parts import CategoryParts
 from pointea.models.segmenter import PCTPartSegmenter
-from pointea.training.module import PCT_MIN_LR, PointCloudModule
+from pointea.training.module import PointCloudModule
 from pointea.training.part_iou import PartIoU
 
 __all__ = ["PartSegmentation"]
@@ -36,7 +35,7 @@ class PartSegmentation(PointCloudModule):
             linked from the data module.
         parts_per_category: category name -> global part ids, in category-id order; ``None`` is
             ShapeNetPart's standard map. Linked from the data module under the CLI.
-        optimizer, scheduler, min_lr, label_smoothing, votes, compile: see
+        recipe: optimizer, scheduler, min_lr, label_smoothing, votes, compile, by keyword: see
             :class:`~pointea.training.module.PointCloudModule` (PCT's recipe by default).
 
     Batches: ``{"points": (B, N, 3) float, "category": (B,) long, "parts": (B, N) long,
@@ -54,14 +53,10 @@ class PartSegmentation(PointCloudModule):
         self,
         network: PCTPartSegmenter,
         parts_per_category: Mapping[str, Sequence[int]] | None = None,
-        optimizer: OptimizerCallable | None = None,
-        scheduler: LRSchedulerCallable | None = None,
-        min_lr: float = PCT_MIN_LR,
-        label_smoothing: float = 0.2,
-        votes: int = 1,
-        compile: bool = False,
+        **recipe: Any,
     ) -> None:
-        super().__init__(network, optimizer, scheduler, min_lr, label_smoothing, votes, compile)
+        super().__init__(network, **recipe)
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=self.label_smoothing)
         parts_per_category = ShapeNetPart.PARTS_PER_CATEGORY if parts_per_category is None else parts_per_category
         self.category_parts = CategoryParts(parts_per_category, num_parts=network.num_parts)
         if self.category_parts.num_categories != network.num_categories:

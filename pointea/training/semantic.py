@@ -31,7 +31,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from pytorch_lightning.utilities import rank_zero_only, rank_zero_warn
 from torch import Tensor
 from torchmetrics.classification import MulticlassConfusionMatrix
@@ -48,7 +47,7 @@ from pointea.models.scene_evaluation import (
     self_attention_estimate,
 )
 from pointea.training.confusion_picture import write_confusion_csv, write_confusion_picture
-from pointea.training.module import PCT_MIN_LR, PointCloudModule
+from pointea.training.module import PointCloudModule
 
 __all__ = ["SemanticSegmentation", "scene_scores", "self_attention_estimate", "height_channel"]
 
@@ -94,8 +93,9 @@ class SemanticSegmentation(PointCloudModule):
         window_points: most points per self-attention window pass (a fuller window is split).
         memory_limit_gb: what a self-attention pass may take for its N x N maps; ``None``: the
             device's total memory. A pass estimated above it is refused before allocating.
-        optimizer, scheduler, min_lr, label_smoothing, votes, compile: see
-            :class:`~pointea.training.module.PointCloudModule`; no label smoothing by default.
+        label_smoothing: label smoothing of the training cross-entropy (none by default).
+        recipe: optimizer, scheduler, min_lr, votes, compile, by keyword: see
+            :class:`~pointea.training.module.PointCloudModule`.
 
     Batches: ``{"points": (B, N, 3), "features": (B, N, C) (optional), "labels": (B, N) long with
     ignore_index, "index": (B,)}``; a whole-scene batch has B = 1.
@@ -118,14 +118,10 @@ class SemanticSegmentation(PointCloudModule):
         window_stride: float = 0.5,
         window_points: int = 4096,
         memory_limit_gb: float | None = None,
-        optimizer: OptimizerCallable | None = None,
-        scheduler: LRSchedulerCallable | None = None,
-        min_lr: float = PCT_MIN_LR,
         label_smoothing: float = 0.0,
-        votes: int = 1,
-        compile: bool = False,
+        **recipe: Any,
     ) -> None:
-        super().__init__(network, optimizer, scheduler, min_lr, label_smoothing, votes, compile)
+        super().__init__(network, label_smoothing=label_smoothing, **recipe)
         num_classes = network.num_classes
         if class_names is not None and len(class_names) != num_classes:
             raise ConfigError(f"{len(class_names)} class_names for a network with {num_classes} classes")
@@ -142,7 +138,6 @@ class SemanticSegmentation(PointCloudModule):
         self.chunk_size = chunk_size
         self.windows = SlidingWindows(window_size, window_stride, window_points)
         self.memory_limit_gb = memory_limit_gb
-        self.label_smoothing = label_smoothing
         self.register_buffer("loss_weights", self._weights(class_weights, num_classes), persistent=False)
         self._weights_given = class_weights is not None
         self.height_channel: int | None = None

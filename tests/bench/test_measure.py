@@ -8,6 +8,7 @@ import torch
 
 from pointea.bench.cases import ModelCase
 from pointea.bench.measure import (
+    CaseSettings,
     PeakMemoryMeter,
     current_rss_bytes,
     is_out_of_memory,
@@ -64,3 +65,12 @@ def test_a_case_past_its_timeout_is_reported_not_raised() -> None:
     assert result["status"] == "timed_out"
     assert result["reason"] == "timed out after 0.2 s"
     assert result["case"]["num_points"] == 1024
+
+
+def test_the_settings_reach_the_child_process() -> None:
+    """run_case hands its CaseSettings to the child as flags: only the asked stage, that many runs."""
+    settings = CaseSettings(warmup=0, repeats=2, budget_seconds=None, stages=("forward",))
+    result = run_case(ModelCase("segmenter", "external", 256), "cpu", settings, timeout_seconds=300, threads=1)
+    assert result["status"] == "ok", result.get("reason")
+    assert "train" not in result and len(result["forward"]["seconds"]) == 2
+    assert "max_logit_difference" not in result  # parity off (and a plain case has none)

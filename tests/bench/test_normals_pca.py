@@ -86,3 +86,33 @@ def test_a_runs_folder_counts_only_finished_ok_runs(tmp_path):
     rows = _network_rows(_runs_report(tmp_path / "runs"))
     assert [(r["label"], r["checkpoint"], r["seeds"]) for r in rows] == [("external", "last", "0,1"), ("external", "best", "0,1")]
     assert rows[0]["stats"]["mean_angle"]["mean"] == pytest.approx(32.0)
+
+
+@pytest.mark.parametrize(
+    "edit, reason",
+    [
+        (lambda c: c["data"]["init_args"].update(bogus_key=3), "data: Option 'bogus_key' is not accepted"),
+        (lambda c: c["model"]["init_args"]["network"]["init_args"]["encoder"]["init_args"].update(neighbours=0),
+         "PointEncoder: neighbours must be an integer >= 1, got 0"),
+    ],
+)  # fmt: skip
+def test_a_bad_config_is_the_same_one_line_here_and_in_the_viewers(tmp_path, capsys, classification_root, edit, reason):
+    """Both read a config through pointea.training.cli.load_config, so both say what pointea fit says."""
+    import yaml
+
+    from visualize import attention
+
+    config = tiny_config(tmp_path / "c.yaml", "classification", classification_root, tmp_path / "run")
+    content = yaml.safe_load(config.read_text())
+    edit(content)
+    config.write_text(yaml.safe_dump(content))
+    expected = f"cannot use config {config}: {reason}"
+    assert main(["--config", str(config)]) == 1
+    assert capsys.readouterr().err.strip() == f"pointea-normals-pca: error: {expected}"
+    with pytest.raises(SystemExit) as exit_info:
+        attention.main(["--config", str(config), "--save", str(tmp_path / "x.png")])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[0] == f"python -m visualize.attention: error: {expected}"
+    missing = tmp_path / "absent.yaml"
+    assert main(["--config", str(missing)]) == 1
+    assert capsys.readouterr().err.strip() == f"pointea-normals-pca: error: config not found: {missing}"

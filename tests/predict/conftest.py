@@ -3,6 +3,7 @@ prediction and export tests."""
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
 
@@ -10,8 +11,7 @@ import h5py
 import numpy as np
 import pytest
 
-from pointea.data import write_synthetic_modelnet40, write_synthetic_shapenetpart
-from tests.training.conftest import POINTS, tiny_config
+from tests.training.conftest import synthetic_classification, synthetic_parts, tiny_config
 from tests.conftest import missing_real_data
 
 REPO = Path(__file__).resolve().parents[2]
@@ -19,6 +19,21 @@ REPO = Path(__file__).resolve().parents[2]
 #: for checkouts elsewhere, e.g. git worktrees).
 SHARED_DATA = Path(os.environ.get("POINTEA_SHARED_DATA", REPO.parent / "shared" / "data"))
 MODELNET_TEST = SHARED_DATA / "modelnet40_real_subset" / "ply_data_test0.h5"
+
+
+def predict(capsys: pytest.CaptureFixture[str], *argv) -> tuple[int, str, str]:
+    """Run ``pointea-predict`` in this process: its exit status, stdout and stderr."""
+    from pointea.predict.cli import main
+
+    status = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV file (``predictions.csv``), as dicts by column name."""
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
 
 
 def _fit(tmp_path_factory: pytest.TempPathFactory, task: str, write) -> Path:
@@ -34,22 +49,13 @@ def _fit(tmp_path_factory: pytest.TempPathFactory, task: str, write) -> Path:
 @pytest.fixture(scope="session")
 def classifier_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """last.ckpt of one epoch of a tiny classifier on the synthetic 12-class set (128 points)."""
-    return _fit(
-        tmp_path_factory,
-        "classification",
-        lambda root: write_synthetic_modelnet40(root, seed=0, train_per_class=4, test_per_class=2, num_points=POINTS),
-    )
+    return _fit(tmp_path_factory, "classification", synthetic_classification)
 
 
 @pytest.fixture(scope="session")
 def segmenter_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """last.ckpt of one epoch of a tiny part segmenter on the synthetic part set (128 points)."""
-    sizes = dict(train_per_category=4, val_per_category=2, test_per_category=2)
-    return _fit(
-        tmp_path_factory,
-        "part_segmentation",
-        lambda root: write_synthetic_shapenetpart(root, seed=0, num_points=POINTS, **sizes),
-    )
+    return _fit(tmp_path_factory, "part_segmentation", synthetic_parts)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@ takes the run down, no output is silently replaced, every refusal is one line.""
 
 from __future__ import annotations
 
-import csv
 import json
 import struct
 import time
@@ -15,20 +14,9 @@ import pytest
 from pointea.io.folder_lock import FolderLock
 from pointea.predict.cli import main
 from pointea.predict.out_folder import LOCK_NAME
-from tests.predict.conftest import SHARED_DATA
+from tests.predict.conftest import SHARED_DATA, predict, read_csv
 
 LIDAR = SHARED_DATA / "lidar_tiles_real_sample"
-
-
-def predict(capsys, *argv) -> tuple[int, str, str]:
-    status = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
-
-def rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def unreadable(err: str) -> dict[str, str]:
@@ -72,7 +60,7 @@ def test_good_files_are_predicted_among_every_hostile_file(classifier_checkpoint
     assert time.monotonic() - started < 150  # the looping LAS files are cut off by the read bound
     assert status == 1
     assert "Traceback" not in err and "bad_alloc" not in err.split("unreadable:")[0]
-    assert sorted(row["file"] for row in rows(tmp_path / "out" / "predictions.csv")) == sorted(map(str, good))
+    assert sorted(row["file"] for row in read_csv(tmp_path / "out" / "predictions.csv")) == sorted(map(str, good))
     reasons = unreadable(err)
     assert set(reasons) == {str(folder / name) for name in hostile}
     for name, word in hostile.items():
@@ -90,14 +78,14 @@ def test_clouds_below_the_floor_are_refused_unless_resampled_and_marked(classifi
     files = [tmp_path / name for name in ("one.npy", "few.npy", "short.npy", "full.npy")]
     status, out, err = predict(capsys, classifier_checkpoint, *files, "--out", tmp_path / "refused")
     assert status == 1 and "clouds of fewer than 64 distinct points refused" in out
-    assert {Path(r["file"]).name: r["resampled"] for r in rows(tmp_path / "refused" / "predictions.csv")} == {
+    assert {Path(r["file"]).name: r["resampled"] for r in read_csv(tmp_path / "refused" / "predictions.csv")} == {
         "short.npy": "1", "full.npy": "0"}  # fmt: skip
     reasons = unreadable(err)
     assert reasons[str(files[0])] == "1 distinct point, fewer than the 64 the network needs: pass --resample to predict it from repeated points anyway"
     assert reasons[str(files[1])].startswith("40 distinct points")
     status, out, err = predict(capsys, classifier_checkpoint, *files, "--out", tmp_path / "resampled", "--resample")
     assert status == 0 and "clouds of fewer than 64 distinct points resampled" in out
-    marked = {Path(r["file"]).name: r["resampled"] for r in rows(tmp_path / "resampled" / "predictions.csv")}
+    marked = {Path(r["file"]).name: r["resampled"] for r in read_csv(tmp_path / "resampled" / "predictions.csv")}
     assert marked == {"one.npy": "1", "few.npy": "1", "short.npy": "1", "full.npy": "0"}
     assert "(resampled)" in out  # the table says so too
 
@@ -144,7 +132,7 @@ def test_a_finished_or_busy_out_is_never_replaced(classifier_checkpoint, real_cl
     assert status == 2 and err.count("\n") == 1 and "is in use by another `pointea-predict` (pid" in err
     assert {name: (out / name).read_bytes() for name in first} == first
     assert predict(capsys, classifier_checkpoint, tmp_path / "b.npy", "--out", out, "--overwrite")[0] == 0
-    assert [Path(r["file"]).name for r in rows(out / "predictions.csv")] == ["b.npy"]
+    assert [Path(r["file"]).name for r in read_csv(out / "predictions.csv")] == ["b.npy"]
 
 
 def test_an_overwrite_removes_the_earlier_runs_files(segmenter_checkpoint, real_clouds, tmp_path, capsys):

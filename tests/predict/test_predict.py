@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -18,17 +17,7 @@ from pointea.predict.cli import main
 from pointea.predict.files import read_cloud
 from pointea.io import write_points
 from pointea.models.category_parts import CategoryParts
-
-
-def predict(capsys, *argv: str) -> tuple[int, str, str]:
-    status = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
+from tests.predict.conftest import predict, read_csv
 
 
 def write_formats(folder: Path, clouds: np.ndarray) -> list[Path]:

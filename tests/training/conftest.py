@@ -17,21 +17,33 @@ CLASSES = 12  # the synthetic classification set's classes
 POINTS = 128
 
 
+def synthetic_classification(root: Path, num_points: int = POINTS, train_per_class: int = 4, test_per_class: int = 2) -> Path:
+    """Write the synthetic classification set (seed 0, :data:`CLASSES` classes) to ``root``; returns it.
+    The defaults are the training tests' set: 4 train / 2 test shapes per class (48 / 24)."""
+    write_synthetic_modelnet40(
+        root, seed=0, train_per_class=train_per_class, test_per_class=test_per_class, num_points=num_points
+    )
+    return root
+
+
 @pytest.fixture(scope="session")
 def classification_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The synthetic classification set, 4 train / 2 test shapes per class (48 / 24)."""
-    root = tmp_path_factory.mktemp("synthetic_modelnet40")
-    write_synthetic_modelnet40(root, seed=0, train_per_class=4, test_per_class=2, num_points=POINTS)
+    return synthetic_classification(tmp_path_factory.mktemp("synthetic_modelnet40"))
+
+
+def synthetic_parts(root: Path) -> Path:
+    """Write the synthetic part set (seed 0, 5 categories), 4 train / 2 val / 2 test shapes per
+    category, to ``root``; returns it."""
+    sizes = dict(train_per_category=4, val_per_category=2, test_per_category=2)
+    write_synthetic_shapenetpart(root, seed=0, num_points=POINTS, **sizes)
     return root
 
 
 @pytest.fixture(scope="session")
 def segmentation_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The synthetic part set (5 categories), 4 train / 2 val / 2 test shapes per category."""
-    root = tmp_path_factory.mktemp("synthetic_shapenetpart")
-    sizes = dict(train_per_category=4, val_per_category=2, test_per_category=2)
-    write_synthetic_shapenetpart(root, seed=0, num_points=POINTS, **sizes)
-    return root
+    return synthetic_parts(tmp_path_factory.mktemp("synthetic_shapenetpart"))
 
 
 def tiny_config(

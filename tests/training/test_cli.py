@@ -40,6 +40,24 @@ def test_fit_writes_best_and_last_with_the_pointea_record(classification_run):
     assert "val/acc" in metrics.splitlines()[0] and "val/mean_class_acc" in metrics.splitlines()[0]
 
 
+def test_last_is_written_after_an_epoch_without_validation_and_resumes(tmp_path, classification_root):
+    """With validation every second epoch, a one-epoch fit (no validation at all) still leaves a
+    last.ckpt of that epoch, and ``--ckpt_path last`` carries on from it."""
+    config = tiny_config(tmp_path / "config.yaml", "classification", classification_root, tmp_path / "run",
+                         max_epochs=1, check_val_every_n_epoch=2)  # fmt: skip
+    cli_main(["fit", "--config", str(config)])
+    folder = tmp_path / "run" / "checkpoints"
+    assert sorted(p.name for p in folder.iterdir()) == ["last.ckpt"]  # no validation yet: no best
+    last = torch.load(folder / "last.ckpt", weights_only=True)
+    assert (last["epoch"], last["global_step"]) == (0, 6) and last["pointea"]["task"] == "classification"
+    longer = tiny_config(tmp_path / "longer.yaml", "classification", classification_root, tmp_path / "run",
+                         max_epochs=2, check_val_every_n_epoch=2)  # fmt: skip
+    cli_main(["fit", "--config", str(longer), "--ckpt_path", "last"])
+    resumed = torch.load(folder / "last.ckpt", weights_only=True)
+    assert (resumed["epoch"], resumed["global_step"]) == (1, 12)  # one more epoch of 6 steps, not two
+    assert len(list(folder.glob("best-*.ckpt"))) == 1  # the second epoch validated
+
+
 def test_best_and_last_resolve_in_a_fresh_process(classification_run, tmp_path):
     folder = run_dir(classification_run) / "checkpoints"
     fresh = ModelCheckpoint(dirpath=folder, monitor="val/acc", mode="max")  # as a new `pointea test` builds it

@@ -11,10 +11,10 @@ import torch
 from torch import nn
 
 from pointea.convert import main as convert
-from pointea.data import ModelNet40, write_synthetic_modelnet40
+from pointea.data import ModelNet40
 from pointea.training import cli_main
 from tests.models.pct_reference import Pct, randomise
-from tests.training.conftest import CLASSES, REPO
+from tests.training.conftest import CLASSES, REPO, synthetic_classification
 
 CONFIG = REPO / "configs" / "modelnet40_pct.yaml"
 POINTS = 1024
@@ -23,8 +23,7 @@ POINTS = 1024
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("synthetic_1024")
-    write_synthetic_modelnet40(root, seed=0, train_per_class=1, test_per_class=1, num_points=POINTS)
-    return root
+    return synthetic_classification(root, num_points=POINTS, train_per_class=1, test_per_class=1)
 
 
 @pytest.fixture(scope="module")

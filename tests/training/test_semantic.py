@@ -230,3 +230,18 @@ def test_predict_writes_one_row_per_whole_scene_of_any_size(tmp_path: Path) -> N
         rows = list(csv.DictReader(handle))
     assert [int(row["points"]) for row in rows] == [300, 450]
     assert [sum(int(row[f"class_{i}"]) for i in range(CLASSES)) for row in rows] == [300, 450]
+
+
+def test_the_module_holds_no_loss_module_it_does_not_use_and_old_checkpoints_still_load():
+    """The loss is computed functionally (class weights, ignore_index): no ``criterion`` child shows
+    in the summary. Checkpoints written while the base held one load strictly, since a
+    cross-entropy module has no state (no state-dict key to miss)."""
+    from pytorch_lightning.utilities.model_summary import ModelSummary
+
+    module = _module()
+    assert all("criterion" not in name for name, _ in module.named_modules())
+    summary = str(ModelSummary(module, max_depth=1))
+    assert "network" in summary and "criterion" not in summary
+    assert torch.nn.CrossEntropyLoss(label_smoothing=0.2).state_dict() == {}
+    old_style = {**module.state_dict()}  # what the old layout wrote: the same keys
+    _module().load_state_dict(old_style, strict=True)
