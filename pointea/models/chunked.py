@@ -284,7 +284,7 @@ class ChunkedPasses:
     ) -> Iterator[tuple[int, slice, Tensor | None, tuple[Tensor, list[Tensor]] | None, Tensor | None]]:
         """Passes 0 .. ``count`` - 1 (at most L + 1): pass depth runs layer depth - 1 on every chunk
         with its statistics known (the embedding in pass 0), then accumulates layer depth's
-        statistics of that output. Yields, per chunk and pass, ``(depth, part, chunk_mask,
+        statistics of that output when a later pass needs them. Yields, per chunk and pass, ``(depth, part, chunk_mask,
         recomputed, attention)``: ``recomputed`` is a streamed chunk's (embedding, layer outputs)
         (``None`` for a kept chunk, whose outputs are in the buffer), ``attention`` layer
         ``attention_of``'s map (B, H, n, S) in the pass that runs it (else ``None``)."""
@@ -300,7 +300,7 @@ class ChunkedPasses:
                     of = attention_of if depth - 1 == attention_of else None
                     embedding, x, outputs, attention = self._recomputed(part, chunk_mask, self.statistics[:depth], of)
                     recomputed = (embedding, outputs)
-                if depth < len(layers):
+                if depth < min(len(layers), count - 1):  # a later pass runs layer depth
                     total = _combined(total, layers[depth].attention.softmax_statistics(x, chunk_mask))  # (B, H, 1, S)
                 yield depth, part, chunk_mask, recomputed, attention
             if total is not None:
