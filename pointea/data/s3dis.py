@@ -226,6 +226,11 @@ def read_pointcept_room(folder: Path, name: str) -> Scene:
             f"{folder}/segment.npy: labels {int(segment.min())}..{int(segment.max())}, expected "
             f"-1..{len(S3DIS_CLASSES) - 1} (S3DIS's 13 classes, -1 unlabelled)"
         )
+    if color.dtype.kind == "f" and color.shape[0] and not np.isfinite(color).all():
+        first = int(np.flatnonzero(~np.isfinite(color).all(axis=1))[0])
+        raise DataError(
+            f"{folder}/color.npy: row {first} is {color[first].tolist()}; expected finite colours"
+        )
     lookup = None
     if segment.shape[0] and int(segment.min()) < 0:  # -1 unlabelled -> the module's ignore_index
         lookup = np.arange(len(S3DIS_CLASSES))

@@ -42,6 +42,7 @@ from pointea.data.transforms import (
     ScaleTranslate,
 )
 from pointea.errors import ConfigError, DataError
+from pointea.io.bounds import MAX_COORDINATE, check_magnitude
 
 __all__ = [
     "FEATURES",
@@ -140,12 +141,23 @@ class Scene:
 
     @property
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """Lower and upper corners, float32.  Shapes: (3,), (3,)."""
+        """Lower and upper corners, float32.  Shapes: (3,), (3,).
+
+        The one pass over the coordinates that every scene gets, so it also refuses what no crop
+        could serve: a NaN or infinite coordinate (it would spread to every served feature), or a
+        magnitude beyond the encoder's limit; a :class:`DataError` naming the file and point.
+        """
         if self._bounds is None:
-            self._bounds = (
-                np.asarray(self.points.min(axis=0), dtype=np.float32),
-                np.asarray(self.points.max(axis=0), dtype=np.float32),
-            )
+            lower, upper = self.points.min(axis=0), self.points.max(axis=0)  # (3,), (3,); NaN spreads
+            corners = np.stack([lower, upper]).astype(np.float64)  # (2, 3)
+            if not np.isfinite(corners).all():
+                first = int(np.flatnonzero(~np.isfinite(np.asarray(self.points)).all(axis=1))[0])
+                raise DataError(
+                    f"{self.path}: point {first} of {self.name} has coordinates "
+                    f"{np.asarray(self.points[first]).tolist()}; expected finite numbers"
+                )
+            check_magnitude(self.path, corners, MAX_COORDINATE, what=f"{self.name}: a coordinate")
+            self._bounds = (lower.astype(np.float32), upper.astype(np.float32))
         return self._bounds
 
     def lowest(self, cell: float = LOCAL_HEIGHT_CELL, chunk: int = 4_000_000) -> np.ndarray:

@@ -172,3 +172,29 @@ def test_pointnet_hdf5_blocks_are_reassembled_into_rooms(tmp_path: Path) -> None
     (base / "room_filelist.txt").write_text("Area_1_office_1\n")
     with pytest.raises(DataError, match="room_filelist.txt: lists 1 blocks"):
         S3DISDataModule(str(tmp_path), cache_root=str(tmp_path / "cache2")).setup("test")
+
+
+@pytest.mark.parametrize(
+    ("array", "value", "expected"),
+    [
+        ("coord", np.nan, r"office_1: point 7 of Area_5/office_1 has coordinates \[.*nan.*\]; expected finite"),
+        ("coord", np.inf, r"office_1: point 7 of Area_5/office_1 has coordinates \[.*inf.*\]; expected finite"),
+        ("coord", 1e20, r"office_1: Area_5/office_1: a coordinate of magnitude 1e\+20 beyond 1e\+18"),
+        ("color", np.nan, r"office_1/color.npy: row 7 is \[.*nan.*\]; expected finite colours"),
+    ],
+)
+def test_a_pointcept_room_with_a_non_finite_value_is_refused_naming_it(
+    tmp_path: Path, array: str, value: float, expected: str
+) -> None:
+    # One bad number in a memory-mapped room would otherwise spread to every feature of every
+    # crop around it (NaN bounds make the normalised coordinates NaN), silently.
+    room = tmp_path / "Area_5" / "office_1"
+    room.mkdir(parents=True)
+    coord, color, segment = generate_room(5, RoomSettings(density=40.0))
+    arrays = {"coord": coord.astype(np.float32), "color": color.astype(np.float32) / 255.0}
+    arrays[array][7, 1] = value
+    for name, values in (*arrays.items(), ("segment", segment.astype(np.int64))):
+        np.save(room / f"{name}.npy", values)
+    module = S3DISDataModule(str(tmp_path), cache_root=str(tmp_path / "cache"), num_points=256)
+    with pytest.raises(DataError, match=expected):
+        module.setup("test")
