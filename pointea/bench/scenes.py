@@ -16,8 +16,12 @@ Two tables, each case in a fresh subprocess (its own peak memory, the same alloc
 
 The network is the semantic segmenter at its defaults (PCT's segmentation network: 4 attention
 layers of 128 channels, fused to 1024, head 512-256) for S3DIS's 13 classes with colour and
-normalised coordinates as input (6 channels). Writes ``scenes.json`` and ``scenes.md`` to
-``--out``.
+normalised coordinates as input (6 channels). ``--network normals`` measures the normal estimator
+instead (the same network with 3 unit outputs, xyz only, ``--local-neighbours K`` for its local
+embedding): whole-scene inference only, its chunked pass
+(:class:`~pointea.models.per_point.PCTNormalEstimator` with ``chunk_size``); it has no windowed
+evaluation, so self-attention rows give the exact pass's estimate. Writes ``scenes.json`` and
+``scenes.md`` to ``--out``.
 
 Shape legend: B crops, N points, C feature channels, K classes.
 """
@@ -60,17 +64,32 @@ class SceneCase:
     preset: str = ""
     chunk_size: int = 8192
     window_points: int = 4096
+    network: str = "semantic"
+    local_neighbours: int = 0
 
     @property
     def label(self) -> str:
         what = f"{self.preset} B={self.batch_size}" if self.kind == "train" else "scene"
-        return f"{self.kind} {self.attention} N={self.num_points} ({what})"
+        return f"{self.kind} {self.network} {self.attention} N={self.num_points} ({what})"
+
+
+def _normal_estimator(case: SceneCase):
+    from pointea.models.encoder import PointEncoder
+    from pointea.models.per_point import PCTNormalEstimator
+
+    # configs/modelnet40_normals.yaml's network (PCT's segmentation encoder, no sampling)
+    encoder = PointEncoder(attention=case.attention, embedding_channels=128, sample_sizes=(), stage_channels=(),
+                           channels=128, out_channels=1024, pooling="max+mean", pre_attention_layers=0,
+                           fuse_embedding=False, local_neighbours=case.local_neighbours)  # fmt: skip
+    return PCTNormalEstimator(encoder=encoder)
 
 
 def _module(case: SceneCase, memory_limit_gb: float | None):
     from pointea.models.per_point import PCTSemanticSegmenter
     from pointea.training.semantic import SemanticSegmentation
 
+    if case.network == "normals":
+        return _normal_estimator(case)
     network = PCTSemanticSegmenter(num_classes=CLASSES, in_channels=IN_CHANNELS, attention=case.attention)
     return SemanticSegmentation(
         network, chunk_size=case.chunk_size, window_size=1.0, window_stride=0.5, window_points=case.window_points,
@@ -98,8 +117,9 @@ def measure_scene_case(case: SceneCase, result_path: Path, repeats: int, memory_
     result: dict[str, Any] = {"case": asdict(case), "status": "ok"}
     if case.attention != "external":
         exact = case.batch_size if training else 1, case.num_points
-        result["self_attention_estimate_bytes"] = self_attention_estimate(module.network.encoder, *exact, training=training)
-    points, features = _scene(case.batch_size, case.num_points)
+        encoder = module.encoder if case.network == "normals" else module.network.encoder
+        result["self_attention_estimate_bytes"] = self_attention_estimate(encoder, *exact, training=training)
+    points, features = _scene(case.batch_size, case.num_points)  # features unused by the normal estimator
     labels = torch.randint(0, CLASSES, points.shape[:2])  # (B, N)
     try:
         if training:
@@ -112,6 +132,14 @@ def measure_scene_case(case: SceneCase, result_path: Path, repeats: int, memory_
                 loss = module._loss(module.network(points, features), labels)
                 loss.backward()
                 optimizer.step()
+
+        elif case.network == "normals":
+            module.eval()
+            result["evaluation"] = f"one exact pass in chunks of {case.chunk_size:,}"
+
+            def work() -> None:
+                with torch.inference_mode():
+                    module(points, chunk_size=case.chunk_size)
 
         else:
             module.eval()
@@ -165,12 +193,22 @@ def run_scene_case(
 
 
 def build_cases(
-    scene_points: tuple[int, ...], presets: tuple[str, ...], batch_size: int, window_points: int, chunk_size: int
+    scene_points: tuple[int, ...],
+    presets: tuple[str, ...],
+    batch_size: int,
+    window_points: int,
+    chunk_size: int,
+    network: str = "semantic",
+    local_neighbours: int = 0,
 ) -> list[SceneCase]:
     """The smallest external whole scene, training at each preset, the larger external scenes, then
-    self-attention's windows (slowest last): on a loaded machine the quick figures come first."""
-    external = [SceneCase("scene", "external", n, chunk_size=chunk_size) for n in sorted(scene_points)]
+    self-attention's windows (slowest last): on a loaded machine the quick figures come first.
+    The normal estimator has whole scenes only (no crop presets)."""
+    kind = {"network": network, "local_neighbours": local_neighbours}
+    external = [SceneCase("scene", "external", n, chunk_size=chunk_size, **kind) for n in sorted(scene_points)]
     cases = external[:1]
+    if network == "normals":
+        presets = ()
     if presets:
         from pointea.data.crops import CROP_PRESETS
     for preset in presets:
@@ -178,14 +216,15 @@ def build_cases(
             num_points = CROP_PRESETS[preset].num_points
             cases.append(SceneCase("train", attention, num_points, batch_size=batch_size, preset=preset))
     cases += external[1:]
-    cases += [SceneCase("scene", "offset", n, window_points=window_points) for n in sorted(scene_points)]
+    cases += [SceneCase("scene", "offset", n, window_points=window_points, **kind) for n in sorted(scene_points)]
     return cases
 
 
 def run_scene_benchmark(args: argparse.Namespace, command: str, out: Path | None = None) -> dict[str, Any]:
     """Measure every case; with ``out``, the report so far is written after each case (a run cut
     short keeps what it measured, and says which cases it did not reach)."""
-    cases = build_cases(tuple(args.points), tuple(args.presets), args.batch_size, args.window_points, args.chunk_size)
+    cases = build_cases(tuple(args.points), tuple(args.presets), args.batch_size, args.window_points, args.chunk_size,
+                        args.network, args.local_neighbours)  # fmt: skip
     results: list[dict[str, Any]] = []
     start = time.perf_counter()
     report: dict[str, Any] = {
@@ -197,8 +236,11 @@ def run_scene_benchmark(args: argparse.Namespace, command: str, out: Path | None
         "wall_seconds": 0.0,
     }
     for index, case in enumerate(cases, 1):
-        if case.kind == "scene" and case.attention == "offset" and case.num_points != min(args.points):
-            # windows at the smallest N show the cost per point; larger N only need the estimate
+        if case.kind == "scene" and case.attention == "offset" and (
+            case.num_points != min(args.points) or case.network == "normals"
+        ):
+            # windows at the smallest N show the cost per point; larger N only need the estimate (the
+            # normal estimator has no windows: only the estimate)
             results.append(_estimate_only(case, args.memory_limit))
         else:
             print(f"[{index}/{len(cases)}] {case.label} ...", file=sys.stderr, flush=True)
@@ -224,7 +266,10 @@ def _estimate_only(case: SceneCase, memory_limit_gb: float | None) -> dict[str, 
     from pointea.models.per_point import PCTSemanticSegmenter
     from pointea.models.scene_evaluation import self_attention_estimate
 
-    encoder = PCTSemanticSegmenter(num_classes=CLASSES, in_channels=IN_CHANNELS, attention="offset").encoder
+    if case.network == "normals":
+        encoder = _normal_estimator(case).encoder
+    else:
+        encoder = PCTSemanticSegmenter(num_classes=CLASSES, in_channels=IN_CHANNELS, attention="offset").encoder
     return {"case": asdict(case), "status": "estimate", "self_attention_estimate_bytes":
             self_attention_estimate(encoder, 1, case.num_points, training=False)}  # fmt: skip
 
@@ -240,13 +285,21 @@ def _results_of(report: dict[str, Any], kind: str) -> Iterator[tuple[dict[str, A
             yield result, result["case"], _gib(result.get("self_attention_estimate_bytes"))
 
 
+def _network_words(report: dict[str, Any]) -> str:
+    cases = [result["case"] for result in report["results"]] + report.get("not_reached", [])
+    if cases and cases[0].get("network") == "normals":
+        k = cases[0].get("local_neighbours", 0)
+        return "PCTNormalEstimator, xyz only" + (f", local_neighbours {k}" if k else "")
+    return "PCTSemanticSegmenter, 13 classes, 6 input channels"
+
+
 def render_scene_report(report: dict[str, Any]) -> str:
     machine = report["machine"]
     lines = [
         f"Machine: {machine['cpu_model']}, {machine['cpu_cores']} cores, torch {machine['torch']}, "
         f"{machine['torch_threads']} threads; CPU only (no GPU here). Command: `{report['command']}`.",
         "",
-        "Whole-scene inference (PCTSemanticSegmenter, 13 classes, 6 input channels, eval, one scene):",
+        f"Whole-scene inference ({_network_words(report)}, eval, one scene):",
         "",
         "| N | attention | evaluation | seconds | us / point | extra memory | offset exact pass needs |",
         "|---:|---|---|---:|---:|---:|---:|",
@@ -259,14 +312,16 @@ def render_scene_report(report: dict[str, Any]) -> str:
             )
         else:
             lines.append(f"| {case['num_points']:,} | {case['attention']} | not run ({result['status']}) | | | | {needs} |")
-    lines += [
-        "",
-        "Training, one optimiser step at each crop preset (forward, cross-entropy, backward, SGD):",
-        "",
-        "| preset | N per crop | B | attention | seconds / step | peak memory | offset N x N estimate | note |",
-        "|---|---:|---:|---|---:|---:|---:|---|",
-    ]
-    for result, case, needs in _results_of(report, "train"):
+    training = list(_results_of(report, "train"))
+    if training or not _network_words(report).startswith("PCTNormalEstimator"):
+        lines += [
+            "",
+            "Training, one optimiser step at each crop preset (forward, cross-entropy, backward, SGD):",
+            "",
+            "| preset | N per crop | B | attention | seconds / step | peak memory | offset N x N estimate | note |",
+            "|---|---:|---:|---|---:|---:|---:|---|",
+        ]
+    for result, case, needs in training:
         if result["status"] == "ok":
             row = f"{result['seconds']:.2f} | {_gib(result['peak_extra_bytes'])} | {needs} | |"
         else:
@@ -297,6 +352,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--memory-limit", type=float, default=None, help="GiB (default: the machine's memory)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--case-timeout", type=float, default=1800.0)
+    parser.add_argument("--network", choices=("semantic", "normals"), default="semantic",
+                        help="the semantic segmenter (default) or the normal estimator (whole scenes only)")  # fmt: skip
+    parser.add_argument("--local-neighbours", type=int, default=0,
+                        help="the normal estimator's local embedding neighbours (default 0: none)")  # fmt: skip
     parser.add_argument("--case", default=None, help=argparse.SUPPRESS)  # the child's side
     parser.add_argument("--result", type=Path, default=None, help=argparse.SUPPRESS)
     return parser

@@ -34,7 +34,8 @@ def test_self_attention_past_the_limit_is_refused_with_its_estimate() -> None:
 @pytest.mark.slow
 def test_a_small_run_measures_and_reports_every_case(tmp_path: Path) -> None:
     args = argparse.Namespace(points=[1024, 3072], presets=[], batch_size=2, window_points=1024, chunk_size=1024,
-                              repeats=1, memory_limit=None, threads=1, case_timeout=600.0)  # fmt: skip
+                              repeats=1, memory_limit=None, threads=1, case_timeout=600.0, network="semantic",
+                              local_neighbours=0)  # fmt: skip
     report = scenes.run_scene_benchmark(args, "pointea-bench scenes (test)", tmp_path)
     assert json.loads((tmp_path / "scenes.json").read_text())["not_reached"] == []
     by_case = {(r["case"]["attention"], r["case"]["num_points"]): r for r in report["results"]}
@@ -49,3 +50,26 @@ def test_a_small_run_measures_and_reports_every_case(tmp_path: Path) -> None:
     assert "| 3,072 | external | one exact pass in chunks of 1,024 |" in text
     assert "| 3,072 | offset | not run (estimate) |" in text
     json.dumps(report)  # the report is JSON as written
+
+
+def test_the_normal_estimator_is_measured_whole_and_self_attention_only_estimated(tmp_path: Path) -> None:
+    # The full-resolution memory figure for normals comes from this command at 1,048,576
+    # points; here its cases at small N, in their own processes, with the local embedding on.
+    args = scenes.build_parser().parse_args(
+        ["--network", "normals", "--local-neighbours", "4", "--points", "1024,2048", "--chunk-size", "512",
+         "--repeats", "1", "--threads", "1"]
+    )  # fmt: skip
+    report = scenes.run_scene_benchmark(args, "pointea-bench scenes (test)", tmp_path)
+    by_case = {(r["case"]["attention"], r["case"]["num_points"]): r for r in report["results"]}
+    assert sorted(by_case) == [("external", 1024), ("external", 2048), ("offset", 1024), ("offset", 2048)]
+    for n in (1024, 2048):
+        external = by_case["external", n]
+        assert external["status"] == "ok", external
+        assert external["case"]["network"] == "normals" and external["case"]["local_neighbours"] == 4
+        assert external["peak_extra_bytes"] > 0 and external["evaluation"] == "one exact pass in chunks of 512"
+        # no windowed evaluation for normals: self-attention is the exact pass's N x N estimate only
+        assert by_case["offset", n]["status"] == "estimate"
+        assert by_case["offset", n]["self_attention_estimate_bytes"] == 2 * n**2 * 4
+    text = render_scene_report(report)
+    assert "Whole-scene inference (PCTNormalEstimator, xyz only, local_neighbours 4, eval" in text
+    assert "Training, one optimiser step" not in text
