@@ -85,10 +85,12 @@ class ClassMap:
         self.names: list[str] = []
         for name, codes in classes.items():
             codes = [codes] if isinstance(codes, int) else codes
-            if not isinstance(codes, Sequence) or not codes:
+            if isinstance(codes, (str, bytes)) or not isinstance(codes, Sequence) or not codes:
                 raise ConfigError(
-                    f"{source}: class {name!r} has no code; expected a code or a list of codes"
+                    f"{source}: class {name!r} has no code ({codes!r}); expected a code or a list of codes"
                 )
+            if str(name) in self.names:
+                raise ConfigError(f"{source}: class name {str(name)!r} is given twice")
             for code in codes:
                 if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code <= 255:
                     raise ConfigError(
@@ -96,10 +98,15 @@ class ClassMap:
                     )
                 if code in owner:
                     raise ConfigError(
-                        f"{source}: code {code} is mapped to both {owner[code]!r} and {name!r}"
+                        f"{source}: code {code} is given twice for class {name!r}"
+                        if owner[code] == str(name)
+                        else f"{source}: code {code} is mapped to both {owner[code]!r} and {name!r}"
                     )
                 owner[code] = str(name)
             self.names.append(str(name))
+        ignore = [ignore] if isinstance(ignore, int) and not isinstance(ignore, bool) else ignore
+        if isinstance(ignore, (str, bytes)) or not isinstance(ignore, Sequence):
+            raise ConfigError(f"{source}: 'ignore' must be a code or a list of codes 0..255, got {ignore!r}")
         for code in ignore:
             if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code <= 255:
                 raise ConfigError(f"{source}: ignored code {code!r} is not an ASPRS code 0..255")
@@ -116,13 +123,16 @@ class ClassMap:
 
         path = Path(path).expanduser()
         try:
-            content = yaml.safe_load(path.read_text())
+            content = _load_unique_keys(path.read_text(encoding="utf-8"))
         except OSError as error:
             raise ConfigError(f"{path}: cannot read the class map ({error})") from None
+        except UnicodeDecodeError as error:
+            raise ConfigError(f"{path}: not a YAML class map (not UTF-8 text: {error.reason} at byte {error.start})") from None
         except yaml.YAMLError as error:
-            raise ConfigError(
-                f"{path}: not a YAML class map ({str(error).splitlines()[0]})"
-            ) from None
+            mark = getattr(error, "problem_mark", None)
+            where = f"line {mark.line + 1}: " if mark is not None else ""
+            what = getattr(error, "problem", None) or str(error).splitlines()[0]
+            raise ConfigError(f"{path}: not a YAML class map ({where}{what})") from None
         return cls.from_dict(content, str(path))
 
     @classmethod
@@ -136,7 +146,13 @@ class ClassMap:
             raise ConfigError(
                 f"{source}: unknown key(s) {sorted(map(str, unknown))}; expected 'classes' and 'ignore'"
             )
-        return cls(content.get("classes") or {}, content.get("ignore") or (), source)
+        classes = content.get("classes")
+        if classes is not None and not isinstance(classes, Mapping):
+            raise ConfigError(
+                f"{source}: 'classes' must map class names to codes (name: [codes]), got {type(classes).__name__}"
+            )
+        ignore = content.get("ignore")
+        return cls(classes or {}, () if ignore is None else ignore, source)
 
     def lookup(self, ignore_index: int) -> np.ndarray:
         """Code -> class id, ``ignore_index`` for ignored and unmapped codes.  Shapes: (256,)."""
@@ -144,6 +160,26 @@ class ClassMap:
         for code, label in self.codes.items():
             table[code] = label
         return table
+
+
+def _load_unique_keys(text: str) -> Any:
+    """YAML like ``yaml.safe_load``, refusing a key given twice in one mapping (PyYAML keeps the
+    last silently: a class named twice would lose the codes of its first entry)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"{key!r} given twice", key_node.start_mark
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep)
+
+    return yaml.load(text, Loader=UniqueKeyLoader)
 
 
 class CellIndex:

@@ -119,12 +119,32 @@ def test_class_maps_merge_rename_and_ignore() -> None:
         ("classes: {a: [2], b: [2]}\n", "code 2 is mapped to both 'a' and 'b'"),
         ("clases: {a: [2]}\n", "unknown key"),
         ("classes: {a: [300]}\n", "code 300 is not an ASPRS code"),
+        ("classes: {a: [2], a: [3]}\n", r"line 1: 'a' given twice"),  # PyYAML kept the last
+        ("classes: {a: [2]}\nclasses: {b: [3]}\n", r"line 2: 'classes' given twice"),
+        ("classes: {1: [2], '1': [3]}\n", "class name '1' is given twice"),
+        ("classes: {a: [2, 2]}\n", "code 2 is given twice for class 'a'"),
+        ("classes: {a: '23'}\n", r"class 'a' has no code \('23'\)"),  # was read as codes '2', '3'
+        ("classes: [2, 3]\n", "'classes' must map class names to codes"),
+        ("classes: {a: [2]}\nignore: '0,1'\n", "'ignore' must be a code or a list of codes"),
+        ("classes: {a: [-1]}\n", "code -1 is not an ASPRS code"),
+        ("classes: {a: [99999999999]}\n", "code 99999999999 is not an ASPRS code"),
+        ("", "expected a mapping with 'classes'"),
+        ("- 2\n", "expected a mapping with 'classes'.*got list"),
+        ("classes:\t{a: [2]}\n", r"not a YAML class map \(line 1: "),
     ],
 )
 def test_class_maps_refuse_nonsense(tmp_path: Path, text: str, message: str) -> None:
     (tmp_path / "bad.yaml").write_text(text)
     with pytest.raises(ConfigError, match=message):
         ClassMap.from_yaml(tmp_path / "bad.yaml")
+
+
+def test_class_map_edges(tmp_path: Path) -> None:
+    (tmp_path / "one.yaml").write_text("classes: {a: [2]}\nignore: 7\n")  # a bare TypeError before
+    assert ClassMap.from_yaml(tmp_path / "one.yaml").ignore == (7,)
+    (tmp_path / "binary.yaml").write_bytes(b"\xff\xfe\x00garbage")  # a bare UnicodeDecodeError before
+    with pytest.raises(ConfigError, match=r"binary.yaml: not a YAML class map \(not UTF-8"):
+        ClassMap.from_yaml(tmp_path / "binary.yaml")
 
 
 def test_a_map_that_maps_none_of_the_codes_found(tmp_path: Path) -> None:
