@@ -228,7 +228,13 @@ def _open(path: Path):
         raise DataError(
             f"{path}: reading {path.suffix} files needs laspy ({error}); install pointea[las]"
         ) from None
+    from pointea.io.las import check_las_header
+    from pointea.io.selection import KeepAll
+
     try:
+        # the public header against the file's size first: laspy reads a header whose points were
+        # cut off as a file of 0 points, and believes any VLR count it declares
+        check_las_header(path, KeepAll(path, max_points=2**63 - 1))
         return laspy, laspy.open(path)
     except (laspy.errors.LaspyException, OSError, ValueError) as error:
         raise _laspy_error(path, error) from None

@@ -191,7 +191,7 @@ def test_bad_files_are_one_line_naming_them(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"alien.las: not a readable .las file"):
         read_tile(alien)
     (tmp_path / "bad" / "text.laz").write_text("x y z\n")
-    with pytest.raises(DataError, match=r"text.laz: not a readable .laz file"):
+    with pytest.raises(DataError, match=r"text.laz: not a (readable .laz|LAS) file"):
         read_tile(tmp_path / "bad" / "text.laz")
     data = LidarDataModule(str(tmp_path / "tiles"), cache_root=str(tmp_path / "c"), test_files=["tile_2.las"],
                            max_scene_points=100)  # fmt: skip
@@ -201,6 +201,22 @@ def test_bad_files_are_one_line_naming_them(tmp_path: Path) -> None:
         LidarDataModule(str(tmp_path / "tiles"), test_files=["missing.las"]).setup("test")
     with pytest.raises(DataError, match="no .las or .laz file found"):
         LidarDataModule(str(tmp_path / "nothing")).setup("fit")
+
+
+def test_a_tile_cut_after_its_header_is_refused_not_read_as_empty(tmp_path: Path) -> None:
+    """laspy read a file cut inside its VLRs or points as 0 points (read_tile: an empty scene)."""
+    sample = shared_sample("lidar_tiles_real_sample")
+    raw = (sample / "autzen-thin.las").read_bytes()
+    for name, size in (("vlrs.las", 300), ("points.las", len(raw) // 2)):
+        (tmp_path / name).write_bytes(raw[:size])
+        with pytest.raises(DataError, match=rf"{name}: (LAS header of|truncated)"):
+            read_tile(tmp_path / name)
+        with pytest.raises(DataError, match=rf"{name}: (LAS header of|truncated)"):
+            convert_tile(tmp_path / name, tmp_path)
+    laz = (sample / "Megaplot.laz").read_bytes()
+    (tmp_path / "cut.laz").write_bytes(laz[: len(laz) // 2])
+    with pytest.raises(DataError, match="cut.laz: LAZ chunk table"):
+        read_tile(tmp_path / "cut.laz")
 
 
 def test_seeded_hold_out_is_disjoint_and_repeatable(tmp_path: Path) -> None:
