@@ -254,7 +254,7 @@ def _run(args: argparse.Namespace) -> int:
             for note in predictor.notes:
                 print(f"note: {note}")
             print(writer.table())
-            written = writer.finish(_summary(model, preprocessing, args), unreadable)
+            written = writer.finish(_summary(model, preprocessing, args, predictor), unreadable)
             folder.remove_stale({name for record in writer.records for name in record.get("outputs", [])})
             outputs = "" if not predictor.per_file else f" and {predictor.per_file} per file in {out}"
             print(f"wrote {' and '.join(str(p) for p in written)}{outputs}")
@@ -549,8 +549,12 @@ PREDICTORS: dict[str, type[_Predictor] | type[ScenePredictor]] = {
 }
 
 
-def _summary(model: TrainedModel, preprocessing: Preprocessing, args: argparse.Namespace) -> dict[str, Any]:
-    return {"checkpoint": str(model.path), "preprocessing": preprocessing.describe(), "votes": args.votes}
+def _summary(
+    model: TrainedModel, preprocessing: Preprocessing, args: argparse.Namespace, predictor: Any = None
+) -> dict[str, Any]:
+    # scenes are served whole, not sampled: their own description (a sampling one would be false)
+    served = predictor.describe() if isinstance(predictor, ScenePredictor) else preprocessing.describe()
+    return {"checkpoint": str(model.path), "preprocessing": served, "votes": args.votes}
 
 
 if __name__ == "__main__":

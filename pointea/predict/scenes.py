@@ -154,8 +154,39 @@ class ScenePredictor:
             except (DataError, ValueError, RuntimeError, MemoryError, OSError) as error:
                 unreadable.append((path, one_line(error, path)))
                 continue
+            before = {entry.name for entry in writer.folder.iterdir()}
             try:
+                if path.suffix.lower() in LAS_SUFFIXES:
+                    self._check_codes_fit(path, labels)
                 writer.add(CloudPrediction(index, str(path), len(scene), False, outputs))
-            except DataError as error:  # the LAS copy: codes its point format cannot hold
+            except DataError as error:  # the LAS copy failed: none of this file's outputs is kept
+                for entry in writer.folder.iterdir():
+                    if entry.name not in before and entry.is_file():
+                        entry.unlink(missing_ok=True)
                 unreadable.append((path, one_line(error, path)))
         return unreadable
+
+    def _check_codes_fit(self, path: Path, labels: np.ndarray) -> None:
+        """Refuse, before anything of the file is written, classes predicted whose code its point
+        format cannot hold (formats 0-5 keep codes 0..31; a lidar class map may use 32..255)."""
+        import laspy
+
+        try:
+            with laspy.open(path) as reader:  # the header only: the file was read a moment ago
+                format_id, version = int(reader.header.point_format.id), str(reader.header.version)
+        except (laspy.errors.LaspyException, OSError, ValueError) as error:
+            raise DataError(f"{path}: cannot read its LAS header again ({error})") from None
+        if format_id >= 6:
+            return
+        counts = np.bincount(labels, minlength=len(self.model.class_names))  # (K,)
+        codes = self.outputs.class_codes
+        codes = np.arange(len(counts)) if codes is None else codes  # (K,) what each class is written as
+        unfit = [(self.model.class_names[k], int(codes[k]), int(counts[k])) for k in range(len(codes))
+                 if counts[k] and codes[k] > 31]  # fmt: skip
+        if unfit:
+            which = ", ".join(f"{name!r} (code {code}: {count:,} points)" for name, code, count in unfit)
+            raise DataError(
+                f"{path}: predicted {which}, but its point format {format_id} (LAS {version}) holds class codes "
+                "0..31 only; convert the tile to point format 6 or later (e.g. `las2las -set_point_type 6` or "
+                "`pdal translate`), or train with a class map giving every class a code below 32"
+            )

@@ -110,3 +110,39 @@ def test_an_unreadable_scene_is_listed_and_the_others_predicted(scene_run, tmp_p
     err = capsys.readouterr().err
     assert "1 unreadable" in err and "broken.las" in err
     assert (tmp_path / "out" / "room.classes.npz").is_file() and not (tmp_path / "out" / "broken.las").exists()
+
+
+def _with_class_codes(checkpoint: Path, folder: Path, first_code: int) -> Path:
+    """The scene checkpoint as a lidar one: a class map writing class k as ASPRS code first_code + k."""
+    record = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    names = record["pointea"]["labels"]["classes"]
+    record["pointea"]["preprocessing"]["class_map"] = {
+        "classes": {name: [first_code + k] for k, name in enumerate(names)}, "ignore": [],
+    }  # fmt: skip
+    path = folder / "lidar.ckpt"
+    torch.save(record, path)
+    return path
+
+
+def test_a_class_code_the_point_format_cannot_hold_leaves_nothing_of_the_file(scene_run, tmp_path: Path, capsys) -> None:
+    """Point formats 0-5 hold codes 0..31: the demo's 'car' (64) on a LAS 1.2 tile was refused only by
+    the LAS writer, after the file's .classes.ply/.npz were written (left behind, listed nowhere)."""
+    checkpoint = _with_class_codes(scene_run[0], tmp_path, 64)
+    tile = _tiles() / "mvk-thin.las"  # point format 1
+    out = tmp_path / "out"
+    assert main([str(checkpoint), str(tile), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    (line,) = [line for line in err.splitlines() if "mvk-thin.las:" in line]
+    assert "point format 1 (LAS 1." in line and "holds class codes 0..31 only" in line and "code 6" in line
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["predictions.csv", "predictions.json"]
+
+
+def test_the_json_record_describes_how_scenes_were_served(scene_run, tmp_path: Path) -> None:
+    """It held the classification preprocessing ("4096 points as a random subset"), which is false."""
+    import json
+
+    checkpoint, root = scene_run
+    out = tmp_path / "out"
+    assert main([str(checkpoint), str(_room_file(root, tmp_path)), "--out", str(out)]) == 0
+    served = json.loads((out / "predictions.json").read_text())["preprocessing"]
+    assert served.startswith("whole scenes, every point") and "random subset" not in served
