@@ -160,10 +160,11 @@ class ScenePredictor:
                     self._check_codes_fit(path, labels)
                 writer.add(CloudPrediction(index, str(path), len(scene), False, outputs))
             except DataError as error:  # the LAS copy failed: none of this file's outputs is kept
-                for entry in writer.folder.iterdir():
-                    if entry.name not in before and entry.is_file():
-                        entry.unlink(missing_ok=True)
+                _remove_new(writer.folder, before)
                 unreadable.append((path, one_line(error, path)))
+            except BaseException:  # Ctrl-C while writing: no .ply/.npz left without its .las
+                _remove_new(writer.folder, before)
+                raise
         return unreadable
 
     def _check_codes_fit(self, path: Path, labels: np.ndarray) -> None:
@@ -190,3 +191,10 @@ class ScenePredictor:
                 "0..31 only; convert the tile to point format 6 or later (e.g. `las2las -set_point_type 6` or "
                 "`pdal translate`), or train with a class map giving every class a code below 32"
             )
+
+
+def _remove_new(folder: Path, before: set[str]) -> None:
+    """Remove the files written into ``folder`` since ``before`` listed it (one scene's outputs)."""
+    for entry in folder.iterdir():
+        if entry.name not in before and entry.is_file():
+            entry.unlink(missing_ok=True)

@@ -146,3 +146,17 @@ def test_the_json_record_describes_how_scenes_were_served(scene_run, tmp_path: P
     assert main([str(checkpoint), str(_room_file(root, tmp_path)), "--out", str(out)]) == 0
     served = json.loads((out / "predictions.json").read_text())["preprocessing"]
     assert served.startswith("whole scenes, every point") and "random subset" not in served
+
+
+def test_ctrl_c_while_a_las_copy_is_written_leaves_none_of_that_file(scene_run, tmp_path: Path, monkeypatch, capsys) -> None:
+    """The file's .classes.ply/.npz were left without its .las (and no table lists them)."""
+    import pointea.io.las
+
+    def interrupted(source, classification, destination, chunk_points=0):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pointea.io.las, "write_las_classification", interrupted)
+    out = tmp_path / "out"
+    assert main([str(scene_run[0]), str(_tiles() / "mvk-thin.las"), "--out", str(out)]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir() if not p.name.startswith(".")] == []
