@@ -4,6 +4,7 @@ procedural room from a config."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -113,3 +114,41 @@ def test_headless_picture_of_a_procedural_room(tmp_path: Path, capsys: pytest.Ca
     assert image.shape[0] > 2 * 96 and image.shape[1] > 4 * 96  # 2 rows of 4 tiles
     assert (image < 250).any(axis=-1).mean() > 0.02  # something was drawn
     assert "random init (seed 0), untrained" in capsys.readouterr().out
+
+
+def _room_config(tmp_path: Path) -> Path:
+    config = {
+        "trainer": {"accelerator": "cpu", "default_root_dir": str(tmp_path / "run"), "enable_progress_bar": False},
+        "model": {"class_path": "pointea.training.semantic.SemanticSegmentation", "init_args": {
+            "network": {"class_path": "pointea.PCTSemanticSegmenter", "init_args": {
+                "hidden_channels": [16], "encoder": {"class_path": "pointea.PointEncoder",
+                                                     "init_args": {**ENCODER, "in_channels": 6}}}}}},
+        "data": {"class_path": "pointea.data.s3dis.S3DISDataModule", "init_args": {
+            "root": str(tmp_path / "rooms"), "synthetic": True, "synthetic_rooms_per_area": 1, "synthetic_density": 40.0,
+            "num_points": 256, "batch_size": 2}},
+    }  # fmt: skip
+    path = tmp_path / "scene.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def test_a_bad_checkpoint_or_config_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A missing checkpoint, one of another task and a binary --config were tracebacks."""
+    from pointea.models.checkpoint import CHECKPOINT_KEY
+    from pointea.training.module import RECORD_FORMAT
+
+    config = _room_config(tmp_path)
+    other = tmp_path / "classifier.ckpt"
+    torch.save({"state_dict": {}, CHECKPOINT_KEY: {"format": RECORD_FORMAT, "task": "classification", "network": {}}}, other)
+    cases = [
+        (["--config", str(config), "--ckpt", str(tmp_path / "missing.ckpt")], "checkpoint not found: .*missing.ckpt"),
+        (["--config", str(config), "--ckpt", str(other)], "classifier.ckpt is a 'classification' checkpoint"),
+        (["--config", str(other)], r"--config .*classifier.ckpt: not a YAML config \(not UTF-8 text"),
+    ]
+    for argv, message in cases:
+        with pytest.raises(SystemExit) as exit_:
+            scenes.main([*argv, "--save", str(tmp_path / "room.png")])
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and "Traceback" not in err, err
+        assert len(err.strip().splitlines()) == 2 and re.search(message, err), err
+    assert not (tmp_path / "room.png").exists()
