@@ -81,3 +81,37 @@ def test_broken_scans_are_one_line_naming_the_file(copy: Path) -> None:
         SemanticKITTIDataModule(str(copy), train_sequences=[0]).setup("fit")
     with pytest.raises(DataError, match="no SemanticKITTI sequences found"):
         SemanticKITTIDataModule(str(copy / "nothing")).setup("fit")
+
+
+def _fit_config(tmp_path: Path, root: Path, workers: int) -> Path:
+    """configs/demo_lidar.yaml's small network on the SemanticKITTI copy, a few 256-point crops."""
+    import yaml
+
+    from tests.training.conftest import REPO
+
+    config = yaml.safe_load((REPO / "configs" / "demo_lidar.yaml").read_text())
+    config["trainer"].update(default_root_dir=str(tmp_path / "run"), max_epochs=1, num_sanity_val_steps=0,
+                             enable_progress_bar=False)  # fmt: skip
+    config["data"] = {"class_path": "pointea.data.semantickitti.SemanticKITTIDataModule", "init_args": {
+        "root": str(root), "train_sequences": [0], "val_sequences": [0], "test_sequences": [0],
+        "num_points": 256, "crops_per_epoch": 4, "batch_size": 2, "num_workers": workers}}  # fmt: skip
+    path = tmp_path / f"kitti_{workers}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_nan_scan_is_one_line_through_pointea_fit(copy: Path, workers: int) -> None:
+    """Raised in a DataLoader worker, the DataError reached the command as "Caught DataError in
+    DataLoader worker process 0." (torch's wrapper), naming neither the file nor the point."""
+    from pointea.training import cli_main
+
+    path = copy / SEQUENCE / "velodyne" / "000000.bin"
+    scan = np.fromfile(path, dtype=np.float32).reshape(-1, 4)
+    scan[100, 0] = np.nan
+    scan.tofile(path)
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(["fit", "--config", str(_fit_config(copy, copy, workers))])
+    message = str(exit_.value.code)
+    assert message.startswith("pointea: error: ") and "\n" not in message, message
+    assert "000000.bin: point 100 of 00/000000 has coordinates [nan" in message, message
