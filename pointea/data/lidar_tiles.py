@@ -122,17 +122,20 @@ class ClassMap:
         import yaml
 
         path = Path(path).expanduser()
+        problem = None  # raised outside the except blocks: `pointea fit` reports an error's innermost context
         try:
             content = _load_unique_keys(path.read_text(encoding="utf-8"))
         except OSError as error:
-            raise ConfigError(f"{path}: cannot read the class map ({error})") from None
+            problem = f"cannot read the class map ({error.strerror or error})"
         except UnicodeDecodeError as error:
-            raise ConfigError(f"{path}: not a YAML class map (not UTF-8 text: {error.reason} at byte {error.start})") from None
+            problem = f"not a YAML class map (not UTF-8 text: {error.reason} at byte {error.start})"
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             where = f"line {mark.line + 1}: " if mark is not None else ""
             what = getattr(error, "problem", None) or str(error).splitlines()[0]
-            raise ConfigError(f"{path}: not a YAML class map ({where}{what})") from None
+            problem = f"not a YAML class map ({where}{what})"
+        if problem is not None:
+            raise ConfigError(f"{path}: {problem}")
         return cls.from_dict(content, str(path))
 
     @classmethod

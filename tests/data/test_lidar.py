@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tracemalloc
 from pathlib import Path
 
@@ -145,6 +146,24 @@ def test_class_map_edges(tmp_path: Path) -> None:
     (tmp_path / "binary.yaml").write_bytes(b"\xff\xfe\x00garbage")  # a bare UnicodeDecodeError before
     with pytest.raises(ConfigError, match=r"binary.yaml: not a YAML class map \(not UTF-8"):
         ClassMap.from_yaml(tmp_path / "binary.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("classes: {a: [2], a: [3]}\n", r"bad.yaml: not a YAML class map \(line 1: 'a' given twice\)"),  # was "'a' given twice"
+        ("classes: {a: [2], b: [2]}\n", r"bad.yaml: code 2 is mapped to both 'a' and 'b'"),
+    ],
+)
+def test_a_bad_class_map_through_pointea_fit_names_the_map(tmp_path: Path, text: str, message: str) -> None:
+    from pointea.training import cli_main
+
+    (tmp_path / "bad.yaml").write_text(text)
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(["fit", "--config", str(REPO / "configs" / "demo_lidar.yaml"), "--trainer.default_root_dir",
+                  str(tmp_path / "run"), "--data.init_args.root", str(tmp_path / "tiles"),
+                  "--data.init_args.class_map", str(tmp_path / "bad.yaml")])  # fmt: skip
+    assert re.search(f"^pointea: error: .*{message}", str(exit_.value.code)), exit_.value.code
 
 
 def test_a_map_that_maps_none_of_the_codes_found(tmp_path: Path) -> None:
