@@ -184,8 +184,9 @@ def write_las_classification(
         classification: (N,) integer class codes, one per point of ``source`` in file order
 
     Raises:
-        DataError: an unreadable or truncated ``source``, a prediction of another length, or codes
-            the point format cannot hold (above 31 in formats 0-5, above 255 in 6-10).
+        DataError: an unreadable or truncated ``source``, a prediction of another length, codes
+            the point format cannot hold (above 31 in formats 0-5, above 255 in 6-10), or a
+            ``destination`` that is ``source`` itself.
     """
     source, destination = Path(source), Path(destination)
     classification = np.asarray(classification)
@@ -197,6 +198,11 @@ def write_las_classification(
     suffix = destination.suffix.lower()
     if suffix not in (".las", ".laz"):
         raise DataError(f"{destination}: a LAS output must end in .las or .laz")
+    if destination.exists() and source.exists() and destination.samefile(source):
+        raise DataError(
+            f"{destination}: is the input itself; the copy would replace the file's own classification "
+            "(write it into another folder)"
+        )
     try:
         import laspy
     except ImportError as error:

@@ -233,6 +233,8 @@ def _run(args: argparse.Namespace) -> int:
         files, categories, refused = _categories(files, model, args)
         unreadable += refused
     preprocessing = Preprocessing(num_points, model.sampling, model.min_points, resample_small=args.resample)
+    if model.task == "semantic_segmentation":
+        _check_not_onto_inputs(out, files)
 
     with OutFolder(out, overwrite=args.overwrite) as folder:
         print(model.describe())
@@ -265,6 +267,18 @@ def _run(args: argparse.Namespace) -> int:
     if not files:
         print(f"{PROGRAM}: nothing to predict: no readable point file among the PATHs", file=sys.stderr)
     return 1 if unreadable or not files else 0
+
+
+def _check_not_onto_inputs(out: Path, files: list[Path]) -> None:
+    """Refuse an ``--out`` where a LAS/LAZ input's classified copy (``<stem>.las``) would be the
+    input itself: it would replace the file, and its own classification with it."""
+    for path in files:
+        if path.suffix.lower() in (".las", ".laz"):
+            copy = out / f"{path.stem}{path.suffix.lower()}"
+            if copy.exists() and copy.samefile(path):
+                raise UsageError(
+                    f"--out {out} holds the input {path}: its classified copy would replace it; choose another --out"
+                )
 
 
 def _categories(

@@ -129,3 +129,16 @@ def test_a_truncated_tile_is_a_one_line_error_without_output(tmp_path: Path) -> 
     with pytest.raises(DataError, match="cut.las: truncated file"):
         write_las_classification(cut, np.zeros(count, np.int64), out)
     assert not out.exists() and not any(out.parent.iterdir())
+
+
+@pytest.mark.parametrize("name", ["mvk-thin.las", "Megaplot.laz"])
+def test_a_copy_onto_its_own_source_is_refused_and_the_source_kept(name: str, tmp_path: Path) -> None:
+    """It replaced the source, whose own classification was lost."""
+    source = tmp_path / name
+    source.write_bytes(_tile(name).read_bytes())
+    before = source.read_bytes()
+    with laspy.open(source) as reader:
+        count = reader.header.point_count
+    with pytest.raises(DataError, match=rf"{name}: is the input itself"):
+        write_las_classification(source, np.full(count, 2), tmp_path / "." / name)
+    assert source.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == [name]

@@ -160,3 +160,13 @@ def test_ctrl_c_while_a_las_copy_is_written_leaves_none_of_that_file(scene_run, 
     assert main([str(scene_run[0]), str(_tiles() / "mvk-thin.las"), "--out", str(out)]) == 130
     assert "interrupted" in capsys.readouterr().err
     assert [p.name for p in out.iterdir() if not p.name.startswith(".")] == []
+
+
+def test_out_holding_a_las_input_is_refused_before_any_work(scene_run, tmp_path: Path, capsys) -> None:
+    """--out the tile's own folder: its classified copy replaced the tile (its classification lost)."""
+    tile = tmp_path / "mvk-thin.las"
+    tile.write_bytes((_tiles() / "mvk-thin.las").read_bytes())
+    before = tile.read_bytes()
+    assert main([str(scene_run[0]), str(tile), "--out", str(tmp_path)]) == 2
+    assert "holds the input" in capsys.readouterr().err and tile.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mvk-thin.las"]
