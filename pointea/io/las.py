@@ -61,7 +61,19 @@ def check_las_header(path: Path, keeper: KeepAll | KeepRandom) -> int:
             f"of {size} bytes (expected {least_header} <= header <= offset <= file size)"
         )
     check_declared(path, f"{vlrs:,} VLRs", vlrs * _VLR_HEADER, offset - header_size)
+    scales, offsets = struct.unpack_from("<3d", head, 131), struct.unpack_from("<3d", head, 155)
+    for axis, scale, shift in zip("xyz", scales, offsets):
+        if not (np.isfinite(scale) and scale != 0 and np.isfinite(shift)):
+            raise DataError(
+                f"{path}: LAS header {axis} scale {scale!r} and offset {shift!r}; expected a finite, non-zero "
+                "scale and a finite offset (every coordinate is offset + scale x the stored integer)"
+            )
     count = legacy_count
+    after_points = size  # where what follows the points starts (EVLRs, waveform data), or the end
+    if minor >= 3:
+        (waveform_start,) = struct.unpack_from("<Q", head, 227)
+        if 0 < waveform_start <= size:
+            after_points = min(after_points, waveform_start)
     if minor >= 4:
         if len(head) < 375:
             raise DataError(f"{path}: LAS 1.4 header cut short ({len(head)} of 375 bytes)")
@@ -71,6 +83,7 @@ def check_las_header(path: Path, keeper: KeepAll | KeepRandom) -> int:
             if evlr_start > size:
                 raise DataError(f"{path}: LAS EVLRs declared at byte {evlr_start:,}, past the end")
             check_declared(path, f"{evlrs:,} EVLRs", evlrs * _EVLR_HEADER, size - evlr_start)
+            after_points = min(after_points, evlr_start)
     keeper.expect(count)
     compressed = bool(point_format & 0xC0)
     points_bytes = size - offset
@@ -84,6 +97,13 @@ def check_las_header(path: Path, keeper: KeepAll | KeepRandom) -> int:
         check_declared(
             path, f"{count:,} points of {record_length} bytes", count * record_length, points_bytes
         )
+        unread = after_points - offset - count * record_length
+        if record_length and unread >= record_length:
+            raise DataError(
+                f"{path}: {unread:,} bytes after the {count:,} points its header declares, room for "
+                f"{unread // record_length:,} more records of {record_length} bytes: the header's point count "
+                "is likely wrong (they would be left out)"
+            )
     return count
 
 

@@ -238,6 +238,46 @@ def test_a_tile_cut_after_its_header_is_refused_not_read_as_empty(tmp_path: Path
         read_tile(tmp_path / "cut.laz")
 
 
+def _with_header(tmp_path: Path, name: str, fmt: str, offset: int, *values) -> Path:
+    """A copy of the real autzen-thin.las (LAS 1.2) with public-header bytes at ``offset`` replaced."""
+    import struct
+
+    raw = bytearray((shared_sample("lidar_tiles_real_sample") / "autzen-thin.las").read_bytes())
+    struct.pack_into(fmt, raw, offset, *values)
+    (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / name).write_bytes(bytes(raw))
+    return tmp_path / name
+
+
+@pytest.mark.parametrize(
+    "bounds",
+    [(0.0,) * 6, (1e9, 0.0, 1e9, 0.0, 1e9, 0.0), (-1e300, -1e300, -1e300, 1e300, 1e300, 1e300)],
+    ids=["zeros", "max-below-min", "absurd"],
+)
+def test_a_header_whose_bounds_are_wrong_costs_no_precision(tmp_path: Path, bounds) -> None:
+    """The header's lower corner was the float32 coordinates' origin: bounds of zeros (written by
+    some tools) put the points 6e5 m from it (6 cm steps); absurd ones made them inf or NaN."""
+    max_x, min_x, max_y, min_y, max_z, min_z = bounds
+    path = _with_header(tmp_path, "tiles/t.las", "<6d", 179, max_x, min_x, max_y, min_y, max_z, min_z)
+    truth = laspy.read(path).xyz  # (N, 3) float64
+    data = LidarDataModule(str(tmp_path / "tiles"), cache_root=str(tmp_path / "c"), train_files=["t.las"],
+                           test_files=["t.las"], num_points=256, batch_size=1, crops_per_epoch=2)  # fmt: skip
+    data.setup("fit")
+    for scene in (data._tile(path), read_tile(path)):
+        error = np.abs(np.asarray(scene.points, dtype=np.float64) + scene.origin - truth).max()
+        assert error < 1e-3, (scene, error)
+    assert data._tile(path).candidates.cell == 10.0  # the grid of the points, not of the header
+
+
+def test_a_header_that_cannot_be_believed_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"zero.las: LAS header x scale 0.0 .* expected a finite, non-zero scale"):
+        read_tile(_with_header(tmp_path, "zero.las", "<d", 131, 0.0))  # every x was its offset
+    with pytest.raises(DataError, match=r"nan.las: LAS header x scale 0.01 and offset nan"):
+        read_tile(_with_header(tmp_path, "nan.las", "<d", 155, float("nan")))
+    with pytest.raises(DataError, match=r"few.las: .* bytes after the 100 points its header declares, room for 10,553"):
+        read_tile(_with_header(tmp_path, "few.las", "<I", 107, 100))  # 100 of 10,653 points were read
+
+
 def test_seeded_hold_out_is_disjoint_and_repeatable(tmp_path: Path) -> None:
     write_synthetic_tiles(tmp_path, seed=0, tiles=8, size=20.0, density=2.0)
     splits = LidarDataModule(
