@@ -118,12 +118,7 @@ def record_scene(
     of them to draw."""
     network = module.network.eval()
     module.eval()
-    layers = len(network.encoder.layers)
-    layer = layers - 1 if layer is None else layer
-    if not 0 <= layer < layers:
-        raise InputError(f"--layer {layer} is out of range: the network has {layers} attention layers (0..{layers - 1})")
-    if network.encoder.attention != "external":
-        raise InputError("visualize.scenes shows memory slots, which only external attention has (this network: offset)")
+    layer = _check_network(network, layer)
     points = sample["points"].float()  # (N, 3)
     features = sample.get("features")
     features = None if features is None else features.float()  # (N, C)
@@ -155,6 +150,18 @@ def record_scene(
         scene_points=points.shape[0],
         miou_note=note,
     )
+
+
+def _check_network(network: torch.nn.Module, layer: int | None) -> int:
+    """The attention layer whose slots are shown (``None``: the last); :class:`InputError` for a layer
+    the network does not have, or a network without memory slots (self-attention)."""
+    layers = len(network.encoder.layers)
+    layer = layers - 1 if layer is None else layer
+    if not 0 <= layer < layers:
+        raise InputError(f"--layer {layer} is out of range: the network has {layers} attention layers (0..{layers - 1})")
+    if network.encoder.attention != "external":
+        raise InputError("visualize.scenes shows memory slots, which only external attention has (this network: offset)")
+    return layer
 
 
 def scene_clouds(record: SceneRecord) -> list[tuple[Cloud, str]]:
@@ -205,6 +212,7 @@ def _load(args: argparse.Namespace) -> tuple[SemanticSegmentation, torch.utils.d
         module.check_checkpoint(checkpoint, args.ckpt)
         module.load_state_dict(checkpoint["state_dict"])
         note = f"checkpoint {args.ckpt}"
+    _check_network(module.network, args.layer)  # before the data is prepared (a conversion, a pass over it)
     datamodule.prepare_data()
     datamodule.setup("test" if args.split == "test" else "fit")
     loader = {"train": datamodule.train_dataloader, "val": datamodule.val_dataloader, "test": datamodule.test_dataloader}

@@ -152,3 +152,19 @@ def test_a_bad_checkpoint_or_config_is_one_line(tmp_path: Path, capsys: pytest.C
         assert exit_.value.code == 2 and "Traceback" not in err, err
         assert len(err.strip().splitlines()) == 2 and re.search(message, err), err
     assert not (tmp_path / "room.png").exists()
+
+
+def test_a_layer_out_of_range_is_refused_before_the_data_is_prepared(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It was found after the data module had prepared (for lidar: converted) and set up every scene."""
+    from pointea.data.s3dis import S3DISDataModule
+
+    def prepared(self, *args):
+        raise AssertionError("the data was prepared before --layer was checked")
+
+    monkeypatch.setattr(S3DISDataModule, "prepare_data", prepared)
+    monkeypatch.setattr(S3DISDataModule, "setup", prepared)
+    with pytest.raises(SystemExit):
+        scenes.main(["--config", str(_room_config(tmp_path)), "--layer", "99", "--save", str(tmp_path / "room.png")])
+    assert "--layer 99 is out of range: the network has 2 attention layers" in capsys.readouterr().err
