@@ -170,3 +170,17 @@ def test_out_holding_a_las_input_is_refused_before_any_work(scene_run, tmp_path:
     assert main([str(scene_run[0]), str(tile), "--out", str(tmp_path)]) == 2
     assert "holds the input" in capsys.readouterr().err and tile.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mvk-thin.las"]
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--window-size", "0"), ("--window-size", "nan"), ("--window-stride", "-1"), ("--memory-limit", "nan"),
+     ("--memory-limit", "0"), ("--memory-limit", "-3")],  # fmt: skip
+)
+def test_scene_options_are_checked_as_they_are_parsed(option: str, value: str, tmp_path: Path, capsys) -> None:
+    """Tracebacks (a ConfigError, "cannot convert float NaN to integer") or, for 0 and -3 GiB, accepted."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["model.ckpt", "tile.las", option, value, "--out", str(tmp_path / "out")])
+    assert exit_.value.code == 2
+    assert f"argument {option}: must be a finite number of" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
