@@ -278,6 +278,13 @@ def test_a_header_that_cannot_be_believed_is_one_line(tmp_path: Path) -> None:
         read_tile(_with_header(tmp_path, "few.las", "<I", 107, 100))  # 100 of 10,653 points were read
 
 
+def test_one_file_name_given_as_a_string_is_that_file(tmp_path: Path) -> None:
+    """A string was read as a list of its characters ("tiles/t: listed in train_files but not found")."""
+    write_synthetic_tiles(tmp_path, seed=0, tiles=2, size=20.0, density=2.0)
+    splits = LidarDataModule(str(tmp_path), train_files="tile_1.las", test_files="tile_2.las").split_paths()
+    assert [p.name for p in splits["train"]] == ["tile_1.las"] and [p.name for p in splits["test"]] == ["tile_2.las"]
+
+
 def test_seeded_hold_out_is_disjoint_and_repeatable(tmp_path: Path) -> None:
     write_synthetic_tiles(tmp_path, seed=0, tiles=8, size=20.0, density=2.0)
     splits = LidarDataModule(
