@@ -297,7 +297,12 @@ def _rewrite_with_laspy(
     laspy, reader, source: Path, classification: np.ndarray, destination: Path, compress: bool, chunk_points: int
 ) -> None:
     """Decompress, set the class codes chunk by chunk and write through laspy (LAZ output)."""
-    evlrs = reader.read_evlrs() if reader.header.version.minor >= 4 and reader.header.number_of_evlrs else None
+    evlrs = None
+    if reader.header.version.minor >= 4 and reader.header.number_of_evlrs:
+        # laspy reads a LAZ file's EVLRs when it opens it (then read_evlrs() gives None: they were dropped)
+        evlrs = getattr(reader, "evlrs", None) or reader.read_evlrs()
+        if not evlrs:
+            raise DataError(f"{source}: its header declares {reader.header.number_of_evlrs} EVLRs, which laspy did not read")
     with laspy.open(destination, mode="w", header=reader.header, do_compress=compress) as writer:
         start = 0
         for chunk in reader.chunk_iterator(chunk_points):
