@@ -236,6 +236,11 @@ def test_a_tile_cut_after_its_header_is_refused_not_read_as_empty(tmp_path: Path
     (tmp_path / "cut.laz").write_bytes(laz[: len(laz) // 2])
     with pytest.raises(DataError, match="cut.laz: LAZ chunk table"):
         read_tile(tmp_path / "cut.laz")
+    vlrs = bytearray(raw)
+    vlrs[100:104] = (0xFFFFFFF0).to_bytes(4, "little")  # 4 billion VLRs: laspy looped for minutes
+    (tmp_path / "vlrs.las").write_bytes(bytes(vlrs))
+    with pytest.raises(DataError, match="vlrs.las: truncated or corrupt: the header declares 4,294,967,280 VLRs"):
+        read_tile(tmp_path / "vlrs.las")
 
 
 def _with_header(tmp_path: Path, name: str, fmt: str, offset: int, *values) -> Path:
