@@ -168,3 +168,24 @@ def test_a_layer_out_of_range_is_refused_before_the_data_is_prepared(
     with pytest.raises(SystemExit):
         scenes.main(["--config", str(_room_config(tmp_path)), "--layer", "99", "--save", str(tmp_path / "room.png")])
     assert "--layer 99 is out of range: the network has 2 attention layers" in capsys.readouterr().err
+
+
+def test_a_checkpoint_of_other_classes_or_features_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Same architecture, other class names (or the features in another order): it was drawn, every
+    class named wrongly (a lidar checkpoint of ground/other shown as another map's water/bridge)."""
+    from pointea.models.checkpoint import CHECKPOINT_KEY
+    from pointea.training.cli import load_config
+
+    config = _room_config(tmp_path)
+    cli = load_config(config)
+    record = {**cli.model.network_record(), "labels": {**cli.model.label_record()},
+              "preprocessing": cli.datamodule.preprocessing_record()}  # fmt: skip
+    renamed = {**record, "labels": {**record["labels"], "classes": list(reversed(record["labels"]["classes"]))}}
+    swapped = {**record, "preprocessing": {**record["preprocessing"], "features": ["normalized", "color"]}}
+    for name, held, message in (("renamed", renamed, "was trained on the classes"), ("swapped", swapped, "was trained with features")):
+        path = tmp_path / f"{name}.ckpt"
+        torch.save({"state_dict": cli.model.state_dict(), CHECKPOINT_KEY: held}, path)
+        with pytest.raises(SystemExit):
+            scenes.main(["--config", str(config), "--ckpt", str(path), "--save", str(tmp_path / "room.png")])
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "room.png").exists()
