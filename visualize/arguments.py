@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from pointea.errors import ConfigError, DataError, InputError
+from pointea.errors import CheckpointError, ConfigError, DataError, InputError
 from visualize.picture import check_save_path
 from visualize.render import MAX_TILE_SIZE
 from visualize.window import NO_DISPLAY, has_display
@@ -107,17 +108,37 @@ def check_index(index: int, size: int, split: str, what: str) -> None:
         raise InputError(f"--index {index} is out of range: the {split} split of {what} has {size} samples (0..{size - 1})")
 
 
+def _check_config_text(config: str) -> None:
+    """Refuse a ``--config`` that is not UTF-8 text (a checkpoint or a binary file given by
+    mistake), which the YAML reader would meet as a ``UnicodeDecodeError`` traceback."""
+    path = Path(config)
+    if not path.is_file():
+        return  # the config loader names a missing one
+    try:
+        path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"--config {path}: not a YAML config (not UTF-8 text: byte 0x{error.object[error.start]:02x} at offset "
+            f"{error.start})"
+        ) from None
+    except OSError as error:
+        raise InputError(f"--config {path}: cannot read it ({error.strerror or error})") from None
+
+
 def run_command(parser: argparse.ArgumentParser, command: Callable[[argparse.Namespace], int], argv: Sequence[str] | None) -> int:
     """Parse ``argv`` and run ``command``; user errors (:class:`InputError`, the data loaders'
     ``DataError``, a config pointea refuses (``ConfigError``), asking for a window without a
-    display) become ``parser.error`` (one line on stderr, exit status 2)."""
+    display, a checkpoint that is missing or of another task (``CheckpointError``), a ``--config``
+    that is not text) become ``parser.error`` (one line on stderr, exit status 2)."""
     args = parser.parse_args(argv)
     try:
         if getattr(args, "save", None) is not None:
             args.save = check_save_path(args.save)  # before loading or rendering anything
         elif hasattr(args, "save") and not has_display():
             raise InputError(NO_DISPLAY)  # before loading anything
+        if getattr(args, "config", None) is not None:
+            _check_config_text(args.config)
         return command(args)
-    except (InputError, DataError, ConfigError) as error:
+    except (InputError, DataError, ConfigError, CheckpointError) as error:
         parser.error(str(error).replace("\n", " "))
     return 2  # not reached: parser.error exits

@@ -118,12 +118,7 @@ def record_scene(
     of them to draw."""
     network = module.network.eval()
     module.eval()
-    layers = len(network.encoder.layers)
-    layer = layers - 1 if layer is None else layer
-    if not 0 <= layer < layers:
-        raise InputError(f"--layer {layer} is out of range: the network has {layers} attention layers (0..{layers - 1})")
-    if network.encoder.attention != "external":
-        raise InputError("visualize.scenes shows memory slots, which only external attention has (this network: offset)")
+    layer = _check_network(network, layer)
     points = sample["points"].float()  # (N, 3)
     features = sample.get("features")
     features = None if features is None else features.float()  # (N, C)
@@ -155,6 +150,18 @@ def record_scene(
         scene_points=points.shape[0],
         miou_note=note,
     )
+
+
+def _check_network(network: torch.nn.Module, layer: int | None) -> int:
+    """The attention layer whose slots are shown (``None``: the last); :class:`InputError` for a layer
+    the network does not have, or a network without memory slots (self-attention)."""
+    layers = len(network.encoder.layers)
+    layer = layers - 1 if layer is None else layer
+    if not 0 <= layer < layers:
+        raise InputError(f"--layer {layer} is out of range: the network has {layers} attention layers (0..{layers - 1})")
+    if network.encoder.attention != "external":
+        raise InputError("visualize.scenes shows memory slots, which only external attention has (this network: offset)")
+    return layer
 
 
 def scene_clouds(record: SceneRecord) -> list[tuple[Cloud, str]]:
@@ -203,8 +210,10 @@ def _load(args: argparse.Namespace) -> tuple[SemanticSegmentation, torch.utils.d
 
         checkpoint = read_checkpoint(args.ckpt)
         module.check_checkpoint(checkpoint, args.ckpt)
+        _check_same_data(checkpoint, module, datamodule, args.ckpt, args.config)
         module.load_state_dict(checkpoint["state_dict"])
         note = f"checkpoint {args.ckpt}"
+    _check_network(module.network, args.layer)  # before the data is prepared (a conversion, a pass over it)
     datamodule.prepare_data()
     datamodule.setup("test" if args.split == "test" else "fit")
     loader = {"train": datamodule.train_dataloader, "val": datamodule.val_dataloader, "test": datamodule.test_dataloader}
@@ -217,6 +226,29 @@ def _load(args: argparse.Namespace) -> tuple[SemanticSegmentation, torch.utils.d
         dataset = loader[args.split]().dataset
         scenes = datamodule.scenes["test" if args.split == "test" else "val"]
     return module.to(args.device), dataset, [scene.name for scene in scenes], note
+
+
+def _check_same_data(checkpoint: dict, module: SemanticSegmentation, datamodule, path: str, config: str) -> None:
+    """Refuse a checkpoint trained on other classes, features or a lidar class map than the config
+    serves: the architecture matches whenever the counts do, and the picture would name every class
+    wrongly (``ground, other`` shown as ``water, bridge``) or feed the channels in another order."""
+    from pointea.models.checkpoint import CHECKPOINT_KEY
+
+    record = checkpoint.get(CHECKPOINT_KEY) or {}
+    trained = (record.get("labels") or {}).get("classes")
+    if trained is not None and list(trained) != list(module.class_names):
+        raise InputError(
+            f"{path} was trained on the classes {list(trained)}, but {config} serves {list(module.class_names)}: "
+            "pass the config (and class map) it was trained with"
+        )
+    served = datamodule.preprocessing_record() if hasattr(datamodule, "preprocessing_record") else None
+    preprocessing = record.get("preprocessing") or {}
+    for key in ("features", "class_map"):
+        if served and key in preprocessing and key in served and preprocessing[key] != served[key]:
+            raise InputError(
+                f"{path} was trained with {key} {preprocessing[key]}, but {config} serves {served[key]}: "
+                "pass the config (and class map) it was trained with"
+            )
 
 
 def _parser() -> argparse.ArgumentParser:

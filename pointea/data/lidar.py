@@ -128,7 +128,10 @@ class LidarDataModule(SceneDataModule):
                     f"LidarDataModule: {name} must be a positive integer, got {value!r}"
                 )
         self.root, self.cache_root = root, cache_root
-        self.files = {"train": train_files, "val": val_files, "test": test_files}
+        self.files = {
+            split: [names] if isinstance(names, str) else names  # one name, not its characters
+            for split, names in (("train", train_files), ("val", val_files), ("test", test_files))
+        }
         self.val_fraction, self.test_fraction = float(val_fraction), float(test_fraction)
         self.cell, self.chunk_points, self.max_scene_points = (
             float(cell),

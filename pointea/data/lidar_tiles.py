@@ -30,6 +30,7 @@ Shape legend: N points, R rows in a chunk, X by Y cells.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -43,6 +44,7 @@ from pointea.errors import ConfigError, DataError
 __all__ = [
     "CHUNK_POINTS",
     "DEFAULT_CLASS_MAP",
+    "HEADER_SLACK",
     "LAS_EXTENSIONS",
     "MAX_CELLS",
     "CellIndex",
@@ -122,17 +124,20 @@ class ClassMap:
         import yaml
 
         path = Path(path).expanduser()
+        problem = None  # raised outside the except blocks: `pointea fit` reports an error's innermost context
         try:
             content = _load_unique_keys(path.read_text(encoding="utf-8"))
         except OSError as error:
-            raise ConfigError(f"{path}: cannot read the class map ({error})") from None
+            problem = f"cannot read the class map ({error.strerror or error})"
         except UnicodeDecodeError as error:
-            raise ConfigError(f"{path}: not a YAML class map (not UTF-8 text: {error.reason} at byte {error.start})") from None
+            problem = f"not a YAML class map (not UTF-8 text: {error.reason} at byte {error.start})"
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             where = f"line {mark.line + 1}: " if mark is not None else ""
             what = getattr(error, "problem", None) or str(error).splitlines()[0]
-            raise ConfigError(f"{path}: not a YAML class map ({where}{what})") from None
+            problem = f"not a YAML class map ({where}{what})"
+        if problem is not None:
+            raise ConfigError(f"{path}: {problem}")
         return cls.from_dict(content, str(path))
 
     @classmethod
@@ -253,8 +258,28 @@ def _grid(extent: np.ndarray, cell: float) -> tuple[float, tuple[int, int]]:
     return cell, (int(extent[0] // cell) + 1, int(extent[1] // cell) + 1)
 
 
+#: Metres a tile's points may lie beyond its header's bounds (or short of them) before the header
+#: is not trusted for the origin: coordinates are kept in float32 relative to the origin, so an origin
+#: far from the points (header bounds of zeros, or garbage) would cost them their precision.
+HEADER_SLACK = 1.0
+
+
+def _header_fits(header: tuple[np.ndarray, np.ndarray], lower: np.ndarray, upper: np.ndarray) -> bool:
+    """Whether the points' own corners (float64) are the header's, within :data:`HEADER_SLACK`."""
+    corners = np.stack(header)  # (2, 3)
+    return bool(
+        np.isfinite(corners).all()
+        and (np.abs(lower - corners[0]) <= HEADER_SLACK).all()
+        and (np.abs(upper - corners[1]) <= HEADER_SLACK).all()
+    )
+
+
 def convert_tile(
-    path: Path, out: Path, cell: float = 10.0, chunk_points: int = CHUNK_POINTS
+    path: Path,
+    out: Path,
+    cell: float = 10.0,
+    chunk_points: int = CHUNK_POINTS,
+    corners: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Stream one LAS/LAZ tile into memory-mapped arrays in ``out`` (see the module docstring);
     returns what ``tile.json`` records (point count, bounds, origin, fields, cell grid).
@@ -263,6 +288,8 @@ def convert_tile(
     classification, intensity and colour, and each point's cell (from the header's bounds; a
     point outside them goes to the edge cell, where a query reaching past the edge looks too);
     a second pass over the cells alone places every point in its cell's run of ``order.npy``.
+    A header whose bounds are not the points' (beyond :data:`HEADER_SLACK`) is not trusted: the
+    tile is read once more with the points' own corners as the origin and grid (``corners``).
     """
     from numpy.lib.format import open_memmap
 
@@ -271,8 +298,9 @@ def convert_tile(
         header = reader.header
         count = int(header.point_count)
         dimensions = set(header.point_format.dimension_names)
-        origin = np.asarray(header.mins, dtype=np.float64)  # (3,)
-        cell, shape = _grid(np.asarray(header.maxs, dtype=np.float64) - origin, cell)
+        stated = (np.asarray(header.mins, dtype=np.float64), np.asarray(header.maxs, dtype=np.float64))
+        origin, far = corners if corners is not None else stated  # (3,), (3,)
+        asked, (cell, shape) = cell, _grid(far - origin, cell)
         key_type = np.uint16 if shape[0] * shape[1] <= 2**16 else np.int32  # uint16 sorts by radix
         colour = {"red", "green", "blue"} <= dimensions
         labelled = "classification" in dimensions
@@ -290,37 +318,37 @@ def convert_tile(
         histogram = np.zeros(shape[0] * shape[1], dtype=np.int64)
         lower, upper = np.full(3, np.inf), np.full(3, -np.inf)
         colour_max, done = 0, 0
+        # a header far from its points overflows float32 here: found below, and the tile read again
+        quiet = np.errstate(over="ignore", invalid="ignore") if corners is None else contextlib.nullcontext()
         try:
-            for chunk in reader.chunk_iterator(chunk_points):
-                rows = len(chunk)
-                if done + rows > count:
-                    raise DataError(f"{path}: holds more points than its header's {count}")
-                xyz = [
-                    np.asarray(chunk.x) - origin[0],
-                    np.asarray(chunk.y) - origin[1],
-                    np.asarray(chunk.z) - origin[2],
-                ]
-                for axis, values in enumerate(xyz):
-                    coord[done : done + rows, axis] = values
-                    if rows:
-                        lower[axis], upper[axis] = (
-                            min(lower[axis], values.min()),
-                            max(upper[axis], values.max()),
-                        )
-                ix = np.clip((xyz[0] // cell).astype(np.int64), 0, shape[0] - 1)  # (R,)
-                iy = np.clip((xyz[1] // cell).astype(np.int64), 0, shape[1] - 1)
-                chunk_keys = ix * shape[1] + iy
-                keys[done : done + rows] = chunk_keys
-                histogram += np.bincount(chunk_keys, minlength=histogram.shape[0])
-                if classification is not None:
-                    classification[done : done + rows] = np.asarray(chunk.classification)
-                if intensity is not None:
-                    intensity[done : done + rows] = np.asarray(chunk.intensity)
-                if color is not None:
-                    rgb = np.stack([chunk.red, chunk.green, chunk.blue], axis=1)  # (R, 3)
-                    color[done : done + rows] = rgb
-                    colour_max = max(colour_max, int(rgb.max(initial=0)))
-                done += rows
+            with quiet:
+                for chunk in reader.chunk_iterator(chunk_points):
+                    rows = len(chunk)
+                    if done + rows > count:
+                        raise DataError(f"{path}: holds more points than its header's {count}")
+                    absolute = [np.asarray(chunk.x), np.asarray(chunk.y), np.asarray(chunk.z)]  # float64
+                    xyz = [values - origin[axis] for axis, values in enumerate(absolute)]
+                    for axis, values in enumerate(xyz):
+                        coord[done : done + rows, axis] = values
+                        if rows:
+                            lower[axis], upper[axis] = (
+                                min(lower[axis], absolute[axis].min()),
+                                max(upper[axis], absolute[axis].max()),
+                            )
+                    ix = np.clip((xyz[0] // cell).astype(np.int64), 0, shape[0] - 1)  # (R,)
+                    iy = np.clip((xyz[1] // cell).astype(np.int64), 0, shape[1] - 1)
+                    chunk_keys = ix * shape[1] + iy
+                    keys[done : done + rows] = chunk_keys
+                    histogram += np.bincount(chunk_keys, minlength=histogram.shape[0])
+                    if classification is not None:
+                        classification[done : done + rows] = np.asarray(chunk.classification)
+                    if intensity is not None:
+                        intensity[done : done + rows] = np.asarray(chunk.intensity)
+                    if color is not None:
+                        rgb = np.stack([chunk.red, chunk.green, chunk.blue], axis=1)  # (R, 3)
+                        color[done : done + rows] = rgb
+                        colour_max = max(colour_max, int(rgb.max(initial=0)))
+                    done += rows
         except laspy.errors.LaspyException as error:
             raise _laspy_error(path, error) from None
         except (OSError, ValueError, EOFError) as error:
@@ -329,8 +357,10 @@ def convert_tile(
             ) from None
     if done != count:
         raise DataError(f"{path}: truncated: {done} points read, its header says {count}")
-    if count == 0:
-        lower = upper = np.zeros(3)
+    if count and corners is None and not _header_fits(stated, lower, upper):
+        del keys, coord, classification, intensity, color  # written again, relative to the points' corner
+        return convert_tile(path, out, asked, chunk_points, corners=(lower, upper))
+    lower, upper = (lower - origin, upper - origin) if count else (np.zeros(3), np.zeros(3))
     _cell_order(keys, histogram, out, chunk_points)
     del keys, coord, classification, intensity, color  # unmapped; the kernel writes the pages back
     (out / "keys.npy").unlink()
@@ -404,15 +434,13 @@ def read_tile(path: str | Path, class_map: ClassMap | None = None, ignore_index:
     except (OSError, ValueError, EOFError) as error:
         raise DataError(f"{path}: truncated or corrupt ({error})") from None
     dimensions = set(las.point_format.dimension_names)
+    absolute = np.stack([np.asarray(las.x), np.asarray(las.y), np.asarray(las.z)], 1)  # (N, 3) float64
     origin = np.asarray(las.header.mins, dtype=np.float64)
-    points = np.stack(
-        [
-            np.asarray(las.x) - origin[0],
-            np.asarray(las.y) - origin[1],
-            np.asarray(las.z) - origin[2],
-        ],
-        1,
-    )
+    if len(absolute):
+        lower, upper = absolute.min(axis=0), absolute.max(axis=0)
+        if not _header_fits((origin, np.asarray(las.header.maxs, dtype=np.float64)), lower, upper):
+            origin = lower  # the header's bounds are not the points': their own corner (as convert_tile)
+    points = absolute - origin
     colors = (
         np.stack([las.red, las.green, las.blue], axis=1)
         if {"red", "green", "blue"} <= dimensions

@@ -17,8 +17,10 @@ otherwise (an unlabelled test sequence serves ``ignore_index`` everywhere: predi
 
 Each scan is one scene (about 120,000 points), memory-mapped; remission is the ``"intensity"``
 feature. Errors, one line naming the file: a ``.bin`` whose size is not a multiple of 16 bytes, a
-``.label`` file whose count differs from its scan's, a listed sequence that is absent, a training
-sequence without labels.
+``.label`` file whose count differs from its scan's or that is missing beside its scan, a listed
+sequence that is absent, a training sequence without labels, a NaN or infinite coordinate or
+remission (found where the scan is first served), a label config whose learning map names a raw id
+outside 0..65535 or a learning id outside 0..classes.
 
 Shape legend: N points of a scan.
 """
@@ -61,6 +63,8 @@ STANDARD_SPLIT: dict[str, tuple[int, ...]] = {
     "train": (0, 1, 2, 3, 4, 5, 6, 7, 9, 10), "valid": (8,), "test": tuple(range(11, 22)),
 }  # fmt: skip
 CONFIG_NAME = "semantic-kitti.yaml"
+#: The largest raw semantic id: a label's lower 16 bits.
+MAX_RAW_ID = 0xFFFF
 
 
 def read_label_config(
@@ -70,24 +74,54 @@ def read_label_config(
     import yaml
 
     path = Path(path).expanduser()
+    problem = None  # raised outside the except blocks: `pointea fit` reports an error's innermost context
     try:
-        content = yaml.safe_load(path.read_text())
+        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        problem = f"not UTF-8 text: {error.reason} at byte {error.start}"
     except (OSError, yaml.YAMLError) as error:
+        problem = str(error).splitlines()[0]
+    if problem is not None:
+        raise ConfigError(f"{path}: not a readable SemanticKITTI label config ({problem})")
+    keys = "labels, learning_map, learning_map_inv, split"
+    if not isinstance(content, dict):
         raise ConfigError(
-            f"{path}: not a readable SemanticKITTI label config ({str(error).splitlines()[0]})"
-        ) from None
+            f"{path}: expected a mapping with the release's keys {keys}, got {type(content).__name__}"
+        )
+    missing = [key for key in keys.split(", ") if key not in content]
+    if missing:
+        raise ConfigError(f"{path}: no {', '.join(missing)}; expected the release's keys {keys}")
     try:
         learning = {int(k): int(v) for k, v in content["learning_map"].items()}
         inverse = {int(k): int(v) for k, v in content["learning_map_inv"].items()}
         labels = {int(k): str(v) for k, v in content["labels"].items()}
+        if not inverse or not learning:
+            raise ConfigError(f"{path}: an empty learning_map or learning_map_inv; expected the release's maps")
+        for k in range(1, max(inverse) + 1):
+            if k not in inverse:
+                raise ConfigError(f"{path}: learning_map_inv has no learning id {k}; expected 1..{max(inverse)}, each once")
+            if inverse[k] not in labels:
+                raise ConfigError(f"{path}: labels has no name for raw id {inverse[k]} (learning_map_inv's class {k})")
         names = tuple(labels[inverse[k]] for k in range(1, max(inverse) + 1))
         split = {
             key: tuple(int(s) for s in content["split"][key]) for key in ("train", "valid", "test")
         }
+    except ConfigError as error:
+        problem = str(error)
     except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise ConfigError(
-            f"{path}: expected the release's keys labels, learning_map, learning_map_inv, split ({error!r})"
-        ) from None
+        problem = f"{path}: expected the release's keys {keys} ({error!r})"
+    if problem is not None:
+        raise ConfigError(problem)
+    for raw, learned in learning.items():
+        if not 0 <= raw <= MAX_RAW_ID:
+            raise ConfigError(
+                f"{path}: learning_map: raw id {raw} is not a semantic id 0..{MAX_RAW_ID} (the lower 16 bits of a label)"
+            )
+        if not 0 <= learned <= len(names):
+            raise ConfigError(
+                f"{path}: learning_map: raw id {raw} maps to learning id {learned}, expected 0..{len(names)} "
+                f"(0 ignored, then the {len(names)} classes of learning_map_inv)"
+            )
     return learning, names, split
 
 
@@ -114,8 +148,26 @@ def read_scan(velodyne: Path, labels: Path | None, lookup: np.ndarray, name: str
         label = (
             np.memmap(labels, dtype=np.uint32, mode="r") if label_size else np.zeros(0, np.uint32)
         )
-    return Scene(name, velodyne, scan[:, :3], label, intensity=scan[:, 3], intensity_scale=1.0,
+    return _Scan(name, velodyne, scan[:, :3], label, intensity=scan[:, 3], intensity_scale=1.0,
                  lookup=lookup, label_mask=0xFFFF)  # fmt: skip
+
+
+class _Scan(Scene):
+    """A scan whose one pass over the points (:attr:`Scene.bounds`, where it is first served)
+    also refuses a NaN or infinite remission: the feature would be NaN for every crop holding it
+    (the remission shares the coordinates' pages of the ``.bin``: no more reading)."""
+
+    @property
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._bounds is None and self.intensity is not None and len(self):
+            finite = np.isfinite(self.intensity)  # (N,)
+            if not finite.all():
+                first = int(np.flatnonzero(~finite)[0])
+                raise DataError(
+                    f"{self.path}: point {first} of {self.name} has remission {float(self.intensity[first])}; "
+                    "expected a finite number (float32 x y z remission per point)"
+                )
+        return super().bounds
 
 
 class SemanticKITTIDataModule(SceneDataModule):

@@ -61,7 +61,19 @@ def check_las_header(path: Path, keeper: KeepAll | KeepRandom) -> int:
             f"of {size} bytes (expected {least_header} <= header <= offset <= file size)"
         )
     check_declared(path, f"{vlrs:,} VLRs", vlrs * _VLR_HEADER, offset - header_size)
+    scales, offsets = struct.unpack_from("<3d", head, 131), struct.unpack_from("<3d", head, 155)
+    for axis, scale, shift in zip("xyz", scales, offsets):
+        if not (np.isfinite(scale) and scale != 0 and np.isfinite(shift)):
+            raise DataError(
+                f"{path}: LAS header {axis} scale {scale!r} and offset {shift!r}; expected a finite, non-zero "
+                "scale and a finite offset (every coordinate is offset + scale x the stored integer)"
+            )
     count = legacy_count
+    after_points = size  # where what follows the points starts (EVLRs, waveform data), or the end
+    if minor >= 3:
+        (waveform_start,) = struct.unpack_from("<Q", head, 227)
+        if 0 < waveform_start <= size:
+            after_points = min(after_points, waveform_start)
     if minor >= 4:
         if len(head) < 375:
             raise DataError(f"{path}: LAS 1.4 header cut short ({len(head)} of 375 bytes)")
@@ -71,6 +83,7 @@ def check_las_header(path: Path, keeper: KeepAll | KeepRandom) -> int:
             if evlr_start > size:
                 raise DataError(f"{path}: LAS EVLRs declared at byte {evlr_start:,}, past the end")
             check_declared(path, f"{evlrs:,} EVLRs", evlrs * _EVLR_HEADER, size - evlr_start)
+            after_points = min(after_points, evlr_start)
     keeper.expect(count)
     compressed = bool(point_format & 0xC0)
     points_bytes = size - offset
@@ -84,6 +97,13 @@ def check_las_header(path: Path, keeper: KeepAll | KeepRandom) -> int:
         check_declared(
             path, f"{count:,} points of {record_length} bytes", count * record_length, points_bytes
         )
+        unread = after_points - offset - count * record_length
+        if record_length and unread >= record_length:
+            raise DataError(
+                f"{path}: {unread:,} bytes after the {count:,} points its header declares, room for "
+                f"{unread // record_length:,} more records of {record_length} bytes: the header's point count "
+                "is likely wrong (they would be left out)"
+            )
     return count
 
 
@@ -184,8 +204,9 @@ def write_las_classification(
         classification: (N,) integer class codes, one per point of ``source`` in file order
 
     Raises:
-        DataError: an unreadable or truncated ``source``, a prediction of another length, or codes
-            the point format cannot hold (above 31 in formats 0-5, above 255 in 6-10).
+        DataError: an unreadable or truncated ``source``, a prediction of another length, codes
+            the point format cannot hold (above 31 in formats 0-5, above 255 in 6-10), or a
+            ``destination`` that is ``source`` itself.
     """
     source, destination = Path(source), Path(destination)
     classification = np.asarray(classification)
@@ -197,6 +218,11 @@ def write_las_classification(
     suffix = destination.suffix.lower()
     if suffix not in (".las", ".laz"):
         raise DataError(f"{destination}: a LAS output must end in .las or .laz")
+    if destination.exists() and source.exists() and destination.samefile(source):
+        raise DataError(
+            f"{destination}: is the input itself; the copy would replace the file's own classification "
+            "(write it into another folder)"
+        )
     try:
         import laspy
     except ImportError as error:
@@ -271,7 +297,12 @@ def _rewrite_with_laspy(
     laspy, reader, source: Path, classification: np.ndarray, destination: Path, compress: bool, chunk_points: int
 ) -> None:
     """Decompress, set the class codes chunk by chunk and write through laspy (LAZ output)."""
-    evlrs = reader.read_evlrs() if reader.header.version.minor >= 4 and reader.header.number_of_evlrs else None
+    evlrs = None
+    if reader.header.version.minor >= 4 and reader.header.number_of_evlrs:
+        # laspy reads a LAZ file's EVLRs when it opens it (then read_evlrs() gives None: they were dropped)
+        evlrs = getattr(reader, "evlrs", None) or reader.read_evlrs()
+        if not evlrs:
+            raise DataError(f"{source}: its header declares {reader.header.number_of_evlrs} EVLRs, which laspy did not read")
     with laspy.open(destination, mode="w", header=reader.header, do_compress=compress) as writer:
         start = 0
         for chunk in reader.chunk_iterator(chunk_points):

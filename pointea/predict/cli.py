@@ -116,6 +116,21 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _positive(unit: str):
+    """An argparse ``type``: a finite number > 0 of ``unit``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number of {unit}, got {text!r}") from None
+        if not (np.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"must be a finite number of {unit} > 0, got {text}")
+        return value
+
+    return parse
+
+
 #: ``--orient`` choices for normal estimation.
 ORIENTATIONS = ("none", "tangent-plane", "viewpoint")
 #: Neighbours of open3d's tangent-plane orientation.
@@ -180,11 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
     scenes = parser.add_argument_group("semantic segmentation (whole scenes)")
     scenes.add_argument("--chunk-size", type=_at_least(1), default=DEFAULT_CHUNK_SIZE,
                         help=f"external attention: points per chunk of the exact pass (default {DEFAULT_CHUNK_SIZE})")  # fmt: skip
-    scenes.add_argument("--window-size", type=float, default=1.0, help="self-attention: window side, metres (default 1)")
-    scenes.add_argument("--window-stride", type=float, default=0.5, help="self-attention: window stride, metres (default 0.5)")
+    scenes.add_argument("--window-size", type=_positive("metres"), default=1.0, help="self-attention: window side, metres (default 1)")
+    scenes.add_argument("--window-stride", type=_positive("metres"), default=0.5, help="self-attention: window stride, metres (default 0.5)")
     scenes.add_argument("--window-points", type=_at_least(1), default=4096,
                         help="self-attention: most points a window pass holds (default 4096)")  # fmt: skip
-    scenes.add_argument("--memory-limit", type=float, default=None,
+    scenes.add_argument("--memory-limit", type=_positive("GiB"), default=None,
                         help="self-attention: GiB its N x N maps may take (default: the machine's memory)")  # fmt: skip
     return parser
 
@@ -233,6 +248,8 @@ def _run(args: argparse.Namespace) -> int:
         files, categories, refused = _categories(files, model, args)
         unreadable += refused
     preprocessing = Preprocessing(num_points, model.sampling, model.min_points, resample_small=args.resample)
+    if model.task == "semantic_segmentation":
+        _check_not_onto_inputs(out, files)
 
     with OutFolder(out, overwrite=args.overwrite) as folder:
         print(model.describe())
@@ -265,6 +282,18 @@ def _run(args: argparse.Namespace) -> int:
     if not files:
         print(f"{PROGRAM}: nothing to predict: no readable point file among the PATHs", file=sys.stderr)
     return 1 if unreadable or not files else 0
+
+
+def _check_not_onto_inputs(out: Path, files: list[Path]) -> None:
+    """Refuse an ``--out`` where a LAS/LAZ input's classified copy (``<stem>.las``) would be the
+    input itself: it would replace the file, and its own classification with it."""
+    for path in files:
+        if path.suffix.lower() in (".las", ".laz"):
+            copy = out / f"{path.stem}{path.suffix.lower()}"
+            if copy.exists() and copy.samefile(path):
+                raise UsageError(
+                    f"--out {out} holds the input {path}: its classified copy would replace it; choose another --out"
+                )
 
 
 def _categories(

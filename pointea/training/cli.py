@@ -283,9 +283,21 @@ class PointeaCLI(LightningCLI):
             super()._run_subcommand(subcommand)
 
 
+#: How torch re-raises an error of a DataLoader worker: its type, then the worker's whole traceback.
+_WORKER_ERROR = re.compile(r"Caught \w+ in (DataLoader worker process \d+|pin memory thread)")
+
+
 def _one_line(error: BaseException) -> str:
-    """The first non-empty line of an error's message."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    """The first non-empty line of an error's message; for an error raised in a DataLoader worker
+    (which torch re-raises as ``Caught DataError in DataLoader worker process 0.`` and the worker's
+    traceback), the worker's own message: the traceback's last line, without the type's name."""
+    text = str(error)
+    if _WORKER_ERROR.match(text):
+        name = f"{type(error).__module__}.{type(error).__qualname__}: "
+        for line in reversed(text.splitlines()):
+            if line.startswith(name) and line[len(name) :].strip():
+                return line[len(name) :].strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[0] if lines else type(error).__name__
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tracemalloc
 from pathlib import Path
 
@@ -147,6 +148,24 @@ def test_class_map_edges(tmp_path: Path) -> None:
         ClassMap.from_yaml(tmp_path / "binary.yaml")
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("classes: {a: [2], a: [3]}\n", r"bad.yaml: not a YAML class map \(line 1: 'a' given twice\)"),  # was "'a' given twice"
+        ("classes: {a: [2], b: [2]}\n", r"bad.yaml: code 2 is mapped to both 'a' and 'b'"),
+    ],
+)
+def test_a_bad_class_map_through_pointea_fit_names_the_map(tmp_path: Path, text: str, message: str) -> None:
+    from pointea.training import cli_main
+
+    (tmp_path / "bad.yaml").write_text(text)
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(["fit", "--config", str(REPO / "configs" / "demo_lidar.yaml"), "--trainer.default_root_dir",
+                  str(tmp_path / "run"), "--data.init_args.root", str(tmp_path / "tiles"),
+                  "--data.init_args.class_map", str(tmp_path / "bad.yaml")])  # fmt: skip
+    assert re.search(f"^pointea: error: .*{message}", str(exit_.value.code)), exit_.value.code
+
+
 def test_a_map_that_maps_none_of_the_codes_found(tmp_path: Path) -> None:
     sample = shared_sample("lidar_tiles_real_sample")
     (tmp_path / "water.yaml").write_text("classes: {water: [9]}\n")
@@ -217,6 +236,58 @@ def test_a_tile_cut_after_its_header_is_refused_not_read_as_empty(tmp_path: Path
     (tmp_path / "cut.laz").write_bytes(laz[: len(laz) // 2])
     with pytest.raises(DataError, match="cut.laz: LAZ chunk table"):
         read_tile(tmp_path / "cut.laz")
+    vlrs = bytearray(raw)
+    vlrs[100:104] = (0xFFFFFFF0).to_bytes(4, "little")  # 4 billion VLRs: laspy looped for minutes
+    (tmp_path / "vlrs.las").write_bytes(bytes(vlrs))
+    with pytest.raises(DataError, match="vlrs.las: truncated or corrupt: the header declares 4,294,967,280 VLRs"):
+        read_tile(tmp_path / "vlrs.las")
+
+
+def _with_header(tmp_path: Path, name: str, fmt: str, offset: int, *values) -> Path:
+    """A copy of the real autzen-thin.las (LAS 1.2) with public-header bytes at ``offset`` replaced."""
+    import struct
+
+    raw = bytearray((shared_sample("lidar_tiles_real_sample") / "autzen-thin.las").read_bytes())
+    struct.pack_into(fmt, raw, offset, *values)
+    (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / name).write_bytes(bytes(raw))
+    return tmp_path / name
+
+
+@pytest.mark.parametrize(
+    "bounds",
+    [(0.0,) * 6, (1e9, 0.0, 1e9, 0.0, 1e9, 0.0), (-1e300, -1e300, -1e300, 1e300, 1e300, 1e300)],
+    ids=["zeros", "max-below-min", "absurd"],
+)
+def test_a_header_whose_bounds_are_wrong_costs_no_precision(tmp_path: Path, bounds) -> None:
+    """The header's lower corner was the float32 coordinates' origin: bounds of zeros (written by
+    some tools) put the points 6e5 m from it (6 cm steps); absurd ones made them inf or NaN."""
+    max_x, min_x, max_y, min_y, max_z, min_z = bounds
+    path = _with_header(tmp_path, "tiles/t.las", "<6d", 179, max_x, min_x, max_y, min_y, max_z, min_z)
+    truth = laspy.read(path).xyz  # (N, 3) float64
+    data = LidarDataModule(str(tmp_path / "tiles"), cache_root=str(tmp_path / "c"), train_files=["t.las"],
+                           test_files=["t.las"], num_points=256, batch_size=1, crops_per_epoch=2)  # fmt: skip
+    data.setup("fit")
+    for scene in (data._tile(path), read_tile(path)):
+        error = np.abs(np.asarray(scene.points, dtype=np.float64) + scene.origin - truth).max()
+        assert error < 1e-3, (scene, error)
+    assert data._tile(path).candidates.cell == 10.0  # the grid of the points, not of the header
+
+
+def test_a_header_that_cannot_be_believed_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"zero.las: LAS header x scale 0.0 .* expected a finite, non-zero scale"):
+        read_tile(_with_header(tmp_path, "zero.las", "<d", 131, 0.0))  # every x was its offset
+    with pytest.raises(DataError, match=r"nan.las: LAS header x scale 0.01 and offset nan"):
+        read_tile(_with_header(tmp_path, "nan.las", "<d", 155, float("nan")))
+    with pytest.raises(DataError, match=r"few.las: .* bytes after the 100 points its header declares, room for 10,553"):
+        read_tile(_with_header(tmp_path, "few.las", "<I", 107, 100))  # 100 of 10,653 points were read
+
+
+def test_one_file_name_given_as_a_string_is_that_file(tmp_path: Path) -> None:
+    """A string was read as a list of its characters ("tiles/t: listed in train_files but not found")."""
+    write_synthetic_tiles(tmp_path, seed=0, tiles=2, size=20.0, density=2.0)
+    splits = LidarDataModule(str(tmp_path), train_files="tile_1.las", test_files="tile_2.las").split_paths()
+    assert [p.name for p in splits["train"]] == ["tile_1.las"] and [p.name for p in splits["test"]] == ["tile_2.las"]
 
 
 def test_seeded_hold_out_is_disjoint_and_repeatable(tmp_path: Path) -> None:

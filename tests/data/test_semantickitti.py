@@ -81,3 +81,89 @@ def test_broken_scans_are_one_line_naming_the_file(copy: Path) -> None:
         SemanticKITTIDataModule(str(copy), train_sequences=[0]).setup("fit")
     with pytest.raises(DataError, match="no SemanticKITTI sequences found"):
         SemanticKITTIDataModule(str(copy / "nothing")).setup("fit")
+
+
+def _fit_config(tmp_path: Path, root: Path, workers: int) -> Path:
+    """configs/demo_lidar.yaml's small network on the SemanticKITTI copy, a few 256-point crops."""
+    import yaml
+
+    from tests.training.conftest import REPO
+
+    config = yaml.safe_load((REPO / "configs" / "demo_lidar.yaml").read_text())
+    config["trainer"].update(default_root_dir=str(tmp_path / "run"), max_epochs=1, num_sanity_val_steps=0,
+                             enable_progress_bar=False)  # fmt: skip
+    config["data"] = {"class_path": "pointea.data.semantickitti.SemanticKITTIDataModule", "init_args": {
+        "root": str(root), "train_sequences": [0], "val_sequences": [0], "test_sequences": [0],
+        "num_points": 256, "crops_per_epoch": 4, "batch_size": 2, "num_workers": workers}}  # fmt: skip
+    path = tmp_path / f"kitti_{workers}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_nan_scan_is_one_line_through_pointea_fit(copy: Path, workers: int) -> None:
+    """Raised in a DataLoader worker, the DataError reached the command as "Caught DataError in
+    DataLoader worker process 0." (torch's wrapper), naming neither the file nor the point."""
+    from pointea.training import cli_main
+
+    path = copy / SEQUENCE / "velodyne" / "000000.bin"
+    scan = np.fromfile(path, dtype=np.float32).reshape(-1, 4)
+    scan[100, 0] = np.nan
+    scan.tofile(path)
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(["fit", "--config", str(_fit_config(copy, copy, workers))])
+    message = str(exit_.value.code)
+    assert message.startswith("pointea: error: ") and "\n" not in message, message
+    assert "000000.bin: point 100 of 00/000000 has coordinates [nan" in message, message
+
+
+def test_a_nan_remission_is_refused_where_the_scan_is_served(copy: Path) -> None:
+    """It was served: every crop holding the point had a NaN intensity feature."""
+    path = copy / SEQUENCE / "velodyne" / "000001.bin"
+    scan = np.fromfile(path, dtype=np.float32).reshape(-1, 4)
+    scan[7, 3] = np.nan
+    scan.tofile(path)
+    data = SemanticKITTIDataModule(str(copy), train_sequences=[0], val_sequences=[0], test_sequences=[0])
+    data.setup("test")
+    with pytest.raises(DataError, match=r"000001.bin: point 7 of 00/000001 has remission nan; expected a finite"):
+        list(data.test_dataloader())
+
+
+def _edited_config(tmp_path: Path, edit) -> Path:
+    import yaml
+
+    content = yaml.safe_load((shared_sample("semantickitti_real_sample") / "semantic-kitti.yaml").read_text())
+    edit(content)
+    path = tmp_path / "semantic-kitti.yaml"
+    path.write_text(yaml.safe_dump(content))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: c["learning_map"].__setitem__(10, 40), "raw id 10 maps to learning id 40, expected 0..19"),  # served label 39
+        (lambda c: c["learning_map"].__setitem__(10, -5), "raw id 10 maps to learning id -5"),  # silently ignored
+        (lambda c: c["learning_map"].__setitem__(-1, 3), "raw id -1 is not a semantic id 0..65535"),  # set lookup[-1]
+        (lambda c: c["learning_map"].__setitem__(10**12, 3), "raw id 1000000000000 is not a semantic id"),  # MemoryError
+        (lambda c: c["learning_map_inv"].pop(5), "learning_map_inv has no learning id 5"),
+        (lambda c: c.pop("split"), "no split; expected the release's keys"),
+        (lambda c: c.pop("learning_map"), "no learning_map; expected the release's keys"),
+    ],
+)
+def test_label_configs_that_would_mislabel_are_refused(tmp_path: Path, edit, message: str) -> None:
+    from pointea.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        read_label_config(_edited_config(tmp_path, edit))
+
+
+def test_label_configs_that_are_not_yaml_maps(tmp_path: Path) -> None:
+    from pointea.errors import ConfigError
+
+    (tmp_path / "binary.yaml").write_bytes(b"\xff\x00\x93garbage")  # a bare UnicodeDecodeError before
+    with pytest.raises(ConfigError, match=r"binary.yaml: not a readable SemanticKITTI label config \(not UTF-8"):
+        read_label_config(tmp_path / "binary.yaml")
+    (tmp_path / "empty.yaml").write_text("")
+    with pytest.raises(ConfigError, match="empty.yaml: expected a mapping with the release's keys .* got NoneType"):
+        read_label_config(tmp_path / "empty.yaml")

@@ -129,3 +129,35 @@ def test_a_truncated_tile_is_a_one_line_error_without_output(tmp_path: Path) -> 
     with pytest.raises(DataError, match="cut.las: truncated file"):
         write_las_classification(cut, np.zeros(count, np.int64), out)
     assert not out.exists() and not any(out.parent.iterdir())
+
+
+@pytest.mark.parametrize("name", ["mvk-thin.las", "Megaplot.laz"])
+def test_a_copy_onto_its_own_source_is_refused_and_the_source_kept(name: str, tmp_path: Path) -> None:
+    """It replaced the source, whose own classification was lost."""
+    source = tmp_path / name
+    source.write_bytes(_tile(name).read_bytes())
+    before = source.read_bytes()
+    with laspy.open(source) as reader:
+        count = reader.header.point_count
+    with pytest.raises(DataError, match=rf"{name}: is the input itself"):
+        write_las_classification(source, np.full(count, 2), tmp_path / "." / name)
+    assert source.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+@pytest.mark.parametrize(("suffix_in", "suffix_out"), [(".laz", ".laz"), (".laz", ".las"), (".las", ".laz")])
+def test_evlrs_and_extra_bytes_survive_every_laspy_rewrite(suffix_in: str, suffix_out: str, tmp_path: Path) -> None:
+    """A LAZ source's EVLRs were dropped: laspy reads them at open, and read_evlrs() then gives None."""
+    from laspy.vlrs.vlrlist import VLRList
+
+    las = laspy.read(_tile("wontcompress3.las"))  # LAS 1.4, point format 6
+    las.add_extra_dims([laspy.ExtraBytesParams("height_above", np.float32)])
+    las.height_above = np.linspace(0, 1, len(las.points), dtype=np.float32)
+    evlrs = VLRList()
+    evlrs.append(laspy.VLR(user_id="pointea_test", record_id=42, description="kept", record_data=b"EVLR" * 100))
+    las.evlrs = evlrs
+    source = tmp_path / f"source{suffix_in}"
+    las.write(source)
+    out = write_las_classification(source, np.full(len(las.points), 5), tmp_path / f"out{suffix_out}")
+    copy = laspy.read(out)
+    assert [(v.user_id, v.record_id, bytes(v.record_data)) for v in copy.evlrs] == [("pointea_test", 42, b"EVLR" * 100)]
+    assert np.array_equal(copy.height_above, las.height_above) and (np.asarray(copy.classification) == 5).all()

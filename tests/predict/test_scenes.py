@@ -160,3 +160,27 @@ def test_ctrl_c_while_a_las_copy_is_written_leaves_none_of_that_file(scene_run, 
     assert main([str(scene_run[0]), str(_tiles() / "mvk-thin.las"), "--out", str(out)]) == 130
     assert "interrupted" in capsys.readouterr().err
     assert [p.name for p in out.iterdir() if not p.name.startswith(".")] == []
+
+
+def test_out_holding_a_las_input_is_refused_before_any_work(scene_run, tmp_path: Path, capsys) -> None:
+    """--out the tile's own folder: its classified copy replaced the tile (its classification lost)."""
+    tile = tmp_path / "mvk-thin.las"
+    tile.write_bytes((_tiles() / "mvk-thin.las").read_bytes())
+    before = tile.read_bytes()
+    assert main([str(scene_run[0]), str(tile), "--out", str(tmp_path)]) == 2
+    assert "holds the input" in capsys.readouterr().err and tile.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mvk-thin.las"]
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--window-size", "0"), ("--window-size", "nan"), ("--window-stride", "-1"), ("--memory-limit", "nan"),
+     ("--memory-limit", "0"), ("--memory-limit", "-3")],  # fmt: skip
+)
+def test_scene_options_are_checked_as_they_are_parsed(option: str, value: str, tmp_path: Path, capsys) -> None:
+    """Tracebacks (a ConfigError, "cannot convert float NaN to integer") or, for 0 and -3 GiB, accepted."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["model.ckpt", "tile.las", option, value, "--out", str(tmp_path / "out")])
+    assert exit_.value.code == 2
+    assert f"argument {option}: must be a finite number of" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

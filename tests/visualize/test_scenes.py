@@ -4,6 +4,7 @@ procedural room from a config."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -113,3 +114,78 @@ def test_headless_picture_of_a_procedural_room(tmp_path: Path, capsys: pytest.Ca
     assert image.shape[0] > 2 * 96 and image.shape[1] > 4 * 96  # 2 rows of 4 tiles
     assert (image < 250).any(axis=-1).mean() > 0.02  # something was drawn
     assert "random init (seed 0), untrained" in capsys.readouterr().out
+
+
+def _room_config(tmp_path: Path) -> Path:
+    config = {
+        "trainer": {"accelerator": "cpu", "default_root_dir": str(tmp_path / "run"), "enable_progress_bar": False},
+        "model": {"class_path": "pointea.training.semantic.SemanticSegmentation", "init_args": {
+            "network": {"class_path": "pointea.PCTSemanticSegmenter", "init_args": {
+                "hidden_channels": [16], "encoder": {"class_path": "pointea.PointEncoder",
+                                                     "init_args": {**ENCODER, "in_channels": 6}}}}}},
+        "data": {"class_path": "pointea.data.s3dis.S3DISDataModule", "init_args": {
+            "root": str(tmp_path / "rooms"), "synthetic": True, "synthetic_rooms_per_area": 1, "synthetic_density": 40.0,
+            "num_points": 256, "batch_size": 2}},
+    }  # fmt: skip
+    path = tmp_path / "scene.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def test_a_bad_checkpoint_or_config_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A missing checkpoint, one of another task and a binary --config were tracebacks."""
+    from pointea.models.checkpoint import CHECKPOINT_KEY
+    from pointea.training.module import RECORD_FORMAT
+
+    config = _room_config(tmp_path)
+    other = tmp_path / "classifier.ckpt"
+    torch.save({"state_dict": {}, CHECKPOINT_KEY: {"format": RECORD_FORMAT, "task": "classification", "network": {}}}, other)
+    cases = [
+        (["--config", str(config), "--ckpt", str(tmp_path / "missing.ckpt")], "checkpoint not found: .*missing.ckpt"),
+        (["--config", str(config), "--ckpt", str(other)], "classifier.ckpt is a 'classification' checkpoint"),
+        (["--config", str(other)], r"--config .*classifier.ckpt: not a YAML config \(not UTF-8 text"),
+    ]
+    for argv, message in cases:
+        with pytest.raises(SystemExit) as exit_:
+            scenes.main([*argv, "--save", str(tmp_path / "room.png")])
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and "Traceback" not in err, err
+        assert len(err.strip().splitlines()) == 2 and re.search(message, err), err
+    assert not (tmp_path / "room.png").exists()
+
+
+def test_a_layer_out_of_range_is_refused_before_the_data_is_prepared(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It was found after the data module had prepared (for lidar: converted) and set up every scene."""
+    from pointea.data.s3dis import S3DISDataModule
+
+    def prepared(self, *args):
+        raise AssertionError("the data was prepared before --layer was checked")
+
+    monkeypatch.setattr(S3DISDataModule, "prepare_data", prepared)
+    monkeypatch.setattr(S3DISDataModule, "setup", prepared)
+    with pytest.raises(SystemExit):
+        scenes.main(["--config", str(_room_config(tmp_path)), "--layer", "99", "--save", str(tmp_path / "room.png")])
+    assert "--layer 99 is out of range: the network has 2 attention layers" in capsys.readouterr().err
+
+
+def test_a_checkpoint_of_other_classes_or_features_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Same architecture, other class names (or the features in another order): it was drawn, every
+    class named wrongly (a lidar checkpoint of ground/other shown as another map's water/bridge)."""
+    from pointea.models.checkpoint import CHECKPOINT_KEY
+    from pointea.training.cli import load_config
+
+    config = _room_config(tmp_path)
+    cli = load_config(config)
+    record = {**cli.model.network_record(), "labels": {**cli.model.label_record()},
+              "preprocessing": cli.datamodule.preprocessing_record()}  # fmt: skip
+    renamed = {**record, "labels": {**record["labels"], "classes": list(reversed(record["labels"]["classes"]))}}
+    swapped = {**record, "preprocessing": {**record["preprocessing"], "features": ["normalized", "color"]}}
+    for name, held, message in (("renamed", renamed, "was trained on the classes"), ("swapped", swapped, "was trained with features")):
+        path = tmp_path / f"{name}.ckpt"
+        torch.save({"state_dict": cli.model.state_dict(), CHECKPOINT_KEY: held}, path)
+        with pytest.raises(SystemExit):
+            scenes.main(["--config", str(config), "--ckpt", str(path), "--save", str(tmp_path / "room.png")])
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "room.png").exists()
