@@ -283,6 +283,12 @@ def test_a_header_that_cannot_be_believed_is_one_line(tmp_path: Path) -> None:
         read_tile(_with_header(tmp_path, "few.las", "<I", 107, 100))  # 100 of 10,653 points were read
 
 
+@pytest.mark.parametrize("cell", [0.0, -1.0, float("nan"), float("inf")])  # inf: one cell for any tile, accepted
+def test_the_index_cell_must_be_a_finite_positive_size(cell: float) -> None:
+    with pytest.raises(ConfigError, match="cell must be a positive number of metres"):
+        LidarDataModule("tiles", cell=cell)
+
+
 def test_one_file_name_given_as_a_string_is_that_file(tmp_path: Path) -> None:
     """A string was read as a list of its characters ("tiles/t: listed in train_files but not found")."""
     write_synthetic_tiles(tmp_path, seed=0, tiles=2, size=20.0, density=2.0)
