@@ -296,6 +296,19 @@ def test_one_file_name_given_as_a_string_is_that_file(tmp_path: Path) -> None:
     assert [p.name for p in splits["train"]] == ["tile_1.las"] and [p.name for p in splits["test"]] == ["tile_2.las"]
 
 
+def test_corrupt_compressed_points_are_one_line(tmp_path: Path) -> None:
+    """lazrs raises its own LazrsError (a RuntimeError), which was a bare traceback."""
+    raw = bytearray((shared_sample("lidar_tiles_real_sample") / "Megaplot.laz").read_bytes())
+    raw[2000:2064] = np.random.default_rng(0).bytes(64)
+    path = tmp_path / "flipped.laz"
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match=r"flipped.laz: truncated or corrupt \(LazrsError: "):
+        read_tile(path)
+    (tmp_path / "out").mkdir()
+    with pytest.raises(DataError, match=r"flipped.laz: truncated or corrupt after 0 of 81590 points \(LazrsError: "):
+        convert_tile(path, tmp_path / "out")
+
+
 def test_seeded_hold_out_is_disjoint_and_repeatable(tmp_path: Path) -> None:
     write_synthetic_tiles(tmp_path, seed=0, tiles=8, size=20.0, density=2.0)
     splits = LidarDataModule(
