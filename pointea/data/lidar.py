@@ -235,7 +235,8 @@ class LidarDataModule(SceneDataModule):
                 / "lidar"
                 / "__".join(relative.parts)
             )
-            manifest = source_manifest(path.parent, [path], {"cell": self.cell, "format": 1})
+            # format 2: the origin is the points' own corner when the header's bounds are wrong
+            manifest = source_manifest(path.parent, [path], {"cell": self.cell, "format": 2})
             ensure_cache(
                 cache,
                 manifest,
