@@ -114,7 +114,7 @@ class LidarDataModule(SceneDataModule):
         for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
             if not (isinstance(value, (int, float)) and 0 <= value < 1):
                 raise ConfigError(f"LidarDataModule: {name} must be in [0, 1), got {value!r}")
-        if not (isinstance(cell, (int, float)) and cell > 0):
+        if not (isinstance(cell, (int, float)) and 0 < cell < float("inf")):
             raise ConfigError(
                 f"LidarDataModule: cell must be a positive number of metres, got {cell!r}"
             )
@@ -235,7 +235,8 @@ class LidarDataModule(SceneDataModule):
                 / "lidar"
                 / "__".join(relative.parts)
             )
-            manifest = source_manifest(path.parent, [path], {"cell": self.cell, "format": 1})
+            # format 2: the origin is the points' own corner when the header's bounds are wrong
+            manifest = source_manifest(path.parent, [path], {"cell": self.cell, "format": 2})
             ensure_cache(
                 cache,
                 manifest,

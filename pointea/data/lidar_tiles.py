@@ -226,6 +226,14 @@ def _laspy_error(path: Path, error: Exception) -> DataError:
     return DataError(f"{path}: not a readable {path.suffix} file ({message})")
 
 
+def _detail(error: BaseException) -> str:
+    """An error's first line, after the name of its type when that is not a builtin one (LazrsError)."""
+    lines = str(error).strip().splitlines()
+    message = lines[0][:200] if lines else ""
+    own = type(error).__module__ != "builtins"
+    return f"{type(error).__name__}: {message}" if own or not message else message
+
+
 def _open(path: Path):
     try:
         import laspy
@@ -351,9 +359,9 @@ def convert_tile(
                     done += rows
         except laspy.errors.LaspyException as error:
             raise _laspy_error(path, error) from None
-        except (OSError, ValueError, EOFError) as error:
+        except (OSError, ValueError, EOFError, RuntimeError) as error:  # RuntimeError: lazrs's LazrsError
             raise DataError(
-                f"{path}: truncated or corrupt after {done} of {count} points ({error})"
+                f"{path}: truncated or corrupt after {done} of {count} points ({_detail(error)})"
             ) from None
     if done != count:
         raise DataError(f"{path}: truncated: {done} points read, its header says {count}")
@@ -431,8 +439,8 @@ def read_tile(path: str | Path, class_map: ClassMap | None = None, ignore_index:
             las = reader.read()
     except laspy.errors.LaspyException as error:
         raise _laspy_error(path, error) from None
-    except (OSError, ValueError, EOFError) as error:
-        raise DataError(f"{path}: truncated or corrupt ({error})") from None
+    except (OSError, ValueError, EOFError, RuntimeError) as error:  # RuntimeError: lazrs's LazrsError
+        raise DataError(f"{path}: truncated or corrupt ({_detail(error)})") from None
     dimensions = set(las.point_format.dimension_names)
     absolute = np.stack([np.asarray(las.x), np.asarray(las.y), np.asarray(las.z)], 1)  # (N, 3) float64
     origin = np.asarray(las.header.mins, dtype=np.float64)

@@ -257,6 +257,10 @@ def write_las_classification(
     except OSError as error:
         temporary.unlink(missing_ok=True)
         raise DataError(f"{source}: cannot copy it into {destination} ({error})") from None
+    except RuntimeError as error:  # lazrs's LazrsError: corrupt compressed points
+        temporary.unlink(missing_ok=True)
+        message = str(error).splitlines()[0] if str(error) else ""
+        raise DataError(f"{source}: cannot copy it into {destination} ({type(error).__name__}: {message})") from None
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise

@@ -135,7 +135,10 @@ class ScenePredictor:
                 missing = [name for name, array in (("color", scene.colors), ("intensity", scene.intensity))
                            if name in self.features and array is None]  # fmt: skip
                 if missing:
-                    raise DataError(f"the network takes {', '.join(missing)}, which the file does not have")
+                    why = (" (a LAS/LAZ file's intensity is read for a lidar checkpoint only, one whose training recorded "
+                           "a class map: this one's did not)"
+                           if path.suffix.lower() in LAS_SUFFIXES and "intensity" in missing else "")  # fmt: skip
+                    raise DataError(f"the network takes {', '.join(missing)}, which the file does not have{why}")
                 if len(scene) == 0:
                     raise DataError("the file holds no points")
                 sample = scene_sample(scene, slice(None), self.features, self.ignore_index)

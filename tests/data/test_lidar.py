@@ -283,11 +283,30 @@ def test_a_header_that_cannot_be_believed_is_one_line(tmp_path: Path) -> None:
         read_tile(_with_header(tmp_path, "few.las", "<I", 107, 100))  # 100 of 10,653 points were read
 
 
+@pytest.mark.parametrize("cell", [0.0, -1.0, float("nan"), float("inf")])  # inf: one cell for any tile, accepted
+def test_the_index_cell_must_be_a_finite_positive_size(cell: float) -> None:
+    with pytest.raises(ConfigError, match="cell must be a positive number of metres"):
+        LidarDataModule("tiles", cell=cell)
+
+
 def test_one_file_name_given_as_a_string_is_that_file(tmp_path: Path) -> None:
     """A string was read as a list of its characters ("tiles/t: listed in train_files but not found")."""
     write_synthetic_tiles(tmp_path, seed=0, tiles=2, size=20.0, density=2.0)
     splits = LidarDataModule(str(tmp_path), train_files="tile_1.las", test_files="tile_2.las").split_paths()
     assert [p.name for p in splits["train"]] == ["tile_1.las"] and [p.name for p in splits["test"]] == ["tile_2.las"]
+
+
+def test_corrupt_compressed_points_are_one_line(tmp_path: Path) -> None:
+    """lazrs raises its own LazrsError (a RuntimeError), which was a bare traceback."""
+    raw = bytearray((shared_sample("lidar_tiles_real_sample") / "Megaplot.laz").read_bytes())
+    raw[2000:2064] = np.random.default_rng(0).bytes(64)
+    path = tmp_path / "flipped.laz"
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match=r"flipped.laz: truncated or corrupt \(LazrsError: "):
+        read_tile(path)
+    (tmp_path / "out").mkdir()
+    with pytest.raises(DataError, match=r"flipped.laz: truncated or corrupt after 0 of 81590 points \(LazrsError: "):
+        convert_tile(path, tmp_path / "out")
 
 
 def test_seeded_hold_out_is_disjoint_and_repeatable(tmp_path: Path) -> None:

@@ -161,3 +161,13 @@ def test_evlrs_and_extra_bytes_survive_every_laspy_rewrite(suffix_in: str, suffi
     copy = laspy.read(out)
     assert [(v.user_id, v.record_id, bytes(v.record_data)) for v in copy.evlrs] == [("pointea_test", 42, b"EVLR" * 100)]
     assert np.array_equal(copy.height_above, las.height_above) and (np.asarray(copy.classification) == 5).all()
+
+
+def test_corrupt_compressed_points_are_one_line_without_output(tmp_path: Path) -> None:
+    raw = bytearray(_tile("Megaplot.laz").read_bytes())
+    raw[2000:2064] = np.random.default_rng(0).bytes(64)
+    source = tmp_path / "flipped.laz"
+    source.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match=r"flipped.laz: cannot copy it into .*out.las \(LazrsError: "):
+        write_las_classification(source, np.zeros(81590, np.int64), tmp_path / "out.las")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flipped.laz"]

@@ -184,3 +184,13 @@ def test_scene_options_are_checked_as_they_are_parsed(option: str, value: str, t
     assert exit_.value.code == 2
     assert f"argument {option}: must be a finite number of" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_intensity_of_a_las_file_for_a_checkpoint_without_class_map_says_why(scene_run, tmp_path: Path, capsys) -> None:
+    """"the file does not have intensity" of a LAS file, which has it: only a lidar checkpoint reads it."""
+    record = torch.load(scene_run[0], map_location="cpu", weights_only=False)
+    record["pointea"]["preprocessing"]["features"] = ["intensity"]  # as a SemanticKITTI checkpoint's
+    checkpoint = tmp_path / "kitti.ckpt"
+    torch.save(record, checkpoint)
+    assert main([str(checkpoint), str(_tiles() / "mvk-thin.las"), "--out", str(tmp_path / "out")]) == 1
+    assert "intensity is read for a lidar checkpoint only" in capsys.readouterr().err
