@@ -249,7 +249,8 @@ class PointeaCLI(LightningCLI):
         if self.subcommand == "fit" and ckpt_path is None:
             self._check_no_earlier_run(callback)
         path = resolve_checkpoint_path(ckpt_path, callback)
-        self.model.check_checkpoint(read_checkpoint(path), path)
+        record = getattr(self.datamodule, "preprocessing_record", None)
+        self.model.check_checkpoint(read_checkpoint(path), path, record() if callable(record) else None)
         if ckpt_path in ("best", "last"):
             rank_zero_info(f"pointea: --ckpt_path {ckpt_path} is {path}")
         config["ckpt_path"] = path

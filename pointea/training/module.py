@@ -39,6 +39,36 @@ __all__ = ["PointCloudModule", "PCT_SGD", "PCT_MIN_LR"]
 PCT_SGD = dict(lr=0.01, momentum=0.9, weight_decay=5e-4)
 #: PCT's cosine schedule ends at lr 1e-4 (its ``eta_min``).
 PCT_MIN_LR = 1e-4
+#: The label records a checkpoint must share with the configured model: the names its outputs mean.
+LABEL_NAME_KEYS = ("classes", "categories", "parts_per_category")
+#: The preprocessing records it must share with the configured data module, where both have them:
+#: what each input channel is (scenes) and which lidar codes each class is.
+INPUT_KEYS = ("features", "class_map")
+
+
+def _plain(value: Any) -> Any:
+    """A record as plain JSON-like data (tuples as lists), for comparing a record read back with one built."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _first_difference(was: Any, now: Any) -> str:
+    """Where two plain records first differ: ``"[11]: 'hourglass' != 'water'"``, ``"['ground']: [2] != [2, 8]"``."""
+    if isinstance(was, list) and isinstance(now, list) and len(was) == len(now):
+        index = next(i for i, (a, b) in enumerate(zip(was, now)) if a != b)
+        return f"[{index}]" + _first_difference(was[index], now[index])
+    if isinstance(was, dict) and isinstance(now, dict) and was.keys() == now.keys():
+        key = next(k for k in was if was[k] != now[k])
+        return f"[{key!r}]" + _first_difference(was[key], now[key])
+    return f": {_short(was)} != {_short(now)}"
 
 
 class PointCloudModule(pl.LightningModule):
@@ -223,10 +253,19 @@ class PointCloudModule(pl.LightningModule):
         checkpoint[CHECKPOINT_KEY] = record
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.check_checkpoint(checkpoint)
+        self.check_checkpoint(checkpoint, preprocessing=self.preprocessing_record())
 
-    def check_checkpoint(self, checkpoint: Mapping[str, Any], path: str | Path = "the checkpoint") -> None:
-        """Raise a one-line :class:`CheckpointError` unless ``checkpoint`` holds this task and architecture."""
+    def check_checkpoint(
+        self,
+        checkpoint: Mapping[str, Any],
+        path: str | Path = "the checkpoint",
+        preprocessing: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Raise a one-line :class:`CheckpointError` unless ``checkpoint`` holds this task and
+        architecture, trained on the same label names (classes, categories and their parts) and,
+        where both record them, the same served input features and lidar class map as
+        ``preprocessing`` (the configured data module's record): a network of the same shape
+        trained on other names or inputs would score under the wrong names, silently."""
         record = checkpoint.get(CHECKPOINT_KEY)
         if not isinstance(record, Mapping) or "network" not in record:
             raise CheckpointError(f"{path} was not written by a pointea training module: it has no network record")
@@ -248,3 +287,17 @@ class PointCloudModule(pl.LightningModule):
                 + "; ".join(differences[:5])
                 + (f"; and {len(differences) - 5} more" if len(differences) > 5 else "")
             )
+        trained = record.get("labels") or {}
+        configured = self.label_record()
+        served = record.get("preprocessing") or {}
+        pairs = [(f"labels {key}", trained[key], configured[key]) for key in LABEL_NAME_KEYS
+                 if key in trained and key in configured]  # fmt: skip
+        pairs += [(key, served[key], preprocessing[key]) for key in INPUT_KEYS
+                  if preprocessing is not None and key in served and key in preprocessing]  # fmt: skip
+        for what, was, now in pairs:
+            was, now = _plain(was), _plain(now)
+            if was is not None and now is not None and was != now:  # None: not named
+                raise CheckpointError(
+                    f"{path} was trained with other {what} than the configured model and data (checkpoint != "
+                    f"config): {what}{_first_difference(was, now)}; use the config it was trained with"
+                )

@@ -175,3 +175,25 @@ def test_test_refuses_an_unknown_record_format_as_from_checkpoint_does(tmp_path,
         with pytest.raises(SystemExit) as exit_info:
             cli_main([command, "--config", str(classification_run), "--ckpt_path", str(future)])
         assert exit_info.value.code == f"pointea: error: {expected}"
+
+
+def test_module_refuses_a_checkpoint_trained_on_other_names_or_inputs(classification_run):
+    # The same architecture trained on other class names (or, for scenes, other input features
+    # or another lidar class map) would load and score every class under another's name.
+    path = checkpoints(classification_run) / "last.ckpt"
+    checkpoint = read_checkpoint(path)
+    names = checkpoint["pointea"]["labels"]["classes"]
+    network = PCTClassifier.from_checkpoint(path)
+    PointCloudClassifier(network, class_names=list(names)).check_checkpoint(checkpoint, path)
+    PointCloudClassifier(network).check_checkpoint(checkpoint, path)  # no names configured: nothing to compare
+    renamed = [*names[:-1], "water"]
+    with pytest.raises(CheckpointError, match=r"other labels classes .*: labels classes\[%d\]: '%s' != 'water'; use"
+                       % (len(names) - 1, names[-1])):  # fmt: skip
+        PointCloudClassifier(network, class_names=renamed).check_checkpoint(checkpoint, path)
+    checkpoint["pointea"]["preprocessing"] = {"features": ["height", "intensity"], "class_map": {"classes": {"ground": [2]}}}
+    module = PointCloudClassifier(network, class_names=list(names))
+    module.check_checkpoint(checkpoint, path, {"features": ("height", "intensity"), "num_points": 9})
+    with pytest.raises(CheckpointError, match=r"other features .*: features\[0\]: 'height' != 'intensity'; use"):
+        module.check_checkpoint(checkpoint, path, {"features": ["intensity", "height"]})
+    with pytest.raises(CheckpointError, match=r"other class_map .*: class_map\['classes'\]\['ground'\]: \[2\] != \[2, 8\]"):
+        module.check_checkpoint(checkpoint, path, {"class_map": {"classes": {"ground": [2, 8]}}})

@@ -80,3 +80,7 @@ def test_demo_scene_fits_one_epoch_and_tests_whole_rooms(tmp_path: Path, monkeyp
     sizes = [np.load(room / "segment.npy").shape[0] for room in rooms]
     assert [int(row["points"]) for row in table] == sizes
     assert [sum(int(row[f"class_{i}"]) for i in range(13)) for row in table] == sizes  # every point has a class
+    # the same 6 input channels in another order fit the network's shape, but not what it learnt
+    with pytest.raises(SystemExit, match=r"other features .*: features\[0\]: 'color' != 'normalized'; use"):
+        cli_main(["test", "--config", config, "--ckpt_path", "last", *TINY_ROOMS,
+                  "--data.init_args.features", "[normalized, color]"])  # fmt: skip
