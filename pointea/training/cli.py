@@ -313,7 +313,7 @@ def _config_error_line(error: BaseException) -> str:
     current: BaseException | None = error
     while current is not None and all(current is not seen for seen in chain):
         chain.append(current)
-        current = current.__cause__ or current.__context__
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
     keys: list[str] = []
     for link in chain:
         match = re.match(r'Parser key "([^"]+)":', str(link))

@@ -101,3 +101,24 @@ def test_resuming_from_a_folder_without_last_says_it_starts_afresh(config, tmp_p
                   "--trainer.default_root_dir", str(tmp_path / "typo")])  # fmt: skip
     assert "no last.ckpt in" in caplog.text and "new run from epoch 0" in caplog.text
     assert (tmp_path / "typo" / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_an_error_raised_from_none_is_its_own_line_not_the_error_it_replaced():
+    # A reader that turns a library's error into its own one line (``raise DataError(...) from
+    # None`` inside ``except``) must be what the user reads, not the library error it replaced.
+    from pointea.errors import ConfigError
+    from pointea.training.cli import _config_error_line
+
+    def read_map():
+        try:
+            raise KeyError("'a' given twice")
+        except KeyError:
+            raise ConfigError("map.yaml: not a YAML class map (line 1: 'a' given twice)") from None
+
+    try:
+        try:
+            read_map()
+        except ConfigError as error:
+            raise ValueError('Parser key "class_map":\n  problem') from error
+    except ValueError as outer:
+        assert _config_error_line(outer) == "class_map: map.yaml: not a YAML class map (line 1: 'a' given twice)"
