@@ -208,6 +208,7 @@ class SceneDataModule(pl.LightningDataModule):
     def _split(self, split: Split) -> list[Scene]:
         if split not in self.scenes:
             kept = []
+            self.skipped = [entry for entry in self.skipped if entry[0] != split]  # a retry counts afresh
             for scene in self.load_scenes(split):
                 reason = self._unusable(scene, split)
                 if reason is None:

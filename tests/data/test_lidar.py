@@ -193,6 +193,13 @@ def test_never_classified_tiles_are_skipped_and_counted(tmp_path: Path) -> None:
     data.setup("fit")
     assert [s.name for s in data.scenes["train"]] == ["tile_2.las"]
     assert data.skipped[0][:2] == ("train", "tile_1.las")
+    # a split left with no usable tile: the error names each skipped tile once, however often asked
+    only = LidarDataModule(str(tmp_path), cache_root=str(tmp_path / "c"), train_files=["tile_1.las"],
+                           test_files=["tile_3.las"], num_points=256, batch_size=2)  # fmt: skip
+    for _ in range(3):
+        with pytest.raises(DataError, match=r"the train split has no usable scene .*; skipped: tile_1.las;"):
+            only.setup("fit")
+    assert [entry[1] for entry in only.skipped] == ["tile_1.las"]
 
 
 def test_bad_files_are_one_line_naming_them(tmp_path: Path) -> None:
