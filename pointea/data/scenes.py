@@ -286,7 +286,9 @@ class SceneDataModule(pl.LightningDataModule):
         crops = self._crops("train", self.crops_per_epoch)
         if len(crops) < max(2, self.batch_size):
             raise DataError(
-                f"{type(self).__name__}: {len(crops)} training crops per epoch, fewer than batch_size={self.batch_size}"
+                f"{type(self).__name__}: {len(crops)} training crops per epoch, fewer than one batch of "
+                f"max(2, batch_size={self.batch_size}) (the last partial batch is dropped, and a batch of 1 breaks "
+                "BatchNorm): raise data.init_args.crops_per_epoch"
             )
         return DataLoader(
             crops,

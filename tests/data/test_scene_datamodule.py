@@ -103,6 +103,10 @@ def test_splits_empty_rooms_and_bad_options(rooms: Path, tmp_path: Path, caplog)
         S3DISDataModule(str(rooms), layout="las")
     with pytest.raises(ConfigError, match="test_area 5 is also in train_areas"):
         S3DISDataModule(str(rooms), train_areas=(1, 5))
+    single = S3DISDataModule(str(rooms), num_points=256, batch_size=1, crops_per_epoch=1)
+    single.setup("fit")  # one crop of batch 1 would train nothing (a batch of 1 breaks BatchNorm)
+    with pytest.raises(DataError, match=r"1 training crops per epoch, fewer than one batch of max\(2, batch_size=1\)"):
+        single.train_dataloader()
 
 
 def test_a_mismatched_room_is_one_line_naming_its_file(rooms: Path) -> None:
