@@ -56,6 +56,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from pointea.data.arguments import seconds_option
 from pointea.errors import DataError, UsageError
 from pointea.io.predictions import CloudPrediction, PredictionsWriter, task_outputs
 from pointea.io.writable import check_out_folder
@@ -104,16 +105,6 @@ def _at_least(minimum: int):
         return value
 
     return parse
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not 0 < value < 1e6:
-        raise argparse.ArgumentTypeError(f"must be > 0 seconds (and below 1e6), got {text}")
-    return value
 
 
 def _positive(unit: str):
@@ -187,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=_at_least(0), default=1, help="reader processes (default 1; 0 reads inline)")
     parser.add_argument(
         "--read-timeout",
-        type=_positive_seconds,
+        type=seconds_option(1e6),
         default=None,
         metavar="SECONDS",
         help="most seconds to read one file before it is listed as unreadable (default: 30 + 1 per MB of the file)",
