@@ -209,8 +209,8 @@ def _load(args: argparse.Namespace) -> tuple[SemanticSegmentation, torch.utils.d
         from pointea.models.checkpoint import read_checkpoint
 
         checkpoint = read_checkpoint(args.ckpt)
-        module.check_checkpoint(checkpoint, args.ckpt)
-        _check_same_data(checkpoint, module, datamodule, args.ckpt, args.config)
+        # the same label names, input features and class map as the config serves, not just the shape
+        module.check_checkpoint(checkpoint, args.ckpt, datamodule.preprocessing_record())
         module.load_state_dict(checkpoint["state_dict"])
         note = f"checkpoint {args.ckpt}"
     _check_network(module.network, args.layer)  # before the data is prepared (a conversion, a pass over it)
@@ -226,29 +226,6 @@ def _load(args: argparse.Namespace) -> tuple[SemanticSegmentation, torch.utils.d
         dataset = loader[args.split]().dataset
         scenes = datamodule.scenes["test" if args.split == "test" else "val"]
     return module.to(args.device), dataset, [scene.name for scene in scenes], note
-
-
-def _check_same_data(checkpoint: dict, module: SemanticSegmentation, datamodule, path: str, config: str) -> None:
-    """Refuse a checkpoint trained on other classes, features or a lidar class map than the config
-    serves: the architecture matches whenever the counts do, and the picture would name every class
-    wrongly (``ground, other`` shown as ``water, bridge``) or feed the channels in another order."""
-    from pointea.models.checkpoint import CHECKPOINT_KEY
-
-    record = checkpoint.get(CHECKPOINT_KEY) or {}
-    trained = (record.get("labels") or {}).get("classes")
-    if trained is not None and list(trained) != list(module.class_names):
-        raise InputError(
-            f"{path} was trained on the classes {list(trained)}, but {config} serves {list(module.class_names)}: "
-            "pass the config (and class map) it was trained with"
-        )
-    served = datamodule.preprocessing_record() if hasattr(datamodule, "preprocessing_record") else None
-    preprocessing = record.get("preprocessing") or {}
-    for key in ("features", "class_map"):
-        if served and key in preprocessing and key in served and preprocessing[key] != served[key]:
-            raise InputError(
-                f"{path} was trained with {key} {preprocessing[key]}, but {config} serves {served[key]}: "
-                "pass the config (and class map) it was trained with"
-            )
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -94,18 +94,7 @@ def test_a_layer_out_of_range_is_one_line() -> None:
 @pytest.mark.slow
 def test_headless_picture_of_a_procedural_room(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("open3d")
-    config = {
-        "trainer": {"accelerator": "cpu", "default_root_dir": str(tmp_path / "run"), "enable_progress_bar": False},
-        "model": {"class_path": "pointea.training.semantic.SemanticSegmentation", "init_args": {
-            "network": {"class_path": "pointea.PCTSemanticSegmenter", "init_args": {
-                "hidden_channels": [16], "encoder": {"class_path": "pointea.PointEncoder",
-                                                     "init_args": {**ENCODER, "in_channels": 6}}}}}},
-        "data": {"class_path": "pointea.data.s3dis.S3DISDataModule", "init_args": {
-            "root": str(tmp_path / "rooms"), "synthetic": True, "synthetic_rooms_per_area": 1, "synthetic_density": 40.0,
-            "num_points": 256, "batch_size": 2}},
-    }  # fmt: skip
-    path = tmp_path / "scene.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path = _room_config(tmp_path)
     picture = tmp_path / "room.png"
     assert scenes.main(["--config", str(path), "--save", str(picture), "--tile-size", "96"]) == 0
     from PIL import Image
@@ -182,7 +171,7 @@ def test_a_checkpoint_of_other_classes_or_features_is_refused(tmp_path: Path, ca
               "preprocessing": cli.datamodule.preprocessing_record()}  # fmt: skip
     renamed = {**record, "labels": {**record["labels"], "classes": list(reversed(record["labels"]["classes"]))}}
     swapped = {**record, "preprocessing": {**record["preprocessing"], "features": ["normalized", "color"]}}
-    for name, held, message in (("renamed", renamed, "was trained on the classes"), ("swapped", swapped, "was trained with features")):
+    for name, held, message in (("renamed", renamed, "other labels classes"), ("swapped", swapped, "other features")):
         path = tmp_path / f"{name}.ckpt"
         torch.save({"state_dict": cli.model.state_dict(), CHECKPOINT_KEY: held}, path)
         with pytest.raises(SystemExit):
