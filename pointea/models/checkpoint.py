@@ -382,7 +382,10 @@ RUNTIME_OPTIONS = frozenset({"activation_checkpointing"})
 
 
 def record_differences(expected: Any, found: Any, where: str = "") -> list[str]:
-    """Human-readable differences between two constructor records, e.g. ``["encoder.channels: 32 != 64"]``."""
+    """Human-readable differences between two records, e.g. ``["encoder.channels: 32 != 64"]``;
+    sequences of one length differ element by element (``["classes[0]: 'clutter' != 'ceiling'"]``),
+    of other lengths as wholes. Tuples and lists of the same items are the same (a record read
+    back from a checkpoint holds lists)."""
     if isinstance(expected, Mapping) and isinstance(found, Mapping):
         if _NESTED in expected and _NESTED in found:
             return record_differences(expected[_NESTED], found[_NESTED], where)
@@ -397,4 +400,6 @@ def record_differences(expected: Any, found: Any, where: str = "") -> list[str]:
         return differences
     if isinstance(expected, (tuple, list)) and isinstance(found, (tuple, list)):
         expected, found = list(expected), list(found)
+        if len(expected) == len(found):
+            return [d for i, (a, b) in enumerate(zip(expected, found)) for d in record_differences(a, b, f"{where}[{i}]")]
     return [] if expected == found else [f"{where}: {expected!r} != {found!r}"]

@@ -46,31 +46,6 @@ LABEL_NAME_KEYS = ("classes", "categories", "parts_per_category")
 INPUT_KEYS = ("features", "class_map")
 
 
-def _plain(value: Any) -> Any:
-    """A record as plain JSON-like data (tuples as lists), for comparing a record read back with one built."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _first_difference(was: Any, now: Any) -> str:
-    """Where two plain records first differ: ``"[11]: 'hourglass' != 'water'"``, ``"['ground']: [2] != [2, 8]"``."""
-    if isinstance(was, list) and isinstance(now, list) and len(was) == len(now):
-        index = next(i for i, (a, b) in enumerate(zip(was, now)) if a != b)
-        return f"[{index}]" + _first_difference(was[index], now[index])
-    if isinstance(was, dict) and isinstance(now, dict) and was.keys() == now.keys():
-        key = next(k for k in was if was[k] != now[k])
-        return f"[{key!r}]" + _first_difference(was[key], now[key])
-    return f": {_short(was)} != {_short(now)}"
-
-
 class PointCloudModule(pl.LightningModule):
     """Base of :class:`~pointea.training.PointCloudClassifier` and
     :class:`~pointea.training.PartSegmentation`.
@@ -295,9 +270,9 @@ class PointCloudModule(pl.LightningModule):
         pairs += [(key, served[key], preprocessing[key]) for key in INPUT_KEYS
                   if preprocessing is not None and key in served and key in preprocessing]  # fmt: skip
         for what, was, now in pairs:
-            was, now = _plain(was), _plain(now)
-            if was is not None and now is not None and was != now:  # None: not named
+            differences = record_differences(was, now, what) if was is not None and now is not None else []  # None: not named
+            if differences:
                 raise CheckpointError(
                     f"{path} was trained with other {what} than the configured model and data (checkpoint != "
-                    f"config): {what}{_first_difference(was, now)}; use the config it was trained with"
+                    f"config): {differences[0]}; use the config it was trained with"
                 )

@@ -195,5 +195,5 @@ def test_module_refuses_a_checkpoint_trained_on_other_names_or_inputs(classifica
     module.check_checkpoint(checkpoint, path, {"features": ("height", "intensity"), "num_points": 9})
     with pytest.raises(CheckpointError, match=r"other features .*: features\[0\]: 'height' != 'intensity'; use"):
         module.check_checkpoint(checkpoint, path, {"features": ["intensity", "height"]})
-    with pytest.raises(CheckpointError, match=r"other class_map .*: class_map\['classes'\]\['ground'\]: \[2\] != \[2, 8\]"):
+    with pytest.raises(CheckpointError, match=r"other class_map .*: class_map\.classes\.ground: \[2\] != \[2, 8\]; use"):
         module.check_checkpoint(checkpoint, path, {"class_map": {"classes": {"ground": [2, 8]}}})
