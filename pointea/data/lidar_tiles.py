@@ -124,20 +124,19 @@ class ClassMap:
         import yaml
 
         path = Path(path).expanduser()
-        problem = None  # raised outside the except blocks: `pointea fit` reports an error's innermost context
         try:
             content = _load_unique_keys(path.read_text(encoding="utf-8"))
         except OSError as error:
-            problem = f"cannot read the class map ({error.strerror or error})"
+            raise ConfigError(f"{path}: cannot read the class map ({error.strerror or error})") from None
         except UnicodeDecodeError as error:
-            problem = f"not a YAML class map (not UTF-8 text: {error.reason} at byte {error.start})"
+            raise ConfigError(
+                f"{path}: not a YAML class map (not UTF-8 text: {error.reason} at byte {error.start})"
+            ) from None
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             where = f"line {mark.line + 1}: " if mark is not None else ""
             what = getattr(error, "problem", None) or str(error).splitlines()[0]
-            problem = f"not a YAML class map ({where}{what})"
-        if problem is not None:
-            raise ConfigError(f"{path}: {problem}")
+            raise ConfigError(f"{path}: not a YAML class map ({where}{what})") from None
         return cls.from_dict(content, str(path))
 
     @classmethod

@@ -74,15 +74,15 @@ def read_label_config(
     import yaml
 
     path = Path(path).expanduser()
-    problem = None  # raised outside the except blocks: `pointea fit` reports an error's innermost context
     try:
         content = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as error:
-        problem = f"not UTF-8 text: {error.reason} at byte {error.start}"
-    except (OSError, yaml.YAMLError) as error:
-        problem = str(error).splitlines()[0]
-    if problem is not None:
-        raise ConfigError(f"{path}: not a readable SemanticKITTI label config ({problem})")
+    except (UnicodeDecodeError, OSError, yaml.YAMLError) as error:
+        problem = (
+            f"not UTF-8 text: {error.reason} at byte {error.start}"
+            if isinstance(error, UnicodeDecodeError)
+            else str(error).splitlines()[0]
+        )
+        raise ConfigError(f"{path}: not a readable SemanticKITTI label config ({problem})") from None
     keys = "labels, learning_map, learning_map_inv, split"
     if not isinstance(content, dict):
         raise ConfigError(
@@ -106,12 +106,10 @@ def read_label_config(
         split = {
             key: tuple(int(s) for s in content["split"][key]) for key in ("train", "valid", "test")
         }
-    except ConfigError as error:
-        problem = str(error)
+    except ConfigError:
+        raise  # a ValueError, but already the line to show
     except (KeyError, TypeError, ValueError, AttributeError) as error:
-        problem = f"{path}: expected the release's keys {keys} ({error!r})"
-    if problem is not None:
-        raise ConfigError(problem)
+        raise ConfigError(f"{path}: expected the release's keys {keys} ({error!r})") from None
     for raw, learned in learning.items():
         if not 0 <= raw <= MAX_RAW_ID:
             raise ConfigError(

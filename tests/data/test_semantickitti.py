@@ -154,8 +154,9 @@ def _edited_config(tmp_path: Path, edit) -> Path:
 def test_label_configs_that_would_mislabel_are_refused(tmp_path: Path, edit, message: str) -> None:
     from pointea.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match=message) as error:
         read_label_config(_edited_config(tmp_path, edit))
+    assert "ConfigError(" not in str(error.value)  # its own line, not re-wrapped in another
 
 
 def test_label_configs_that_are_not_yaml_maps(tmp_path: Path) -> None:
