@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "DataError",
     "ResampledWarning",
+    "SharedScenesWarning",
     "CheckpointError",
     "ConfigError",
     "RunFolderBusy",
@@ -32,6 +33,10 @@ class DataError(Exception):
 
 class ResampledWarning(UserWarning):
     """A file had fewer points than asked for; points were drawn again with replacement."""
+
+
+class SharedScenesWarning(UserWarning):
+    """A validation or test scene is also a training scene: its scores include data the network trained on."""
 
 
 class CheckpointError(ValueError):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -47,7 +48,7 @@ from pointea.data.scene import (
     scene_sample,
 )
 from pointea.data.transforms import CLASS_WEIGHTINGS, class_weights
-from pointea.errors import ConfigError, DataError
+from pointea.errors import ConfigError, DataError, SharedScenesWarning
 
 __all__ = [
     "SceneDataModule",
@@ -148,6 +149,7 @@ class SceneDataModule(pl.LightningDataModule):
         self.grid_size, self.class_weighting, self.val_mode = grid_size, class_weighting, val_mode
         self.ignore_index, self.seed = ignore_index, seed
         self.scenes: dict[str, list[Scene]] = {}
+        self._shared_warned: set[str] = set()  # the splits warned about (_warn_shared_scenes)
         #: Scenes left out (no points; in training, no point of a mapped class), each logged as a
         #: warning: ``(split, name, reason)``.
         self.skipped: list[tuple[str, str, str]] = []
@@ -263,6 +265,30 @@ class SceneDataModule(pl.LightningDataModule):
             self._split("val")
         if stage in (None, "test", "predict"):
             self._split("test")
+        self._warn_shared_scenes()
+
+    def _warn_shared_scenes(self) -> None:
+        """Warn, once per split, when a loaded validation or test split holds a scene of the loaded
+        training split (the same file or folder): its scores would include points the network
+        trained on. A warning, not an error: training on a sample's one scene and scoring it is a
+        smoke test."""
+        if "train" not in self.scenes:
+            return
+        trained = {scene.path.resolve() for scene in self.scenes["train"]}
+        for split in ("val", "test"):
+            if split not in self.scenes or split in self._shared_warned:
+                continue
+            names = [scene.name for scene in self.scenes[split] if scene.path.resolve() in trained]
+            if names:
+                self._shared_warned.add(split)
+                listed = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+                warnings.warn(
+                    f"{type(self).__name__}: {len(names)} of the {len(self.scenes[split])} {split} scenes are training "
+                    f"scenes too ({listed}; {self._where()}): their scores include points the network trained on; "
+                    "give the splits disjoint files",
+                    SharedScenesWarning,
+                    stacklevel=3,
+                )
 
     def _crops(self, split: Split, length: int | None) -> SceneCrops:
         scenes = self._split(split)

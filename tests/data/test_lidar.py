@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tracemalloc
+import warnings
 from pathlib import Path
 
 import laspy
@@ -12,7 +13,7 @@ import pytest
 
 from pointea.data.lidar import ClassMap, LidarDataModule, convert_tile, read_tile
 from pointea.data.synthetic_scenes import write_synthetic_tiles
-from pointea.errors import ConfigError, DataError
+from pointea.errors import ConfigError, DataError, SharedScenesWarning
 from tests.data.conftest import shared_sample
 
 REPO = Path(__file__).resolve().parents[2]
@@ -200,6 +201,28 @@ def test_never_classified_tiles_are_skipped_and_counted(tmp_path: Path) -> None:
         with pytest.raises(DataError, match=r"the train split has no usable scene .*; skipped: tile_1.las;"):
             only.setup("fit")
     assert [entry[1] for entry in only.skipped] == ["tile_1.las"]
+
+
+def test_a_tile_both_trained_on_and_scored_is_warned_about(tmp_path: Path) -> None:
+    """Overlapping file lists were accepted without a word: the test scores then include
+    training points. The same tile reached by another spelling of its path counts too."""
+    write_synthetic_tiles(tmp_path, seed=0, tiles=3, size=30.0, density=4.0)
+    options = dict(cache_root=str(tmp_path / "c"), num_points=256, batch_size=2)
+    shared = LidarDataModule(str(tmp_path), train_files=["tile_1.las", "tile_2.las"],
+                             test_files=["sub/../tile_2.las", "tile_3.las"], **options)  # fmt: skip
+    (tmp_path / "sub").mkdir()
+    with pytest.warns(SharedScenesWarning, match=r"1 of the 2 val scenes are training scenes too \(sub/../tile_2.las;"):
+        shared.setup("fit")
+    with pytest.warns(SharedScenesWarning, match=r"1 of the 2 test scenes are training scenes too") as caught:
+        shared.setup("test")
+        shared.setup("test")  # once per split, however often set up
+    assert len([w for w in caught if issubclass(w.category, SharedScenesWarning)]) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SharedScenesWarning)
+        disjoint = LidarDataModule(str(tmp_path), train_files=["tile_1.las", "tile_2.las"], test_files=["tile_3.las"],
+                                   **options)  # fmt: skip
+        disjoint.setup("fit")
+        disjoint.setup("test")
 
 
 def test_bad_files_are_one_line_naming_them(tmp_path: Path) -> None:

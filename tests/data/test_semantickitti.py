@@ -14,7 +14,7 @@ from pointea.data.semantickitti import (
     SemanticKITTIDataModule,
     read_label_config,
 )
-from pointea.errors import DataError
+from pointea.errors import DataError, SharedScenesWarning
 from tests.data.conftest import shared_sample
 
 SEQUENCE = Path("dataset") / "sequences" / "00"
@@ -34,7 +34,10 @@ def test_real_scans_are_read_and_mapped(tmp_path: Path) -> None:
                                    num_points=1024, batch_size=2)  # fmt: skip
     assert data.label_config == str(sample / "semantic-kitti.yaml")
     assert (data.num_classes, data.in_channels) == (19, 2)
-    data.setup()
+    with pytest.warns(SharedScenesWarning) as caught:  # the sample's one sequence is trained on and scored
+        data.setup()
+    assert sorted(str(w.message).split(" scenes")[0] for w in caught) == ["SemanticKITTIDataModule: 2 of the 2 test",
+                                                                        "SemanticKITTIDataModule: 2 of the 2 val"]
     scenes = data.test_scenes()
     assert [s.name for s in scenes] == ["00/000000", "00/000001"]
     scan = np.fromfile(sample / SEQUENCE / "velodyne" / "000000.bin", dtype=np.float32).reshape(
