@@ -27,6 +27,7 @@ import logging
 import math
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -149,7 +150,7 @@ class SceneDataModule(pl.LightningDataModule):
         self.grid_size, self.class_weighting, self.val_mode = grid_size, class_weighting, val_mode
         self.ignore_index, self.seed = ignore_index, seed
         self.scenes: dict[str, list[Scene]] = {}
-        self._shared_warned: set[str] = set()  # the splits warned about (_warn_shared_scenes)
+        self._shared_warned: set[tuple[Path, ...]] = set()  # scored scene lists warned about (_warn_shared_scenes)
         #: Scenes left out (no points; in training, no point of a mapped class), each logged as a
         #: warning: ``(split, name, reason)``.
         self.skipped: list[tuple[str, str, str]] = []
@@ -268,24 +269,23 @@ class SceneDataModule(pl.LightningDataModule):
         self._warn_shared_scenes()
 
     def _warn_shared_scenes(self) -> None:
-        """Warn, once per split, when a loaded validation or test split holds a scene of the loaded
-        training split (the same file or folder): its scores would include points the network
-        trained on. A warning, not an error: training on a sample's one scene and scoring it is a
-        smoke test."""
+        """Warn, once per list of scored scenes, when a loaded validation or test split holds a scene
+        of the loaded training split (the same file or folder): its scores would include points the
+        network trained on. Validation on the test scenes (the usual fallback) warns once for both.
+        A warning, not an error: training on a sample's one scene and scoring it is a smoke test."""
         if "train" not in self.scenes:
             return
         trained = {scene.path.resolve() for scene in self.scenes["train"]}
         for split in ("val", "test"):
-            if split not in self.scenes or split in self._shared_warned:
-                continue
-            names = [scene.name for scene in self.scenes[split] if scene.path.resolve() in trained]
-            if names:
-                self._shared_warned.add(split)
+            scored = tuple(scene.path.resolve() for scene in self.scenes.get(split, ()))
+            names = [scene.name for scene, path in zip(self.scenes.get(split, ()), scored) if path in trained]
+            if names and scored not in self._shared_warned:
+                self._shared_warned.add(scored)
                 listed = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
                 warnings.warn(
-                    f"{type(self).__name__}: {len(names)} of the {len(self.scenes[split])} {split} scenes are training "
-                    f"scenes too ({listed}; {self._where()}): their scores include points the network trained on; "
-                    "give the splits disjoint files",
+                    f"{type(self).__name__}: {len(names)} of the {len(scored)} {split} scenes are training scenes "
+                    f"too ({listed}; {self._where()}): their scores include points the network trained on; give the "
+                    "splits disjoint files",
                     SharedScenesWarning,
                     stacklevel=3,
                 )

@@ -204,25 +204,30 @@ def test_never_classified_tiles_are_skipped_and_counted(tmp_path: Path) -> None:
 
 
 def test_a_tile_both_trained_on_and_scored_is_warned_about(tmp_path: Path) -> None:
-    """Overlapping file lists were accepted without a word: the test scores then include
-    training points. The same tile reached by another spelling of its path counts too."""
+    """Overlapping file lists were accepted without a word: the scores then include training
+    points. The same tile reached by another spelling of its path counts too; validation on the
+    test tiles (no val_files) warns once for both."""
     write_synthetic_tiles(tmp_path, seed=0, tiles=3, size=30.0, density=4.0)
+    (tmp_path / "sub").mkdir()
     options = dict(cache_root=str(tmp_path / "c"), num_points=256, batch_size=2)
     shared = LidarDataModule(str(tmp_path), train_files=["tile_1.las", "tile_2.las"],
                              test_files=["sub/../tile_2.las", "tile_3.las"], **options)  # fmt: skip
-    (tmp_path / "sub").mkdir()
     with pytest.warns(SharedScenesWarning, match=r"1 of the 2 val scenes are training scenes too \(sub/../tile_2.las;"):
         shared.setup("fit")
-    with pytest.warns(SharedScenesWarning, match=r"1 of the 2 test scenes are training scenes too") as caught:
-        shared.setup("test")
-        shared.setup("test")  # once per split, however often set up
-    assert len([w for w in caught if issubclass(w.category, SharedScenesWarning)]) == 1
     with warnings.catch_warnings():
         warnings.simplefilter("error", SharedScenesWarning)
+        shared.setup("test")  # the same scenes as validation: said once
         disjoint = LidarDataModule(str(tmp_path), train_files=["tile_1.las", "tile_2.las"], test_files=["tile_3.las"],
                                    **options)  # fmt: skip
         disjoint.setup("fit")
         disjoint.setup("test")
+    other_val = LidarDataModule(str(tmp_path), train_files=["tile_1.las", "tile_2.las"], val_files=["tile_3.las"],
+                                test_files=["tile_1.las"], **options)  # fmt: skip
+    other_val.setup("fit")
+    with pytest.warns(SharedScenesWarning, match=r"1 of the 1 test scenes are training scenes too \(tile_1.las;") as caught:
+        other_val.setup("test")
+        other_val.setup("test")
+    assert len(caught) == 1
 
 
 def test_bad_files_are_one_line_naming_them(tmp_path: Path) -> None:
