@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import math
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -33,6 +32,7 @@ from typing import Any, Literal
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities.rank_zero import rank_zero_warn
 from torch.utils.data import DataLoader
 
 from pointea.data.arguments import MAX_BATCH_SIZE, MAX_SEED, MAX_WORKERS, check_int
@@ -282,12 +282,11 @@ class SceneDataModule(pl.LightningDataModule):
             if names and scored not in self._shared_warned:
                 self._shared_warned.add(scored)
                 listed = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
-                warnings.warn(
+                rank_zero_warn(  # once, not once per DDP rank
                     f"{type(self).__name__}: {len(names)} of the {len(scored)} {split} scenes are training scenes "
                     f"too ({listed}; {self._where()}): their scores include points the network trained on; give the "
                     "splits disjoint files",
-                    SharedScenesWarning,
-                    stacklevel=3,
+                    category=SharedScenesWarning,
                 )
 
     def _crops(self, split: Split, length: int | None) -> SceneCrops:
